@@ -1,0 +1,138 @@
+"""``tradeengine backtest --config FILE [--from D] [--to D] [--report DIR] [--sweep k=v1,v2]``.
+
+A sweep runs the grid (cartesian product of every ``--sweep``) in parallel processes, one
+backtest each, and writes ``DIR/sweep.json`` (parameters and headline metrics per run) plus
+each run's report in ``DIR/run-<n>/``. A sweep key names a strategy parameter: ``fast``
+(every strategy that has it) or ``<strategy name>.fast``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import sys
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from engine.config import Config, ConfigError, load_config
+
+__all__ = ["add_backtest_command"]
+
+_log = logging.getLogger(__name__)
+
+
+def add_backtest_command(sub: Any) -> None:
+    """Register the subcommand on the CLI's subparsers."""
+    parser = sub.add_parser("backtest", help="run strategies over recorded data")
+    parser.add_argument("--config", "-c", type=Path, required=True, help="backtest TOML file")
+    parser.add_argument("--from", dest="start", help="first day (ISO date, UTC)")
+    parser.add_argument("--to", dest="end", help="end day, exclusive (ISO date, UTC)")
+    parser.add_argument("--report", type=Path, help="directory for metrics.json, PNG, HTML")
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="parameter grid (repeatable); runs in parallel processes")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel processes for a sweep (default: CPU count)")
+    parser.set_defaults(func=cmd_backtest)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if args.start:
+        env["TRADEENGINE_BACKTEST__START"] = json.dumps(args.start)
+    if args.end:
+        env["TRADEENGINE_BACKTEST__END"] = json.dumps(args.end)
+    return env
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run one backtest, or a sweep."""
+    env = {k: v for k, v in os.environ.items()}
+    env.update(_overrides(args))
+    config = load_config(args.config, env=env)
+    from engine.runner import set_numba_cache_dir
+
+    set_numba_cache_dir(config.state_dir)
+    base = args.config.resolve().parent
+    if args.sweep:
+        return _sweep(config, base, args)
+    summary = _run_one(config, base, args.report)
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def _run_one(config: Config, base: Path, report: Path | None) -> dict[str, Any]:
+    from engine.backtest.report import write_report
+    from engine.backtest.runner import run_backtest
+
+    dsn = config.database.dsn.reveal() or None  # a configured database gets the record
+    result = run_backtest(config, base=base, persist_dsn=dsn)
+    if report is not None:
+        title = f"backtest: {', '.join(result.metrics['strategies'])} on " \
+                f"{', '.join(result.metrics['symbols'])}"
+        write_report(report, metrics=result.metrics, ts_ns=result.ts_ns,
+                     equity=result.equity, fills=result.fills, title=title)
+    return result.metrics
+
+
+def _grid(specs: list[str]) -> list[dict[str, Any]]:
+    axes: list[tuple[str, list[Any]]] = []
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        if not sep or not key or not values:
+            raise ConfigError(f"--sweep {spec!r}: expected KEY=V1,V2,...")
+        parsed = []
+        for text in values.split(","):
+            try:
+                parsed.append(tomllib.loads(f"v = {text}")["v"])
+            except tomllib.TOMLDecodeError:
+                parsed.append(text)
+        axes.append((key, parsed))
+    return [dict(zip([k for k, _ in axes], combo, strict=True))
+            for combo in itertools.product(*[v for _, v in axes])]
+
+
+def _apply(config: Config, params: dict[str, Any]) -> Config:
+    strategies = [dict(t) for t in config.strategies]
+    for key, value in params.items():
+        name, _, param = key.rpartition(".")
+        hit = False
+        for table in strategies:
+            if (not name or table.get("name") == name) and (name or param in table):
+                table[param] = value
+                hit = True
+        if not hit:
+            raise ConfigError(f"--sweep {key}: no strategy has that parameter "
+                              "(use <strategy name>.<key> to add one)")
+    return msgspec.structs.replace(config, strategies=strategies)
+
+
+def _sweep_worker(job: tuple[Config, Path, Path | None, dict[str, Any]]) -> dict[str, Any]:
+    config, base, report, params = job
+    logging.disable(logging.WARNING)
+    metrics = _run_one(config, base, report)
+    return {"params": params, **{k: metrics.get(k) for k in (
+        "total_return", "sharpe", "sortino", "max_drawdown", "trades", "win_rate",
+        "profit_factor", "fees")}}
+
+
+def _sweep(config: Config, base: Path, args: argparse.Namespace) -> int:
+    grid = _grid(args.sweep)
+    jobs = []
+    for n, params in enumerate(grid):
+        report = args.report / f"run-{n}" if args.report else None
+        jobs.append((_apply(config, params), base, report, params))
+    with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(jobs)))) as pool:
+        rows = list(pool.map(_sweep_worker, jobs))
+    text = json.dumps(rows, indent=2, sort_keys=True)
+    if args.report:
+        args.report.mkdir(parents=True, exist_ok=True)
+        (args.report / "sweep.json").write_text(text + "\n")
+    print(text, file=sys.stdout)
+    return 0

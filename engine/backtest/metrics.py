@@ -1,0 +1,148 @@
+"""Backtest performance metrics from an equity curve and the fills.
+
+Conventions, so two reports compare:
+
+- Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino
+  are annualised with ``sqrt(periods_per_year)`` where ``periods_per_year`` follows from the
+  median bar spacing (525,600 for 1-minute bars), risk-free rate 0. Sortino's downside
+  deviation is the root mean square of the negative returns over all periods.
+- CAGR uses the calendar span from the first to the last mark (365.25-day years).
+- Max drawdown is the largest fall from a running peak, as a fraction of the peak; its
+  duration is the longest time (seconds) spent below a previous peak.
+- A round trip is a position's life from flat to flat (a flip closes one and opens the
+  next); its PnL is realised PnL minus the fees of its fills. ``win_rate`` and
+  ``profit_factor`` (gross wins / gross losses) are over round trips.
+- ``exposure`` is the fraction of bars with a non-zero position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.model import Fill, OrderSide
+
+__all__ = ["RoundTrip", "compute_metrics", "round_trips"]
+
+_ZERO = Decimal(0)
+_YEAR_S = 365.25 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """One position from open to flat."""
+
+    symbol: str
+    opened_ns: int
+    closed_ns: int
+    side: str
+    pnl: Decimal
+    fills: int
+
+
+def round_trips(fills: Sequence[Fill]) -> list[RoundTrip]:
+    """Split fills (in time order) into round trips per symbol, average-cost accounting."""
+    trips: list[RoundTrip] = []
+    state: dict[str, list[Any]] = {}  # symbol -> [qty, avg_price, pnl, opened_ns, n_fills]
+    for fill in fills:
+        qty = fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        st = state.setdefault(fill.symbol, [_ZERO, _ZERO, _ZERO, fill.ts_ns, 0])
+        remaining = qty
+        st[2] -= fill.fee
+        while remaining:
+            pos, avg = st[0], st[1]
+            if pos == 0 or (pos > 0) == (remaining > 0):  # open or add
+                if pos == 0:
+                    st[3], st[4] = fill.ts_ns, st[4]
+                new = pos + remaining
+                st[1] = (avg * abs(pos) + fill.price * abs(remaining)) / abs(new)
+                st[0] = new
+                st[4] += 1
+                remaining = _ZERO
+                continue
+            closing = min(abs(remaining), abs(pos))  # reduce, maybe flip
+            sign = Decimal(1) if pos > 0 else Decimal(-1)
+            st[2] += (fill.price - avg) * closing * sign
+            st[0] = pos - closing * sign
+            remaining += closing * sign
+            if st[0] == 0:
+                st[4] += 1
+                trips.append(RoundTrip(fill.symbol, st[3], fill.ts_ns,
+                                       "long" if sign > 0 else "short", st[2], st[4]))
+                st[1], st[2], st[3], st[4] = _ZERO, _ZERO, fill.ts_ns, 0
+    return trips
+
+
+def _max_drawdown(equity: npt.NDArray[np.float64],
+                  ts_s: npt.NDArray[np.float64]) -> tuple[float, float]:
+    peaks = np.maximum.accumulate(equity)
+    drawdown = np.where(peaks > 0, (peaks - equity) / peaks, 0.0)
+    max_dd = float(drawdown.max()) if len(drawdown) else 0.0
+    longest, start = 0.0, None
+    for i in range(len(equity)):
+        if equity[i] < peaks[i]:
+            if start is None:
+                start = ts_s[i - 1] if i else ts_s[i]
+            longest = max(longest, ts_s[i] - start)
+        else:
+            start = None
+    return max_dd, longest
+
+
+def compute_metrics(
+    ts_ns: Sequence[int],
+    equity: Sequence[Decimal],
+    fills: Sequence[Fill],
+    position_open: Sequence[bool],
+) -> dict[str, Any]:
+    """All report metrics; values are JSON-able and rounded for stable files."""
+    eq = np.array([float(e) for e in equity], dtype=np.float64)
+    ts_s = np.array(ts_ns, dtype=np.float64) / 1e9
+    trips = round_trips(fills)
+    wins = [t.pnl for t in trips if t.pnl > 0]
+    losses = [t.pnl for t in trips if t.pnl <= 0]
+    fees = sum((f.fee for f in fills), _ZERO)
+    result: dict[str, Any] = {
+        "start_equity": str(equity[0]) if len(equity) else None,
+        "end_equity": str(equity[-1]) if len(equity) else None,
+        "bars": len(eq),
+        "fills": len(fills),
+        "trades": len(trips),
+        "fees": str(fees),
+        "win_rate": _r(len(wins) / len(trips)) if trips else None,
+        "profit_factor": (_r(float(sum(wins)) / -float(sum(losses)))
+                          if losses and sum(losses) < 0 else None),
+        "exposure": _r(float(np.mean(position_open))) if len(position_open) else 0.0,
+    }
+    if len(eq) < 2 or eq[0] <= 0:
+        result.update(total_return=0.0, cagr=None, sharpe=None, sortino=None,
+                      max_drawdown=0.0, max_drawdown_duration_s=0.0)
+        return result
+    returns = np.diff(eq) / eq[:-1]
+    spacing = float(np.median(np.diff(ts_s))) or 60.0
+    per_year = _YEAR_S / spacing
+    years = (ts_s[-1] - ts_s[0]) / _YEAR_S
+    total = eq[-1] / eq[0] - 1.0
+    std = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+    mean = float(returns.mean())
+    max_dd, dd_s = _max_drawdown(eq, ts_s)
+    result.update(
+        total_return=_r(total),
+        cagr=_r((eq[-1] / eq[0]) ** (1 / years) - 1) if years > 0 and eq[-1] > 0 else None,
+        sharpe=_r(mean / std * math.sqrt(per_year)) if std > 0 else None,
+        sortino=_r(mean / downside * math.sqrt(per_year)) if downside > 0 else None,
+        max_drawdown=_r(max_dd),
+        max_drawdown_duration_s=round(float(dd_s), 3),
+    )
+    return result
+
+
+def _r(value: float) -> float:
+    return round(float(value), 10)

@@ -1,0 +1,104 @@
+"""Per-symbol, per-timeframe ring buffers of closed bars, read without copying.
+
+Each column is stored twice in an array of ``2 x capacity`` (every value written at ``i``
+and ``i + capacity``), so the most recent ``n`` values are always one contiguous slice.
+Readers get read-only numpy views of that slice: no copy, no wrap-around arithmetic, and
+numba kernels can take them directly. A view stays valid until ``capacity`` more bars have
+been appended; take ``.copy()`` to keep values longer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.model import Bar
+
+__all__ = ["BarRing"]
+
+_COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
+
+
+class BarRing:
+    """The last ``capacity`` closed bars of one symbol and timeframe, as columns."""
+
+    __slots__ = ("_count", "_data", "_num_trades", "_ts", "capacity", "last")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"ring capacity must be > 0, got {capacity}")
+        self.capacity = capacity
+        self._data = np.full((len(_COLUMNS), 2 * capacity), np.nan)
+        self._ts = np.zeros(2 * capacity, dtype=np.int64)
+        self._num_trades = np.zeros(2 * capacity, dtype=np.int64)
+        self._count = 0
+        self.last: Bar | None = None
+        """The most recent bar appended."""
+
+    def __len__(self) -> int:
+        return min(self._count, self.capacity)
+
+    @property
+    def total(self) -> int:
+        """Bars appended since creation (including those overwritten)."""
+        return self._count
+
+    def append(self, bar: Bar) -> None:
+        """Add a closed bar (the caller guarantees time order)."""
+        cap = self.capacity
+        i = self._count % cap
+        j = i + cap
+        data = self._data
+        data[0, i] = data[0, j] = bar.open
+        data[1, i] = data[1, j] = bar.high
+        data[2, i] = data[2, j] = bar.low
+        data[3, i] = data[3, j] = bar.close
+        data[4, i] = data[4, j] = bar.volume
+        data[5, i] = data[5, j] = bar.vwap
+        self._ts[i] = self._ts[j] = bar.ts_ns
+        self._num_trades[i] = self._num_trades[j] = bar.num_trades
+        self._count += 1
+        self.last = bar
+
+    def _window(self, n: int | None) -> slice:
+        size = len(self)
+        n = size if n is None else min(n, size)
+        end = (self._count - 1) % self.capacity + self.capacity + 1 if self._count else 0
+        return slice(end - n, end)
+
+    def _view(self, column: npt.NDArray[np.generic], n: int | None) -> npt.NDArray[np.generic]:
+        view = column[self._window(n)]
+        view.flags.writeable = False
+        return view
+
+    def ts(self, n: int | None = None) -> npt.NDArray[np.int64]:
+        """Open times (ns) of the last ``n`` bars (all held when None), oldest first."""
+        return self._view(self._ts, n)  # type: ignore[return-value]
+
+    def num_trades(self, n: int | None = None) -> npt.NDArray[np.int64]:
+        """Trade counts of the last ``n`` bars."""
+        return self._view(self._num_trades, n)  # type: ignore[return-value]
+
+    def column(self, name: str, n: int | None = None) -> npt.NDArray[np.float64]:
+        """One of ``open high low close volume vwap`` for the last ``n`` bars."""
+        return self._view(self._data[_COLUMNS.index(name)], n)  # type: ignore[return-value]
+
+    def open(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """Opens of the last ``n`` bars."""
+        return self.column("open", n)
+
+    def high(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """Highs of the last ``n`` bars."""
+        return self.column("high", n)
+
+    def low(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """Lows of the last ``n`` bars."""
+        return self.column("low", n)
+
+    def close(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """Closes of the last ``n`` bars."""
+        return self.column("close", n)
+
+    def volume(self, n: int | None = None) -> npt.NDArray[np.float64]:
+        """Volumes of the last ``n`` bars."""
+        return self.column("volume", n)

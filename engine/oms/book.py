@@ -1,0 +1,145 @@
+"""The OMS's registry of orders: working ones by id, recent closed ones, open exposure.
+
+Counting rules (what risk reads): a TWAP/VWAP parent counts as one open order and its
+remaining quantity counts as open exposure; its children count for neither (their quantity
+is the parent's). Closed orders stay findable (a late report must find its order to be
+judged illegal) in a bounded most-recent list.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from decimal import Decimal
+
+from engine.ids import ClientOrderId, OrderId, StrategyId, Symbol
+from engine.model import Order, OrderSide
+
+__all__ = ["Entry", "OrderBook"]
+
+_ZERO = Decimal(0)
+
+
+class Entry:
+    """The OMS's mutable record of one order: current version, last seq, how it is worked."""
+
+    __slots__ = (
+        "counted", "decision_price", "emulated", "notional", "order", "routed_late",
+        "seq", "trade_ids", "triggered",
+    )
+
+    def __init__(self, order: Order, decision_price: Decimal | None, emulated: str = "") -> None:
+        self.order = order
+        self.seq = 0
+        self.decision_price = decision_price
+        self.emulated = emulated  # "" venue order, "stop" emulated stop, "algo" TWAP/VWAP parent
+        self.triggered = False
+        self.routed_late = False  # sent to the venue after the emulator accepted it
+        self.notional = _ZERO
+        self.trade_ids: set[str] | None = None
+        self.counted = order.parent_id is None
+
+
+class OrderBook:
+    """Orders by client id and by id, with open counts and open quantity per side."""
+
+    def __init__(self, keep_closed: int = 10_000) -> None:
+        self._open: dict[ClientOrderId, Entry] = {}
+        self._by_id: dict[OrderId, Entry] = {}
+        self._closed: OrderedDict[ClientOrderId, Entry] = OrderedDict()
+        self._closed_by_id: dict[OrderId, ClientOrderId] = {}
+        self._keep_closed = keep_closed
+        self._count: dict[StrategyId | None, int] = {}
+        self._total = 0
+        # keyed by (symbol, is_buy): an Enum's __hash__ runs in Python, a bool's does not
+        self._qty: dict[tuple[Symbol, bool], Decimal] = {}
+        self._strategy_qty: dict[tuple[StrategyId | None, Symbol, bool], Decimal] = {}
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def get(self, client_order_id: ClientOrderId) -> Entry | None:
+        """The entry of a working or recently closed order."""
+        entry = self._open.get(client_order_id)
+        return entry if entry is not None else self._closed.get(client_order_id)
+
+    def by_order_id(self, order_id: OrderId) -> Entry | None:
+        """The entry of a working or recently closed order, by the engine's id."""
+        entry = self._by_id.get(order_id)
+        if entry is not None:
+            return entry
+        cid = self._closed_by_id.get(order_id)
+        return None if cid is None else self._closed.get(cid)
+
+    def working(self) -> Iterator[Entry]:
+        """Entries of working orders (a snapshot: safe to change the book while iterating)."""
+        return iter(list(self._open.values()))
+
+    # -- counts read by risk ---------------------------------------------------------------
+
+    def open_count(self, strategy_id: StrategyId | None = None, *, account: bool = True) -> int:
+        """Working orders of the account (default) or of one strategy."""
+        return self._total if account else self._count.get(strategy_id, 0)
+
+    def open_qty(
+        self, symbol: Symbol, side: OrderSide, strategy_id: StrategyId | None = None,
+        *, account: bool = True,
+    ) -> Decimal:
+        """Unfilled quantity of working orders on one side, account-wide or per strategy."""
+        buy = side is OrderSide.BUY
+        if account:
+            return self._qty.get((symbol, buy), _ZERO)
+        return self._strategy_qty.get((strategy_id, symbol, buy), _ZERO)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def add(self, entry: Entry) -> None:
+        """Register a new working order."""
+        order = entry.order
+        self._open[order.client_order_id] = entry
+        self._by_id[order.id] = entry
+        if entry.counted:
+            sid = order.strategy_id
+            self._count[sid] = self._count.get(sid, 0) + 1
+            self._total += 1
+            self._move(order, order.qty - order.filled_qty)
+
+    def add_closed(self, entry: Entry) -> None:
+        """Register an order that never worked (rejected by risk)."""
+        self._remember(entry)
+
+    def filled(self, entry: Entry, qty: Decimal) -> None:
+        """Account for a fill of a working order."""
+        if entry.counted:
+            self._move(entry.order, -qty)
+
+    def close(self, entry: Entry, remaining: Decimal) -> None:
+        """Move a working order to the closed list; ``remaining`` was still open."""
+        order = entry.order
+        if self._open.pop(order.client_order_id, None) is None:
+            return
+        self._by_id.pop(order.id, None)
+        if entry.counted:
+            sid = order.strategy_id
+            self._count[sid] -= 1
+            self._total -= 1
+            if remaining:
+                self._move(order, -remaining)
+        self._remember(entry)
+
+    def _move(self, order: Order, delta: Decimal) -> None:
+        buy = order.side is OrderSide.BUY
+        key = (order.symbol, buy)
+        self._qty[key] = self._qty.get(key, _ZERO) + delta
+        skey = (order.strategy_id, order.symbol, buy)
+        self._strategy_qty[skey] = self._strategy_qty.get(skey, _ZERO) + delta
+
+    def _remember(self, entry: Entry) -> None:
+        order = entry.order
+        self._closed[order.client_order_id] = entry
+        self._closed_by_id[order.id] = order.client_order_id
+        while len(self._closed) > self._keep_closed:
+            _, old = self._closed.popitem(last=False)
+            self._closed_by_id.pop(old.order.id, None)
+
+    def __len__(self) -> int:
+        return len(self._open)

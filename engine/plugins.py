@@ -1,0 +1,186 @@
+"""Finding and loading strategy plugins.
+
+A ``[[strategies]]`` table names its class in ``class``, by one of three routes, tried in
+this order:
+
+1. a ``module:Class`` path (``mypkg.strats:MyStrategy``);
+2. an entry point in the ``tradeengine.strategies`` group (``ema_cross``);
+3. a module of that name in the ``strategies`` package (``strategies/ema_cross.py``), whose
+   one :class:`~engine.strategy.Strategy` subclass is taken.
+
+The engine itself never imports ``strategies`` statically; it loads them by name, like any
+other plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import re
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import msgspec
+
+from engine.config import ConfigError
+from engine.ids import StrategyId
+from engine.strategy import Strategy, StrategyConfig
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LoadedStrategy",
+    "PluginError",
+    "discover",
+    "instantiate",
+    "resolve_class",
+]
+
+ENTRY_POINT_GROUP = "tradeengine.strategies"
+BUILTIN_PACKAGE = "strategies"
+_RESERVED_KEYS = frozenset({"name", "class", "enabled", "budget_ms"})
+
+
+class PluginError(Exception):
+    """A strategy plugin cannot be found or imported."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStrategy:
+    """A strategy instance with where it came from."""
+
+    strategy: Strategy[Any]
+    spec: str
+    module: str
+    enabled: bool
+    budget_ms: float | None
+
+
+def resolve_class(spec: str) -> type[Strategy[Any]]:
+    """Find the Strategy class named by ``spec`` (see the module docstring)."""
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        module = _import(module_name, spec)
+        cls = getattr(module, attr, None)
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise PluginError(f"{spec}: {module_name} has no Strategy class {attr!r}")
+        return cls
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == spec:
+            cls = entry.load()
+            if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+                raise PluginError(f"entry point {spec} is not a Strategy class")
+            return cls
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", spec):
+        raise PluginError(f"{spec!r}: not a module:Class path, entry point or strategy name")
+    return _single_strategy_in(_import(f"{BUILTIN_PACKAGE}.{spec}", spec), spec)
+
+
+def reload_class(cls: type[Strategy[Any]]) -> type[Strategy[Any]]:
+    """Re-import the module of ``cls`` and return the class of the same name from it."""
+    module = sys.modules.get(cls.__module__)
+    if module is None:
+        raise PluginError(f"module {cls.__module__} is not loaded")
+    try:
+        fresh = importlib.reload(module)
+    except Exception as exc:
+        raise PluginError(f"reloading {cls.__module__} failed: {exc!r}") from exc
+    new_cls = getattr(fresh, cls.__name__, None)
+    if not (isinstance(new_cls, type) and issubclass(new_cls, Strategy)):
+        raise PluginError(f"{cls.__module__} no longer defines {cls.__name__}")
+    return new_cls
+
+
+def instantiate(index: int, table: dict[str, Any]) -> LoadedStrategy:
+    """Build the strategy of ``[[strategies]]`` entry ``index``; errors name the key."""
+    name = table.get("name")
+    where = f"strategies[{index}]"
+    spec = table.get("class")
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"{where}.class: required (a strategy name, module:Class or entry point)")
+    try:
+        cls = resolve_class(spec)
+    except PluginError as exc:
+        raise ConfigError(f"{where}.class: {exc}") from None
+    params = {k: v for k, v in table.items() if k not in _RESERVED_KEYS}
+    config = validate_config(cls.config_class, params, where, f" (strategy {name!r})")
+    budget = table.get("budget_ms")
+    if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
+        raise ConfigError(f"{where}.budget_ms: expected a number > 0, got {budget!r}")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}.enabled: expected bool, got {enabled!r}")
+    return LoadedStrategy(cls(StrategyId(str(name)), config), spec, cls.__module__, enabled,
+                          float(budget) if budget is not None else None)
+
+
+def validate_config(
+    config_class: type[StrategyConfig], params: dict[str, Any], where: str, suffix: str = ""
+) -> StrategyConfig:
+    """Convert a table to ``config_class``; ``ConfigError`` names ``where`` and the key."""
+    try:
+        return msgspec.convert(params, type=config_class, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = re.match(r"^(?P<msg>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", text, re.S)
+        assert match is not None
+        message, path = match.group("msg").replace("`", ""), match.group("path") or ""
+        unknown = re.match(r"Object contains unknown field (?P<key>\S+)", message)
+        if unknown:
+            return _raise(f"{where}.{unknown.group('key')}: unknown key{suffix}")
+        missing = re.match(r"Object missing required field (?P<key>\S+)", message)
+        if missing:
+            return _raise(f"{where}.{missing.group('key')}: required{suffix}")
+        got = f", got {params[path]!r}" if path in params else ""
+        key = f"{where}.{path}" if path else where
+        return _raise(f"{key}: {message[0].lower()}{message[1:]}{got}{suffix}")
+
+
+def _raise(message: str) -> StrategyConfig:
+    raise ConfigError(message)
+
+
+def discover() -> dict[str, type[Strategy[Any]]]:
+    """Every strategy reachable by name: built-ins and entry points."""
+    found: dict[str, type[Strategy[Any]]] = {}
+    try:
+        package = importlib.import_module(BUILTIN_PACKAGE)
+        for path in sorted(getattr(package, "__path__", [])):
+            import pkgutil
+
+            for info in pkgutil.iter_modules([path]):
+                if not info.name.startswith("_"):
+                    try:
+                        found[info.name] = resolve_class(info.name)
+                    except PluginError:
+                        continue
+    except ImportError:
+        pass
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found[entry.name] = resolve_class(entry.name)
+        except PluginError:
+            continue
+    return found
+
+
+def _import(module_name: str, spec: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise PluginError(f"{spec}: module {exc.name} not found") from None
+    except Exception as exc:
+        raise PluginError(f"{spec}: importing {module_name} failed: {exc!r}") from exc
+
+
+def _single_strategy_in(module: ModuleType, spec: str) -> type[Strategy[Any]]:
+    classes = [
+        obj for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Strategy) and obj is not Strategy and obj.__module__ == module.__name__
+    ]
+    if len(classes) != 1:
+        raise PluginError(f"{spec}: expected one Strategy class in {module.__name__}, "
+                          f"found {len(classes)}")
+    return classes[0]

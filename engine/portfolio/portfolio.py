@@ -1,0 +1,318 @@
+"""The account's portfolio: positions, cash, equity, PnL, published as they change.
+
+A fill updates the position and cash synchronously, in the handler of the very
+``OrderFilled`` event, and publishes ``PositionChanged`` before the event's dispatch
+returns. Positions are kept account-wide (what ``positions`` stores) and per strategy and
+symbol (for attribution and per-strategy risk limits). Single quote currency: fills, fees
+and cash are all in ``portfolio.currency``.
+
+Prices: the last trade price (a bar's close, a quote's mid when no trades flow) marks
+positions. Equity is evaluated at most every ``mark_interval_ms`` of market-data time (and
+after fills under the same limit): that feeds the equity curve, the drawdown, the daily
+rows and the risk guards (``add_equity_listener``); a closed UTC day is published as a
+``PerformanceDaily`` record. Every ``snapshot_interval_s`` the ``PortfolioState`` row, a
+``PortfolioSnapshot`` and mark-to-market ``PositionChanged`` events are published (store
+records of :mod:`engine.store.records`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from engine.bus import MessageBus
+from engine.events import OrderFilled, PositionChanged
+from engine.ids import StrategyId, Symbol, Venue
+from engine.model import NS_PER_MS, NS_PER_S, Bar, Fill, OrderSide, Position, Quote, TradeTick
+from engine.oms.fastobj import constructor
+from engine.portfolio.accounting import PositionState
+from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
+from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
+
+__all__ = ["Portfolio", "PortfolioConfig"]
+
+_ZERO = Decimal(0)
+_position_changed = constructor(PositionChanged)
+_BUY = OrderSide.BUY
+
+
+class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[portfolio]``: starting cash and how often equity is marked and snapshotted."""
+
+    starting_cash: Decimal = Decimal(100_000)
+    currency: str = "USDT"
+    mark_interval_ms: int = 1000
+    snapshot_interval_s: float = 60.0
+    equity_curve_points: int = 10_000
+
+
+class Portfolio:
+    """Positions, cash and equity of one account."""
+
+    name = "portfolio"
+
+    def __init__(self, *, bus: MessageBus, config: PortfolioConfig | None = None) -> None:
+        self.config = cfg = config or PortfolioConfig()
+        self._publish = bus.publish
+        self.cash = cfg.starting_cash
+        self.realized = _ZERO
+        self.fees = _ZERO
+        self._positions: dict[Symbol, PositionState] = {}
+        self._venues: dict[Symbol, Venue] = {}
+        self._strategies: dict[tuple[StrategyId | None, Symbol], PositionState] = {}
+        self._marks: dict[Symbol, float] = {}
+        self._dec: dict[Symbol, Decimal] = {}
+        self.performance = PerformanceTracker(cfg.starting_cash, cfg.equity_curve_points)
+        self._equity_listeners: list[Callable[[int, Decimal], None]] = []
+        self._day_listeners: list[Callable[[PerformanceDay], None]] = []
+        self._mark_ns = cfg.mark_interval_ms * NS_PER_MS
+        self._snapshot_ns = int(cfg.snapshot_interval_s * NS_PER_S)
+        self._next_mark = 0
+        self._next_snapshot = 0
+        self.last_ts = 0
+
+    def attach(self, bus: MessageBus) -> None:
+        """Subscribe to fills and market data (subscribe before strategies and risk)."""
+        bus.subscribe(OrderFilled, self.on_fill)
+        bus.subscribe(TradeTick, self.on_trade)
+        bus.subscribe(Bar, self.on_bar)
+        bus.subscribe(Quote, self.on_quote)
+
+    def add_equity_listener(self, listener: Callable[[int, Decimal], None]) -> None:
+        """Call ``listener(ts_ns, equity)`` on every equity mark (the risk guards)."""
+        self._equity_listeners.append(listener)
+
+    def add_day_listener(self, listener: Callable[[PerformanceDay], None]) -> None:
+        """Call ``listener(day)`` when a UTC day closes."""
+        self._day_listeners.append(listener)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def restore(self, fills: Iterable[Fill]) -> int:
+        """Rebuild positions, cash, realized PnL and fees from the trades ledger (start-up).
+
+        The ledger is the record; positions are its projection, so replaying it gives the
+        state the engine had, exactly. Nothing is published. Returns the fills applied.
+        """
+        count = 0
+        for fill in fills:
+            self._book(fill)
+            count += 1
+        return count
+
+    def on_fill(self, event: OrderFilled) -> None:
+        """Book a fill: position, strategy position, cash, fees; publish PositionChanged."""
+        fill = event.fill
+        if fill.order_id != event.order.id:
+            return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
+        state = self._book(fill)
+        symbol, ts = fill.symbol, fill.ts_ns
+        self._publish(_position_changed(state.to_position(fill.venue, symbol,
+                                                          self._mark(symbol)), ts))
+        if ts >= self._next_mark:
+            self.mark(ts)
+
+    def _book(self, fill: Fill) -> PositionState:
+        symbol = fill.symbol
+        qty = fill.qty if fill.side is _BUY else -fill.qty
+        price = fill.price
+        fee = fill.fee
+        ts = fill.ts_ns
+        state = self._positions.get(symbol)
+        if state is None:
+            state = self._positions[symbol] = PositionState()
+            self._venues[symbol] = fill.venue
+        before = state.qty
+        realized = state.apply(qty, price, fee, ts)
+        key = (fill.strategy_id, symbol)
+        sstate = self._strategies.get(key)
+        if sstate is None:
+            sstate = self._strategies[key] = PositionState()
+        sstate.apply(qty, price, fee, ts)
+        self.cash -= qty * price + fee
+        if realized:
+            self.realized += realized
+        self.fees += fee
+        self.performance.on_fill(realized, fee, bool(before) and (before > 0) is not (qty > 0))
+        if symbol not in self._marks:
+            self._marks[symbol] = float(price)
+            self._dec[symbol] = price
+        return state
+
+    def on_trade(self, tick: TradeTick) -> None:
+        """Mark to a trade."""
+        self._set_mark(tick.symbol, tick.price, tick.ts_ns)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Mark to a bar's close (at the bar's end)."""
+        if bar.closed:
+            self._set_mark(bar.symbol, bar.close, bar.ts_ns)
+
+    def on_quote(self, quote: Quote) -> None:
+        """Mark to the mid when no trade price is known yet."""
+        if quote.symbol not in self._marks and quote.bid > 0 and quote.ask > 0:
+            self._set_mark(quote.symbol, quote.mid, quote.ts_ns)
+
+    def _set_mark(self, symbol: Symbol, price: float, ts: int) -> None:
+        if self._marks.get(symbol) != price:
+            self._marks[symbol] = price
+            self._dec.pop(symbol, None)
+        if ts >= self._next_mark:
+            self.mark(ts)
+
+    def mark(self, ts: int) -> Decimal:
+        """Evaluate equity now: curve, drawdown, day close, listeners, snapshot when due."""
+        self.last_ts = ts
+        self._next_mark = ts + self._mark_ns
+        equity = self.equity()
+        closed = self.performance.on_equity(ts, equity)
+        if closed is not None:
+            self._publish(PerformanceDaily(
+                day=closed.day, ts_ns=ts, trades=closed.trades, wins=closed.wins,
+                losses=closed.losses, pnl=closed.pnl, fees=closed.fees,
+                max_drawdown=closed.max_drawdown_pct, sharpe=closed.sharpe,
+                equity_end=closed.end_equity))
+            for day_listener in self._day_listeners:
+                day_listener(closed)
+        for listener in self._equity_listeners:
+            listener(ts, equity)
+        if ts >= self._next_snapshot:
+            self.snapshot(ts)
+        return equity
+
+    def snapshot(self, ts: int) -> PortfolioUpdated:
+        """Publish the portfolio row (``PortfolioState``), a ``PortfolioSnapshot`` for the
+        history and mark-to-market ``PositionChanged`` events."""
+        self._next_snapshot = ts + self._snapshot_ns
+        held: dict[str, Any] = {}
+        for symbol, state in self._positions.items():
+            if state.qty:
+                pos = state.to_position(self._venues[symbol], symbol, self._mark(symbol))
+                self._publish(_position_changed(pos, ts))
+                held[symbol] = {"qty": str(pos.qty), "avg_entry_price": str(pos.avg_entry_price),
+                                "unrealized_pnl": str(pos.unrealized_pnl)}
+        row = self.portfolio_row(ts)
+        self._publish(PortfolioState(
+            ts_ns=ts, cash=row.cash, equity=row.equity, total_pnl=row.total_pnl,
+            total_pnl_pct=row.total_pnl_pct, daily_pnl=row.daily_pnl,
+            realized_pnl=row.realized_pnl, unrealized_pnl=row.unrealized_pnl, fees=row.fees,
+            sharpe=row.sharpe, max_drawdown=row.max_drawdown_pct, win_rate=row.win_rate,
+            num_trades=row.num_trades))
+        self._publish(PortfolioSnapshot(ts_ns=ts, cash=row.cash, equity=row.equity,
+                                        positions=held))
+        return row
+
+    # -- views -----------------------------------------------------------------------------
+
+    def _mark(self, symbol: Symbol) -> Decimal | None:
+        dec = self._dec.get(symbol)
+        if dec is None:
+            raw = self._marks.get(symbol)
+            if raw is None:
+                return None
+            dec = self._dec[symbol] = Decimal(repr(raw))
+        return dec
+
+    def last_price(self, symbol: Symbol) -> Decimal | None:
+        """The last price of ``symbol`` as Decimal (None before any)."""
+        return self._mark(symbol)
+
+    def position_qty(self, symbol: Symbol, strategy_id: StrategyId | None = None, *,
+                     account: bool = True) -> Decimal:
+        """Net quantity held, account-wide (default) or by one strategy."""
+        if account:
+            state = self._positions.get(symbol)
+        else:
+            state = self._strategies.get((strategy_id, symbol))
+        return _ZERO if state is None else state.qty
+
+    def position(self, symbol: Symbol) -> Position | None:
+        """The account's position in ``symbol`` (None when never traded)."""
+        state = self._positions.get(symbol)
+        if state is None:
+            return None
+        return state.to_position(self._venues[symbol], symbol, self._mark(symbol))
+
+    def positions(self) -> list[Position]:
+        """Every position ever held (flat ones too)."""
+        return [s.to_position(self._venues[k], k, self._mark(k))
+                for k, s in self._positions.items()]
+
+    def unrealized(self) -> Decimal:
+        """Unrealized PnL of all positions at the last marks."""
+        total = _ZERO
+        for symbol, state in self._positions.items():
+            if state.qty:
+                total += state.unrealized(self._mark(symbol))
+        return total
+
+    def position_value(self) -> Decimal:
+        """Signed value of all positions at the last marks (cost when unmarked)."""
+        total = _ZERO
+        for symbol, state in self._positions.items():
+            if state.qty:
+                m = self._mark(symbol)
+                total += state.cost if m is None else state.qty * m
+        return total
+
+    def gross_exposure(self) -> Decimal:
+        """Sum of absolute position values at the last marks."""
+        total = _ZERO
+        for symbol, state in self._positions.items():
+            if state.qty:
+                m = self._mark(symbol)
+                total += abs(state.cost if m is None else state.qty * m)
+        return total
+
+    def gross_and_equity(self) -> tuple[Decimal, Decimal]:
+        """Gross exposure and equity in one pass (the risk checks' view)."""
+        gross = value = _ZERO
+        for symbol, state in self._positions.items():
+            if state.qty:
+                m = self._mark(symbol)
+                v = state.cost if m is None else state.qty * m
+                value += v
+                gross += abs(v)
+        return gross, self.cash + value
+
+    def equity(self) -> Decimal:
+        """Cash plus position value."""
+        return self.cash + self.position_value()
+
+    def portfolio_row(self, ts: int) -> PortfolioUpdated:
+        """The current portfolio row."""
+        perf = self.performance
+        equity = self.equity()
+        start = self.config.starting_cash
+        total = equity - start
+        return PortfolioUpdated(
+            ts_ns=ts, cash=self.cash, equity=equity, realized_pnl=self.realized,
+            unrealized_pnl=self.unrealized(), fees=self.fees, total_pnl=total,
+            total_pnl_pct=(total / start * 100) if start else None,
+            daily_pnl=equity - perf.day_start_equity, max_drawdown_pct=perf.max_drawdown_pct,
+            high_water_mark=perf.hwm, num_trades=perf.total_trades, win_rate=perf.win_rate(),
+            sharpe=perf.sharpe())
+
+    def status(self) -> dict[str, Any]:
+        """For /status (money as strings)."""
+        row = self.portfolio_row(self.last_ts)
+        return {
+            "cash": str(row.cash), "equity": str(row.equity),
+            "realized_pnl": str(row.realized_pnl), "unrealized_pnl": str(row.unrealized_pnl),
+            "fees": str(row.fees), "daily_pnl": str(row.daily_pnl),
+            "drawdown_pct": str(round(self.performance.drawdown_pct(), 4)),
+            "max_drawdown_pct": str(round(row.max_drawdown_pct, 4)),
+            "high_water_mark": str(row.high_water_mark), "trades": row.num_trades,
+            "win_rate": row.win_rate, "sharpe": row.sharpe,
+            "positions": [{"symbol": p.symbol, "qty": str(p.qty),
+                           "avg_entry_price": str(p.avg_entry_price),
+                           "unrealized_pnl": str(p.unrealized_pnl),
+                           "realized_pnl": str(p.realized_pnl)}
+                          for p in self.positions() if p.qty],
+            "strategies": {f"{sid or '-'}:{sym}": {"qty": str(s.qty), "realized": str(s.realized),
+                                                   "fees": str(s.fees)}
+                           for (sid, sym), s in self._strategies.items()},
+        }

@@ -1,0 +1,194 @@
+"""Pre-trade checks: every order intent passes these before it reaches a gateway.
+
+Each check returns ``(check, reason)`` to reject or nothing to pass; the first failure
+wins, in this order: risk state, reduce-only, reference price, price band, order rate,
+open orders, order notional, position, gross exposure, buying power (cash/margin), shorts.
+Account limits and the order's strategy's limits (``[risk.strategies.<id>]``) both apply.
+
+Exposure is measured at the order's price: its limit price, its stop price for a stop-loss,
+else the last price.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from engine.clock import Clock
+from engine.ids import StrategyId, Symbol
+from engine.model import NS_PER_S, Order, OrderSide, OrderType
+from engine.risk.config import RiskConfig, RiskLimits
+from engine.risk.state import RiskState
+
+__all__ = ["OpenOrdersView", "PortfolioView", "PreTradeChecks", "reduces_exposure"]
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+Verdict = tuple[str, str] | None
+
+
+class PortfolioView(Protocol):
+    """What the checks read from the portfolio."""
+
+    def position_qty(self, symbol: Symbol, strategy_id: StrategyId | None = None, *,
+                     account: bool = True) -> Decimal:
+        """Net quantity held."""
+        ...
+
+    def gross_and_equity(self) -> tuple[Decimal, Decimal]:
+        """Sum of |position value|, and cash plus position value."""
+        ...
+
+
+class OpenOrdersView(Protocol):
+    """What the checks read from the OMS's book."""
+
+    def open_count(self, strategy_id: StrategyId | None = None, *, account: bool = True) -> int:
+        """Working orders."""
+        ...
+
+    def open_qty(self, symbol: Symbol, side: OrderSide, strategy_id: StrategyId | None = None,
+                 *, account: bool = True) -> Decimal:
+        """Unfilled quantity of working orders on one side."""
+        ...
+
+
+def reduces_exposure(order: Order, position: Decimal) -> bool:
+    """True when ``order`` only reduces the position ``position`` (never flips it)."""
+    if order.side is OrderSide.BUY:
+        return position < 0 and order.qty <= -position
+    return position > 0 and order.qty <= position
+
+
+class _Bucket:
+    __slots__ = ("capacity", "last_ns", "rate_per_ns", "tokens")
+
+    def __init__(self, rate_per_s: float) -> None:
+        self.capacity = max(1.0, rate_per_s)
+        self.tokens = self.capacity
+        self.rate_per_ns = rate_per_s / NS_PER_S
+        self.last_ns: int | None = None
+
+    def take(self, now: int) -> bool:
+        if self.last_ns is not None:
+            self.tokens = min(self.capacity, self.tokens + (now - self.last_ns) * self.rate_per_ns)
+        self.last_ns = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class PreTradeChecks:
+    """The checks, with their rate buckets; stateless otherwise."""
+
+    def __init__(self, config: RiskConfig, clock: Clock, portfolio: PortfolioView,
+                 orders: OpenOrdersView) -> None:
+        self.config = config
+        self._clock = clock
+        self._portfolio = portfolio
+        self._orders = orders
+        self._strategy_limits = {StrategyId(k): v for k, v in config.strategies.items()}
+        self._buckets: dict[StrategyId | None, _Bucket] = {}
+        self._account_bucket = (None if config.account.max_orders_per_s is None
+                                else _Bucket(config.account.max_orders_per_s))
+
+    def check(self, order: Order, last: Decimal | None, state: RiskState) -> Verdict:
+        """Run every check; the first failure as ``(check, reason)``, or None."""
+        cfg = self.config
+        symbol = order.symbol
+        portfolio = self._portfolio
+        position = portfolio.position_qty(symbol)
+        buy = order.side is OrderSide.BUY
+        qty = order.qty
+        reducing = (position < 0 and qty <= -position) if buy else (
+            position > 0 and qty <= position)
+        if state is not RiskState.ACTIVE:
+            if state is RiskState.HALTED:
+                return "risk_state", "trading halted: only cancels are accepted"
+            if not reducing:
+                return "risk_state", "reducing: only orders that reduce exposure are accepted"
+        if order.reduce_only and not reducing:
+            return "reduce_only", f"reduce-only order would not reduce position {position}"
+        price = order.limit_price
+        if price is None:
+            price = order.stop_price if order.type is OrderType.STOP_LOSS else last
+        if price is None:
+            if cfg.require_price:
+                return "no_price", f"no reference price for {symbol}"
+            return None
+        band = cfg.price_band_pct
+        if band is not None and last is not None and price is not last:
+            deviation = abs(price - last) / last * _HUNDRED
+            if deviation > band:
+                return "price_band", (f"price {price} is {deviation:.2f}% from last {last} "
+                                      f"(band {band}%)")
+        verdict = self._rate(order)
+        if verdict is not None or order.parent_id is not None:
+            return verdict  # a TWAP/VWAP child: its parent passed the exposure checks
+        notional = qty * price
+        verdict = self._limits(order, price, notional, reducing, self.config.account, None)
+        if verdict is None and self._strategy_limits:
+            slimits = self._strategy_limits.get(order.strategy_id)  # type: ignore[arg-type]
+            if slimits is not None:
+                verdict = self._limits(order, price, notional, reducing, slimits,
+                                       order.strategy_id)
+        if verdict is not None or reducing:
+            return verdict
+        gross, equity = portfolio.gross_and_equity()
+        limit = cfg.account.max_gross_exposure
+        if limit is not None and gross + notional > limit:
+            return "max_gross_exposure", (f"gross exposure {gross} + {notional} > limit {limit}")
+        power = equity * cfg.leverage - gross
+        if notional > power:
+            return "buying_power", (f"order notional {notional} > buying power {power:.2f} "
+                                    f"(leverage {cfg.leverage})")
+        if not cfg.allow_short and not buy:
+            selling = self._orders.open_qty(symbol, OrderSide.SELL) + qty
+            if selling > position:
+                return "no_short", f"selling {selling} with {position} held: shorts disallowed"
+        return None
+
+    def _limits(self, order: Order, price: Decimal, notional: Decimal, reducing: bool,
+                lim: RiskLimits, sid: StrategyId | None) -> Verdict:
+        account = sid is None
+        scope = "account" if account else f"strategy {sid}"
+        if lim.max_open_orders is not None and (
+                self._orders.open_count(sid, account=account) >= lim.max_open_orders):
+            return "max_open_orders", f"{scope} has {lim.max_open_orders} open orders"
+        if lim.max_order_notional is not None and notional > lim.max_order_notional:
+            return "max_order_notional", (f"order notional {notional} > {scope} limit "
+                                          f"{lim.max_order_notional}")
+        if lim.max_position_notional is not None and not reducing:
+            return self._position(order, price, sid, account, lim.max_position_notional)
+        return None
+
+    def _position(self, order: Order, price: Decimal, sid: StrategyId | None, account: bool,
+                  limit: Decimal) -> Verdict:
+        held = self._portfolio.position_qty(order.symbol, sid, account=account)
+        working = self._orders.open_qty(order.symbol, order.side, sid, account=account)
+        if order.side is OrderSide.BUY:
+            projected = held + working + order.qty
+        else:
+            projected = held - working - order.qty
+        value = abs(projected) * price
+        if value > limit:
+            scope = "account" if account else f"strategy {sid}"
+            return "max_position_notional", (f"{scope} position in {order.symbol} would be "
+                                              f"{projected} (~{value:.2f}) > limit {limit}")
+        return None
+
+    def _rate(self, order: Order) -> Verdict:
+        now = self._clock.now_ns()
+        bucket = self._account_bucket
+        if bucket is not None and not bucket.take(now):
+            return "rate_limit", f"account order rate above {bucket.capacity:g}/s"
+        sid = order.strategy_id
+        lim = self._strategy_limits.get(sid) if sid is not None else None
+        if lim is not None and lim.max_orders_per_s is not None:
+            sb = self._buckets.get(sid)
+            if sb is None:
+                sb = self._buckets[sid] = _Bucket(lim.max_orders_per_s)
+            if not sb.take(now):
+                return "rate_limit", f"strategy {sid} order rate above {sb.capacity:g}/s"
+        return None

@@ -1,0 +1,93 @@
+"""Service adapters and built-in operator commands that :func:`engine.app.build_app` wires."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from engine import logs
+from engine.commands import CommandError
+from engine.metrics import MetricsBuilder
+from engine.service import Service
+
+if TYPE_CHECKING:
+    from engine.app import Engine, GatewayFactory
+
+__all__ = ["FeedService", "StrategiesService", "add_market_data", "register_builtin_commands"]
+
+
+def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
+    from engine.marketdata import MarketDataFeed
+
+    gateway = factory(engine.config, engine.clock) if factory is not None else None
+
+    def persist(bar: Any) -> None:
+        writer = engine.database.writer
+        if writer is not None:
+            writer.submit(bar)
+
+    feed = MarketDataFeed(engine.bus, engine.clock, engine.config.marketdata, gateway=gateway,
+                          persist=persist)
+    engine.add_service(FeedService(feed))
+    engine.readiness.add("marketdata", feed.readiness)
+    engine.marketdata = feed
+
+
+class StrategiesService(Service):
+    """Starts strategies (on_start) with the engine; stops them (on_stop) before trading."""
+
+    name = "strategies"
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    async def start(self) -> None:
+        self.host.start()
+
+    async def stop(self) -> None:
+        self.host.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {"strategies": self.host.status()}
+
+    def metrics(self, out: MetricsBuilder) -> None:
+        self.host.metrics(out)
+
+
+class FeedService(Service):
+    """Adapts the market data feed to the engine's service life cycle."""
+
+    name = "marketdata"
+
+    def __init__(self, feed: Any) -> None:
+        self.feed = feed
+
+    async def start(self) -> None:
+        await self.feed.start()
+
+    def run(self) -> Awaitable[None] | None:
+        return self.feed.run()  # type: ignore[no-any-return]
+
+    async def stop(self) -> None:
+        await self.feed.close()
+
+    def status(self) -> dict[str, Any]:
+        return self.feed.status()  # type: ignore[no-any-return]
+
+    def metrics(self, out: MetricsBuilder) -> None:
+        self.feed.metrics(out)
+
+
+def register_builtin_commands(engine: Engine) -> None:
+    def status(args: dict[str, Any], actor: str) -> Any:
+        return engine.status()
+
+    def log_level(args: dict[str, Any], actor: str) -> Any:
+        level = args.get("level")
+        if level not in ("debug", "info", "warning", "error"):
+            raise CommandError("level: one of debug, info, warning, error")
+        logs.set_level(level)
+        return {"level": level}
+
+    engine.commands.register("status", status, "the /status document")
+    engine.commands.register("log-level", log_level, "set the log level: {\"level\": \"debug\"}")

@@ -1,0 +1,244 @@
+"""Writing one batch of rows to PostgreSQL, idempotently, in one transaction.
+
+Two ways to write a table's rows:
+
+- **optimistic**: binary COPY straight into the table. It is the fastest path and it is
+  right whenever none of the rows is stored yet, which is the common case for ledgers and
+  time series written once.
+- **merge**: binary COPY into a temporary staging table, then ``INSERT ... SELECT ... ON
+  CONFLICT`` (or ``UPDATE ... FROM`` for patches). Replaying rows is harmless.
+
+A batch is first tried with the optimistic path for the tables that allow it. If that
+meets a unique violation (a replay after a crash, a duplicate fill from a venue), the whole
+transaction rolls back and the batch is written again with the merge path everywhere. So
+the first attempt either commits everything or nothing, and the second is idempotent.
+
+COPY is sent in chunks of :data:`COPY_CHUNK` rows: asyncpg encodes a chunk without
+yielding, and the writer yields to the loop between chunks, so the chunk size bounds how long the
+event loop is held (about 1 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import Any
+
+import asyncpg
+
+from engine.store.copytext import encode_rows
+from engine.store.journal import Batch
+from engine.store.tables import FLUSH_ORDER, SPECS, TableSpec
+
+__all__ = ["COPY_CHUNK", "Flusher", "is_poison"]
+
+COPY_CHUNK = 128
+Row = tuple[Any, ...]
+
+
+def is_poison(exc: BaseException) -> bool:
+    """True for errors caused by the rows themselves (bad data, a violated constraint):
+    retrying the same rows cannot succeed."""
+    if isinstance(exc, (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)):
+        return True
+    # asyncpg's client-side "invalid input for query argument" is an InterfaceError that is
+    # also a ValueError; connection errors are not ValueErrors.
+    return isinstance(exc, (ValueError, TypeError))
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _merge_sql(spec: TableSpec, cols: tuple[str, ...]) -> str:
+    stage = _q(f"_stage_{spec.name}")
+    target = _q(spec.target)
+    collist = ", ".join(_q(c) for c in cols)
+    rest = [c for c in cols if c not in spec.key]
+    if spec.mode == "patch":
+        sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
+        cond = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in spec.key)
+        return f"UPDATE {target} AS t SET {sets} FROM {stage} AS s WHERE {cond}"
+    insert = f"INSERT INTO {target} AS t ({collist}) SELECT {collist} FROM {stage}"
+    if spec.mode == "append":
+        return insert + " ON CONFLICT DO NOTHING"
+    sets = ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in rest)
+    sql = f"{insert} ON CONFLICT ({', '.join(_q(k) for k in spec.key)}) DO UPDATE SET {sets}"
+    if spec.mode == "versioned":
+        old = ", ".join(f"t.{_q(c)}" for c in spec.newer)
+        new = ", ".join(f"EXCLUDED.{_q(c)}" for c in spec.newer)
+        sql += f" WHERE ({old}) <= ({new})" if len(spec.newer) > 1 else f" WHERE {old} <= {new}"
+    return sql
+
+
+def _dedupe(spec: TableSpec, cols: tuple[str, ...], rows: list[Row]) -> list[Row]:
+    """One row per key for the merge path (ON CONFLICT DO UPDATE cannot touch a row twice):
+    the newest version for ``versioned``, the last for ``upsert``/``patch``; ``append``
+    keeps all (DO NOTHING copes with duplicates)."""
+    if spec.mode == "append" or len(rows) < 2:
+        return rows
+    kidx = tuple(cols.index(k) for k in spec.key)
+    out: dict[tuple[Any, ...], Row] = {}
+    if spec.mode == "versioned":
+        nidx = tuple(cols.index(c) for c in spec.newer)
+        for row in rows:
+            key = tuple(row[i] for i in kidx)
+            have = out.get(key)
+            if have is None or tuple(have[i] for i in nidx) <= tuple(row[i] for i in nidx):
+                out[key] = row
+    else:
+        for row in rows:
+            out[tuple(row[i] for i in kidx)] = row
+    return list(out.values())
+
+
+def _latest_bars(cols: tuple[str, ...], rows: list[Row]) -> list[Row]:
+    """The newest bar per (exchange, symbol, timeframe): the market_data_latest rows."""
+    ex, sy, tf, ts = (cols.index(c) for c in ("exchange", "symbol", "timeframe", "ts"))
+    latest: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        key = (row[ex], row[sy], row[tf])
+        have = latest.get(key)
+        if have is None or have[ts] <= row[ts]:
+            latest[key] = row
+    want = SPECS["market_data_latest"].columns
+    idx = [cols.index(c) for c in want]
+    return [tuple(row[i] for i in idx) for row in latest.values()]
+
+
+def _months_between(lo: datetime, hi: datetime) -> set[tuple[int, int]]:
+    first, last = lo.year * 12 + lo.month - 1, hi.year * 12 + hi.month - 1
+    return {divmod(i, 12) for i in range(first, last + 1)}
+
+
+class Flusher:
+    """Writes batches over a connection; remembers per-connection staging tables."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self.timeout = timeout
+        self._staged: set[str] = set()
+        self._months: set[tuple[int, int]] = set()
+
+    def reset_connection(self) -> None:
+        """Forget per-connection state (call after reconnecting)."""
+        self._staged.clear()
+
+    async def write(self, conn: asyncpg.Connection, batch: Batch) -> dict[str, int]:
+        """Write ``batch`` in one transaction; returns rows written per table."""
+        batch = dict(batch)
+        if "price_data" in batch:
+            cols, rows = batch["price_data"]
+            await self._ensure_partitions(conn, cols, rows)
+            batch["market_data_latest"] = (SPECS["market_data_latest"].columns,
+                                           _latest_bars(cols, rows))
+        if any(SPECS[name].optimistic for name in batch):
+            try:
+                return await self._transaction(conn, batch, optimistic=True)
+            except asyncpg.UniqueViolationError:
+                pass  # rolled back: something was already stored; merge instead
+        return await self._transaction(conn, batch, optimistic=False)
+
+    async def write_isolating(self, conn: asyncpg.Connection, batch: Batch,
+                              reject: Any) -> dict[str, int]:
+        """Write a batch that failed on bad rows: table by table (in dependency order),
+        bisecting down to single rows; ``reject(table, columns, row, exc)`` gets each row
+        that cannot be written."""
+        written: dict[str, int] = {}
+        for name in FLUSH_ORDER:
+            if name not in batch:
+                continue
+            cols, rows = batch[name]
+            stack = [rows]
+            while stack:
+                part = stack.pop()
+                try:
+                    counts = await self.write(conn, {name: (cols, part)})
+                except Exception as exc:
+                    if not is_poison(exc):
+                        raise
+                    if len(part) == 1:
+                        reject(name, cols, part[0], exc)
+                        continue
+                    mid = len(part) // 2
+                    stack.extend((part[mid:], part[:mid]))
+                    continue
+                for table, n in counts.items():
+                    written[table] = written.get(table, 0) + n
+        return written
+
+    async def _transaction(self, conn: asyncpg.Connection, batch: Batch, *,
+                           optimistic: bool) -> dict[str, int]:
+        t = self.timeout
+        plan: list[tuple[TableSpec, tuple[str, ...], list[Row]]] = []
+        for name in FLUSH_ORDER:
+            if name in batch:
+                spec = SPECS[name]
+                cols, rows = batch[name]
+                if not rows:
+                    continue
+                if not (optimistic and spec.optimistic):
+                    rows = _dedupe(spec, cols, rows)
+                    await self._ensure_stage(conn, spec)
+                plan.append((spec, cols, rows))
+        written: dict[str, int] = {}
+        await conn.execute("BEGIN", timeout=t)
+        try:
+            for spec, cols, rows in plan:
+                if optimistic and spec.optimistic:
+                    await self._copy(conn, spec.target, cols, rows)
+                else:
+                    await self._copy(conn, f"_stage_{spec.name}", cols, rows)
+                    await conn.execute(_merge_sql(spec, cols), timeout=t)
+                written[spec.target] = written.get(spec.target, 0) + len(rows)
+            await conn.execute("COMMIT", timeout=t)
+        except BaseException:
+            if not conn.is_closed() and conn.is_in_transaction():
+                try:
+                    await asyncio.shield(conn.execute("ROLLBACK", timeout=t))
+                except Exception:  # the original error matters more
+                    conn.terminate()
+            raise
+        return written
+
+    async def _copy(self, conn: asyncpg.Connection, table: str, cols: tuple[str, ...],
+                    rows: list[Row]) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(0, len(rows), COPY_CHUNK):
+                if i:
+                    await asyncio.sleep(0)  # let the loop run between chunks
+                yield encode_rows(rows[i:i + COPY_CHUNK])
+
+        await conn.copy_to_table(table, source=chunks(), columns=list(cols), format="text",
+                                 timeout=self.timeout)
+
+    async def _ensure_stage(self, conn: asyncpg.Connection, spec: TableSpec) -> None:
+        if spec.name in self._staged:
+            return
+        # Outside the batch's transaction, so a rollback does not undo it. No constraints:
+        # CREATE TABLE AS copies column types only.
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_q('_stage_' + spec.name)} "
+            f"ON COMMIT DELETE ROWS AS SELECT * FROM {_q(spec.target)} WITH NO DATA",
+            timeout=self.timeout)
+        self._staged.add(spec.name)
+
+    async def _ensure_partitions(self, conn: asyncpg.Connection, cols: tuple[str, ...],
+                                 rows: list[Row]) -> None:
+        key = itemgetter(cols.index("ts"))
+        lo: datetime = key(min(rows, key=key))
+        hi: datetime = key(max(rows, key=key))
+        months = _months_between(lo, hi)
+        if months <= self._months:
+            return
+        start = datetime(lo.year, lo.month, 1, tzinfo=lo.tzinfo)
+        await conn.execute("SELECT ensure_price_partitions($1, $2)", start,
+                           hi + timedelta(microseconds=1), timeout=self.timeout)
+        self._months |= months
+
+    async def ensure_partitions_ahead(self, conn: asyncpg.Connection, now: datetime,
+                                      months: int = 2) -> None:
+        """Create the current and the next ``months`` monthly partitions of price_data."""
+        await conn.execute("SELECT ensure_price_partitions($1, $2)", now,
+                           now + timedelta(days=31 * months + 1), timeout=self.timeout)

@@ -1,0 +1,265 @@
+"""Mapping engine objects to table rows (tuples in the column order of :mod:`tables`).
+
+Conversion happens in :meth:`StoreWriter.submit`, a few microseconds per object, so the
+writer's flushes only move ready rows. Rules at this boundary:
+
+- ``ts_ns`` becomes a UTC ``datetime`` truncated to the microsecond (timestamptz has
+  microsecond precision; the nanoseconds below are dropped, never rounded up).
+- Decimals go to ``numeric`` unchanged. Market-data floats become Decimals through their
+  shortest repr (``0.1`` stays ``0.1``); NaN becomes NULL.
+- JSON (payloads, reasoning, configs) is serialised once, here, with orjson; Decimals in it
+  become strings so no precision is lost.
+- Records without an id of their own (signals, predictions, alerts) get a UUIDv7 here, so
+  the row is the same when the journal replays it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from engine import events as ev
+from engine import model as m
+from engine.ids import uuid7
+from engine.store import records as r
+
+__all__ = ["Row", "RowMaker", "dumps_json", "ns_to_ts", "supported_types"]
+
+Row = tuple[Any, ...]
+Rows = list[tuple[str, Row]]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_DIRECTION = {m.SignalDirection.LONG: "up", m.SignalDirection.SHORT: "down",
+              m.SignalDirection.FLAT: "neutral"}
+
+
+def ns_to_ts(ts_ns: int) -> datetime:
+    """Epoch nanoseconds to an aware UTC datetime, truncated to the microsecond."""
+    return _EPOCH + timedelta(microseconds=ts_ns // 1000)
+
+
+def _opt_ts(ts_ns: int | None) -> datetime | None:
+    return None if ts_ns is None else _EPOCH + timedelta(microseconds=ts_ns // 1000)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    if isinstance(obj, float) and math.isnan(obj):  # pragma: no cover - orjson emits null
+        return None
+    return str(obj)
+
+
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps_json(obj: Any) -> str:
+    """Serialise to JSON text for a jsonb column (Decimal -> string, UUID/enum/dataclass
+    natively)."""
+    return orjson.dumps(obj, default=_json_default, option=_JSON_OPTS).decode()
+
+
+def _num(value: float) -> Decimal | None:
+    if value != value:  # NaN
+        return None
+    return Decimal(repr(value))
+
+
+class RowMaker:
+    """Turns the objects the engine submits into ``(table, row)`` pairs for one account."""
+
+    def __init__(self, account_id: UUID) -> None:
+        self.account_id = account_id
+        order_event: Callable[[Any], Rows] = self._order_event
+        self._dispatch: dict[type, Callable[[Any], Rows]] = {
+            ev.OrderSubmitted: order_event, ev.OrderAccepted: order_event,
+            ev.OrderRejected: order_event, ev.OrderTriggered: order_event,
+            ev.OrderCancelled: order_event, ev.OrderExpired: order_event,
+            ev.OrderFilled: self._order_filled,
+            ev.PositionChanged: self._position_changed,
+            m.Fill: lambda f: [("trades", self.trade_row(f, None))],
+            m.Order: lambda o: [("orders", self.order_row(o, o.updated_ns or o.created_ns))],
+            m.Position: lambda p: [("positions", self.position_row(p, p.updated_ns))],
+            m.Bar: self._bar,
+            m.Signal: self._signal,
+            m.Prediction: self._prediction,
+            m.Alert: self._alert,
+            r.PortfolioState: self._portfolio,
+            r.PortfolioSnapshot: self._snapshot,
+            r.RiskEventRecord: self._risk,
+            r.AuditRecord: self._audit,
+            r.PerformanceDaily: self._perf,
+            r.StrategyRecord: self._strategy,
+            r.StrategyRun: self._strategy_run,
+            r.BacktestRecord: self._backtest,
+            r.MlModelRecord: self._ml_model,
+            r.SignalOutcome: self._signal_outcome,
+            r.PredictionOutcome: self._prediction_outcome,
+        }
+
+    def rows(self, obj: object) -> Rows:
+        """The rows ``obj`` becomes; TypeError for a type the store does not persist."""
+        conv = self._dispatch.get(type(obj))
+        if conv is None:
+            raise TypeError(f"the store does not persist {type(obj).__name__}")
+        return conv(obj)
+
+    # -- orders and fills -------------------------------------------------------------
+
+    def order_row(self, o: m.Order, at_ns: int) -> Row:
+        """An ``orders`` row for the order as of ``at_ns`` (terminal timestamps from it)."""
+        status = o.status
+        at = ns_to_ts(at_ns)
+        return (
+            o.id, self.account_id, o.client_order_id, o.venue, o.exchange_order_id, o.symbol,
+            o.side.value, o.type.value, o.time_in_force.value, status.value, o.qty,
+            o.filled_qty, o.limit_price, o.stop_price, o.avg_fill_price, o.fee,
+            o.fee_currency, o.reduce_only, o.strategy_id, o.parent_id, o.reject_reason,
+            ns_to_ts(o.created_ns), ns_to_ts(o.updated_ns) if o.updated_ns else at,
+            at if status is m.OrderStatus.FILLED else None,
+            at if status is m.OrderStatus.CANCELLED else None,
+            at if status.is_terminal else None,
+            o.version,
+        )
+
+    def trade_row(self, f: m.Fill, order: m.Order | None) -> Row:
+        """A ``trades`` row; the strategy comes from the fill, else from its order."""
+        strategy = f.strategy_id or (order.strategy_id if order is not None else None)
+        return (
+            f.id, f.order_id, self.account_id, f.client_order_id, f.symbol, f.venue,
+            f.exchange_trade_id, f.side._value_, f.qty, f.price, f.fee, f.fee_currency,
+            f.liquidity._value_, None, f.decision_price, strategy,
+            _EPOCH + timedelta(microseconds=f.ts_ns // 1000),
+        )
+
+    def _event_row(self, e: ev.OrderEvent, extra: dict[str, Any] | None = None) -> Row:
+        payload: dict[str, Any] = {"order": e.order}
+        if e.payload:
+            payload["data"] = e.payload
+        if extra:
+            payload.update(extra)
+        return (e.order.id, e.seq, self.account_id, e.kind, e.order.status.value,
+                dumps_json(payload), ns_to_ts(e.ts_ns))
+
+    def _order_event(self, e: ev.OrderEvent) -> Rows:
+        return [("orders", self.order_row(e.order, e.ts_ns)), ("order_events", self._event_row(e))]
+
+    def _order_filled(self, e: ev.OrderFilled) -> Rows:
+        return [
+            ("orders", self.order_row(e.order, e.ts_ns)),
+            ("order_events", self._event_row(e, {"fill_id": e.fill.id})),
+            ("trades", self.trade_row(e.fill, e.order)),
+        ]
+
+    def position_row(self, p: m.Position, at_ns: int) -> Row:
+        """A ``positions`` row."""
+        return (self.account_id, p.venue, p.symbol, p.qty, p.avg_entry_price, p.realized_pnl,
+                p.unrealized_pnl, p.fees, _opt_ts(p.opened_ns), _opt_ts(p.closed_ns),
+                ns_to_ts(p.updated_ns or at_ns), p.version)
+
+    def _position_changed(self, e: ev.PositionChanged) -> Rows:
+        return [("positions", self.position_row(e.position, e.ts_ns))]
+
+    # -- market data, signals, predictions, alerts -------------------------------------
+
+    def _bar(self, b: m.Bar) -> Rows:
+        if not b.closed:
+            return []  # only closed bars are history; see StoreWriter.submit
+        return [("price_data", (
+            b.venue, b.symbol, b.timeframe, _EPOCH + timedelta(microseconds=b.ts_ns // 1000),
+            Decimal(repr(b.open)), Decimal(repr(b.high)), Decimal(repr(b.low)),
+            Decimal(repr(b.close)), Decimal(repr(b.volume)), _num(b.vwap), b.num_trades,
+        ))]
+
+    def _signal(self, s: m.Signal) -> Rows:
+        return [("signals", (uuid7(s.ts_ns // 1_000_000), self.account_id, s.strategy_id,
+                             s.symbol, s.direction.value, float(s.strength),
+                             dumps_json(s.reasoning), ns_to_ts(s.ts_ns)))]
+
+    def _prediction(self, p: m.Prediction) -> Rows:
+        return [("ml_predictions", (
+            uuid7(p.ts_ns // 1_000_000), self.account_id, p.model, p.model_version, p.symbol,
+            p.predicted_price, _DIRECTION[p.direction], float(p.confidence),
+            dumps_json(p.feature_importance), ns_to_ts(p.ts_ns), p.horizon_s,
+        ))]
+
+    def _alert(self, a: m.Alert) -> Rows:
+        return [("alerts", (uuid7(a.ts_ns // 1_000_000), self.account_id, a.severity.value,
+                            a.category, a.title, a.message, a.symbol, a.order_id,
+                            a.strategy_id, ns_to_ts(a.ts_ns)))]
+
+    # -- store records -----------------------------------------------------------------
+
+    def _portfolio(self, p: r.PortfolioState) -> Rows:
+        return [("portfolios", (self.account_id, p.cash, p.equity, p.total_pnl, p.total_pnl_pct,
+                                p.daily_pnl, p.realized_pnl, p.unrealized_pnl, p.fees, p.sharpe,
+                                p.max_drawdown, p.win_rate, p.num_trades, ns_to_ts(p.ts_ns),
+                                p.version))]
+
+    def _snapshot(self, s: r.PortfolioSnapshot) -> Rows:
+        return [("portfolio_snapshots", (self.account_id, ns_to_ts(s.ts_ns), s.cash, s.equity,
+                                         dumps_json(s.positions)))]
+
+    def _risk(self, e: r.RiskEventRecord) -> Rows:
+        return [("risk_events", (e.id, self.account_id, e.check, e.decision, e.limit_value,
+                                 e.observed_value, e.order_id, e.symbol, e.strategy_id,
+                                 e.message, dumps_json(e.details), ns_to_ts(e.ts_ns)))]
+
+    def _audit(self, a: r.AuditRecord) -> Rows:
+        return [("audit_log", (
+            a.id, self.account_id, a.actor, a.action, a.entity_type, a.entity_id,
+            None if a.old is None else dumps_json(a.old),
+            None if a.new is None else dumps_json(a.new), a.rationale, ns_to_ts(a.ts_ns)))]
+
+    def _perf(self, p: r.PerformanceDaily) -> Rows:
+        return [("performance_daily", (
+            self.account_id, p.strategy_id or "", p.day, p.trades, p.wins, p.losses, p.pnl,
+            p.fees, p.max_drawdown, p.sharpe, p.equity_end, ns_to_ts(p.ts_ns)))]
+
+    def _strategy(self, s: r.StrategyRecord) -> Rows:
+        return [("strategies", (
+            self.account_id, s.name, s.strategy_type, s.description, dumps_json(s.config),
+            s.active, s.total_pnl, s.win_rate, s.sharpe, s.num_trades,
+            _opt_ts(s.last_signal_ns), ns_to_ts(s.ts_ns)))]
+
+    def _strategy_run(self, s: r.StrategyRun) -> Rows:
+        return [("strategy_runs", (
+            s.id, self.account_id, s.strategy_id, s.status, s.code_version, s.config_hash,
+            dumps_json(s.config), ns_to_ts(s.started_ns), _opt_ts(s.stopped_ns),
+            s.stop_reason))]
+
+    def _backtest(self, b: r.BacktestRecord) -> Rows:
+        return [("backtests", (
+            b.id, b.name, b.status, dumps_json(b.config), list(b.symbols), b.timeframe,
+            _opt_ts(b.data_from_ns), _opt_ts(b.data_to_ns), dumps_json(b.metrics),
+            b.report_path, ns_to_ts(b.started_ns), _opt_ts(b.finished_ns)))]
+
+    def _ml_model(self, mm: r.MlModelRecord) -> Rows:
+        return [("ml_models", (mm.id, mm.name, mm.version, dumps_json(mm.params),
+                               dumps_json(mm.metrics), mm.artifact_path,
+                               _opt_ts(mm.trained_ns)))]
+
+    def _signal_outcome(self, o: r.SignalOutcome) -> Rows:
+        return [("signal_outcomes", (self.account_id, o.strategy_id, o.symbol,
+                                     ns_to_ts(o.signal_ts_ns), o.was_correct, o.outcome_return,
+                                     ns_to_ts(o.resolved_ns)))]
+
+    def _prediction_outcome(self, o: r.PredictionOutcome) -> Rows:
+        return [("prediction_outcomes", (
+            self.account_id, o.model, o.model_version, o.symbol, o.horizon_s,
+            ns_to_ts(o.predicted_ts_ns), o.actual_price, o.prediction_error, o.was_correct,
+            ns_to_ts(o.resolved_ns)))]
+
+
+def supported_types() -> frozenset[type]:
+    """The object types :meth:`RowMaker.rows` accepts."""
+    return frozenset(RowMaker(UUID(int=0))._dispatch)

@@ -1,0 +1,391 @@
+"""Runs strategy plugins: dispatch from the bus, the guard, halting, hot reload.
+
+Every call into a plugin goes through :meth:`StrategyHost._call`, the one guard: an
+exception, or a hook that runs longer than its budget, halts that strategy (its working
+orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
+other strategies go on. A halted strategy gets no further events until it is reloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engine.bus import MessageBus
+from engine.clock import Clock
+from engine.events import OrderEvent, OrderFilled
+from engine.ids import OrderId, StrategyId, Symbol
+from engine.metrics import MetricsBuilder
+from engine.model import Alert, AlertSeverity, Bar, Order, Signal, SignalDirection, TradeTick
+from engine.oms.children import is_rollup
+from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_config
+from engine.strategy import IndicatorSource, Strategy
+
+__all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET_MS = 250.0
+
+
+class StrategyActions(Protocol):
+    """What the order side of the engine offers strategies (OMS, risk, portfolio)."""
+
+    def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
+        """Risk-check and submit; None when rejected."""
+        ...
+
+    def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:
+        """Cancel one order of the strategy."""
+        ...
+
+    def cancel_all(self, strategy_id: StrategyId) -> int:
+        """Cancel every working order of the strategy; the number cancelled."""
+        ...
+
+    def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
+        """The strategy's net position."""
+        ...
+
+    def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
+        """The strategy's working orders."""
+        ...
+
+    def cash(self) -> Decimal:
+        """Account cash."""
+        ...
+
+    def equity(self) -> Decimal:
+        """Account equity."""
+        ...
+
+
+class StrategyContext:
+    """The concrete :class:`~engine.strategy.Context` given to one strategy."""
+
+    def __init__(
+        self,
+        strategy_id: StrategyId,
+        *,
+        clock: Clock,
+        bus: MessageBus,
+        indicators: IndicatorSource,
+        actions: StrategyActions,
+        bars: Callable[[str, str], Any],
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.clock = clock
+        self.indicators = indicators
+        self.log = logging.LoggerAdapter(logging.getLogger(f"strategy.{strategy_id}"),
+                                         {"strategy": strategy_id})
+        self._bus = bus
+        self._actions = actions
+        self._bars = bars
+
+    def bars(self, symbol: str, timeframe: str) -> Any:
+        """See :meth:`engine.strategy.Context.bars`."""
+        return self._bars(symbol, timeframe)
+
+    def position(self, symbol: str) -> Decimal:
+        """See :meth:`engine.strategy.Context.position`."""
+        return self._actions.position(self.strategy_id, symbol)
+
+    @property
+    def cash(self) -> Decimal:
+        """See :attr:`engine.strategy.Context.cash`."""
+        return self._actions.cash()
+
+    @property
+    def equity(self) -> Decimal:
+        """See :attr:`engine.strategy.Context.equity`."""
+        return self._actions.equity()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """See :meth:`engine.strategy.Context.open_orders`."""
+        return self._actions.open_orders(self.strategy_id, symbol)
+
+    def submit(self, intent: Any) -> OrderId | None:
+        """See :meth:`engine.strategy.Context.submit`."""
+        return self._actions.submit(self.strategy_id, intent)
+
+    def cancel(self, order_id: OrderId) -> None:
+        """See :meth:`engine.strategy.Context.cancel`."""
+        self._actions.cancel(self.strategy_id, order_id)
+
+    def emit_signal(self, symbol: str, direction: SignalDirection, strength: float,
+                    reasoning: dict[str, Any] | None = None) -> Signal:
+        """See :meth:`engine.strategy.Context.emit_signal`."""
+        signal = Signal(strategy_id=self.strategy_id, symbol=Symbol(symbol), direction=direction,
+                        strength=strength, ts_ns=self.clock.now_ns(), reasoning=reasoning or {})
+        self._bus.publish(signal)
+        return signal
+
+
+@dataclass(slots=True)
+class _Slot:
+    loaded: LoadedStrategy
+    context: StrategyContext
+    symbols: frozenset[str]
+    wants_trades: bool
+    budget_ns: int
+    halted: str | None = None
+    calls: int = 0
+    errors: int = 0
+    slowest_ns: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StrategyHost:
+    """Owns the strategy instances and routes events to them through the guard."""
+
+    def __init__(self, *, bus: MessageBus, clock: Clock, indicators: IndicatorSource,
+                 actions: StrategyActions, bars: Callable[[str, str], Any],
+                 cancel_on_halt: bool = True, subscribe_bars: bool = True) -> None:
+        """``subscribe_bars=False`` when bars arrive through the indicator hub instead
+        (which calls :meth:`on_bar` once the indicators include the bar)."""
+        self._bus = bus
+        self._clock = clock
+        self._indicators = indicators
+        self._actions = actions
+        self._bars = bars
+        self._cancel_on_halt = cancel_on_halt
+        self._subscribe_bars = subscribe_bars
+        self._slots: dict[StrategyId, _Slot] = {}
+        self._by_symbol: dict[str, list[_Slot]] = {}
+        self._started = False
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def add(self, loaded: LoadedStrategy) -> None:
+        """Register a strategy (before or after start)."""
+        strategy = loaded.strategy
+        context = StrategyContext(strategy.id, clock=self._clock, bus=self._bus,
+                                  indicators=self._indicators, actions=self._actions,
+                                  bars=self._bars)
+        budget_ms = loaded.budget_ms or DEFAULT_BUDGET_MS
+        slot = _Slot(loaded, context, frozenset(strategy.symbols()),
+                     type(strategy).on_trade is not Strategy.on_trade, int(budget_ms * 1e6))
+        if not loaded.enabled:
+            slot.halted = "disabled in config"
+        self._slots[strategy.id] = slot
+        self._reindex()
+        if self._started and slot.halted is None:
+            self._call(slot, "on_start", slot.context)
+
+    def start(self) -> None:
+        """Call every strategy's ``on_start`` and subscribe to the bus."""
+        if self._subscribe_bars:
+            self._bus.subscribe(Bar, self.on_bar)
+        self._bus.subscribe(TradeTick, self.on_trade)
+        self._bus.subscribe(OrderEvent, self.on_order_event)
+        self._bus.subscribe(Signal, self.on_signal)
+        self._started = True
+        for slot in list(self._slots.values()):
+            if slot.halted is None:
+                self._call(slot, "on_start", slot.context)
+
+    def stop(self) -> None:
+        """Call ``on_stop`` of every running strategy."""
+        for slot in self._slots.values():
+            if slot.halted is None:
+                self._call(slot, "on_stop", slot.context)
+        self._bus.unsubscribe(Bar, self.on_bar)
+        self._bus.unsubscribe(TradeTick, self.on_trade)
+        self._bus.unsubscribe(OrderEvent, self.on_order_event)
+        self._bus.unsubscribe(Signal, self.on_signal)
+        self._started = False
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        """Deliver a closed bar to the strategies trading its symbol."""
+        if not bar.closed:
+            return
+        for slot in self._by_symbol.get(bar.symbol, ()):
+            if slot.halted is None:
+                self._call(slot, "on_bar", slot.context, bar)
+
+    def on_trade(self, trade: TradeTick) -> None:
+        """Deliver a public trade to strategies that override ``on_trade``."""
+        for slot in self._by_symbol.get(trade.symbol, ()):
+            if slot.wants_trades and slot.halted is None:
+                self._call(slot, "on_trade", slot.context, trade)
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """Deliver order updates and fills to the strategy that owns the order."""
+        owner = event.order.strategy_id
+        slot = self._slots.get(owner) if owner is not None else None
+        if slot is None or slot.halted is not None:
+            return
+        if isinstance(event, OrderFilled):
+            if is_rollup(event.order, event.fill):
+                return  # a TWAP/VWAP parent echoing its child's fill: delivered once already
+            self._call(slot, "on_fill", slot.context, event.fill)
+        self._call(slot, "on_order_update", slot.context, event.order)
+
+    def on_signal(self, signal: Signal) -> None:
+        """Deliver an ML or strategy signal to every other running strategy."""
+        for slot in self._slots.values():
+            if slot.halted is None and slot.loaded.strategy.id != signal.strategy_id:
+                self._call(slot, "on_signal", slot.context, signal)
+
+    # -- the guard ---------------------------------------------------------------------------
+
+    def _call(self, slot: _Slot, hook: str, *args: Any) -> None:
+        started = time.perf_counter_ns()
+        try:
+            getattr(slot.loaded.strategy, hook)(*args)
+        except Exception as exc:
+            slot.errors += 1
+            self.halt(slot.loaded.strategy.id, f"{hook} raised {exc.__class__.__name__}: {exc}",
+                      exc=exc)
+            return
+        finally:
+            slot.calls += 1
+        elapsed = time.perf_counter_ns() - started
+        if elapsed > slot.slowest_ns:
+            slot.slowest_ns = elapsed
+            if elapsed > slot.budget_ns and slot.halted is None:
+                self.halt(slot.loaded.strategy.id,
+                          f"{hook} took {elapsed / 1e6:.1f} ms, "
+                          f"budget {slot.budget_ns / 1e6:.0f} ms")
+
+    def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None) -> None:
+        """Stop delivering events to a strategy, cancel its orders by policy, alert."""
+        slot = self._slots[strategy_id]
+        if slot.halted is not None:
+            return
+        slot.halted = reason
+        _log.error("strategy %s halted: %s", strategy_id, reason, exc_info=exc,
+                   extra={"strategy": strategy_id})
+        cancelled = 0
+        if self._cancel_on_halt:
+            try:
+                cancelled = self._actions.cancel_all(strategy_id)
+            except Exception:
+                _log.exception("cancelling the orders of halted strategy %s failed", strategy_id)
+        self._bus.publish(Alert(
+            severity=AlertSeverity.CRITICAL, category="strategy", title="strategy halted",
+            message=f"{strategy_id}: {reason}; {cancelled} working orders cancelled",
+            ts_ns=self._clock.now_ns(), strategy_id=strategy_id,
+        ))
+
+    # -- hot reload --------------------------------------------------------------------------
+
+    def reload(self, strategy_id: StrategyId, table: dict[str, Any] | None = None) -> None:
+        """Re-import a strategy's module (and config), handing state over via on_save/on_load.
+
+        On failure the old instance keeps running and an alert says why.
+        """
+        slot = self._slots[strategy_id]
+        old = slot.loaded.strategy
+        try:
+            new_cls = reload_class(type(old))
+            params = old.config if table is None else validate_config(
+                new_cls.config_class,
+                {k: v for k, v in table.items() if k not in ("name", "class", "enabled",
+                                                             "budget_ms")},
+                f"strategy {strategy_id}",
+            )
+            if not isinstance(params, new_cls.config_class):
+                params = validate_config(new_cls.config_class,
+                                         _struct_to_dict(params), f"strategy {strategy_id}")
+            new = new_cls(strategy_id, params)
+            state = old.on_save() if slot.halted is None else {}
+            new.on_load(state)
+        except Exception as exc:  # PluginError, ConfigError, or the plugin's own error
+            reason = str(exc) if isinstance(exc, PluginError) else repr(exc)
+            _log.error("reload of strategy %s failed; keeping the running version: %s",
+                       strategy_id, reason)
+            slot.extra["reload_failed"] = True
+            self._bus.publish(Alert(
+                severity=AlertSeverity.ERROR, category="strategy", title="reload failed",
+                message=f"{strategy_id}: {reason}", ts_ns=self._clock.now_ns(),
+                strategy_id=strategy_id))
+            return
+        loaded = LoadedStrategy(new, slot.loaded.spec, new_cls.__module__, True,
+                                slot.loaded.budget_ms)
+        self._slots[strategy_id] = _Slot(loaded, slot.context, frozenset(new.symbols()),
+                                         type(new).on_trade is not Strategy.on_trade,
+                                         slot.budget_ns)
+        self._reindex()
+        if self._started:
+            self._call(self._slots[strategy_id], "on_start", slot.context)
+        _log.info("strategy %s reloaded", strategy_id)
+
+    def reload_all(self, tables: list[dict[str, Any]]) -> dict[str, str]:
+        """Apply a new ``[[strategies]]`` list: reload the kept ones (code and config), add
+        new ones, halt removed ones. Market data and open orders are untouched."""
+        from engine.plugins import instantiate
+
+        outcome: dict[str, str] = {}
+        wanted = {str(t.get("name")) for t in tables}
+        for index, table in enumerate(tables):
+            sid = StrategyId(str(table.get("name")))
+            if sid in self._slots:
+                self.reload(sid, table)
+                outcome[sid] = "reload failed" if self._reload_failed(sid) else "reloaded"
+            else:
+                try:
+                    self.add(instantiate(index, table))
+                    outcome[sid] = "added"
+                except Exception as exc:
+                    outcome[sid] = f"not added: {exc}"
+                    self._bus.publish(Alert(
+                        severity=AlertSeverity.ERROR, category="strategy", title="reload failed",
+                        message=f"{sid}: {exc}", ts_ns=self._clock.now_ns(), strategy_id=sid))
+        for sid in list(self._slots):
+            if sid not in wanted and self._slots[sid].halted is None:
+                self.halt(sid, "removed from the config")
+                outcome[sid] = "halted"
+        return outcome
+
+    def _reload_failed(self, strategy_id: StrategyId) -> bool:
+        return bool(self._slots[strategy_id].extra.pop("reload_failed", False))
+
+    # -- observation -------------------------------------------------------------------------
+
+    def ids(self) -> list[StrategyId]:
+        """Registered strategy ids."""
+        return list(self._slots)
+
+    def is_halted(self, strategy_id: StrategyId) -> bool:
+        """True when the strategy receives no events."""
+        return self._slots[strategy_id].halted is not None
+
+    def status(self) -> list[dict[str, Any]]:
+        """/status section."""
+        return [
+            {"id": sid, "class": slot.loaded.spec, "symbols": sorted(slot.symbols),
+             "state": "halted" if slot.halted else "running", "halt_reason": slot.halted,
+             "calls": slot.calls, "errors": slot.errors,
+             "slowest_hook_ms": round(slot.slowest_ns / 1e6, 3)}
+            for sid, slot in self._slots.items()
+        ]
+
+    def metrics(self, out: MetricsBuilder) -> None:
+        """/metrics samples."""
+        for sid, slot in self._slots.items():
+            labels = {"strategy": sid}
+            out.gauge("strategy_running", "1 while the strategy receives events",
+                      float(slot.halted is None), labels)
+            out.counter("strategy_hook_calls", "Calls into strategy hooks", slot.calls, labels)
+            out.counter("strategy_errors", "Strategy hooks that raised", slot.errors, labels)
+
+    def _reindex(self) -> None:
+        index: dict[str, list[_Slot]] = {}
+        for slot in self._slots.values():
+            for symbol in slot.symbols:
+                index.setdefault(symbol, []).append(slot)
+        self._by_symbol = index
+
+
+def _struct_to_dict(config: Any) -> dict[str, Any]:
+    import msgspec
+
+    result: dict[str, Any] = msgspec.structs.asdict(config)
+    return result

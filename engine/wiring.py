@@ -1,0 +1,201 @@
+"""Wiring of the trading side into an :class:`~engine.app.Engine`: the execution stack
+(portfolio, risk, OMS over a paper or live gateway), the strategies and their indicators,
+and the operator commands that reach them.
+
+Subscription order on the bus matters (dispatch is synchronous, in subscription order):
+market data -> paper matcher (fills against the new price first) -> portfolio and OMS ->
+indicator hub -> strategies. So a strategy sees the bar with its fills and marks applied
+and its indicators including the bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.commands import CommandError
+from engine.config import Config
+from engine.ids import OrderId, StrategyId, Symbol
+from engine.indicator_hub import IndicatorHub
+from engine.model import Bar, Order, OrderStatus
+from engine.oms.commands import SubmitOrder
+from engine.plugins import instantiate
+from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
+from engine.strategy_host import StrategyHost
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+    from engine.oms.stack import TradingStack
+
+__all__ = ["ExecutionFactory", "StackActions", "add_strategies", "add_trading"]
+
+_log = logging.getLogger(__name__)
+
+ExecutionFactory = Callable[..., Any]
+"""``factory(config, bus=, clock=, risk_store=, load_orders=) -> (gateway, TradingStack)``;
+see ``gateways.factory.build_execution``."""
+
+
+class StackActions:
+    """What strategies may do, over the trading stack (``StrategyActions``)."""
+
+    def __init__(self, stack: TradingStack) -> None:
+        self._stack = stack
+
+    def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
+        """Submit with the strategy's id attached; None when rejected."""
+        if not isinstance(intent, SubmitOrder):
+            raise TypeError(f"submit takes a SubmitOrder (engine.intents), got {intent!r}")
+        order = self._stack.submit(dataclasses.replace(intent, strategy_id=strategy_id))
+        return None if order.status is OrderStatus.REJECTED else order.id
+
+    def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:
+        """Cancel one of the strategy's orders."""
+        order = self._stack.oms.get(order_id)
+        if order is None or order.strategy_id != strategy_id:
+            raise ValueError(f"order {order_id} is not an order of strategy {strategy_id}")
+        self._stack.cancel(order_id)
+
+    def cancel_all(self, strategy_id: StrategyId) -> int:
+        """Cancel every working order of the strategy."""
+        return self._stack.oms.cancel_all(strategy_id=strategy_id, reason="strategy halted")
+
+    def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
+        """The strategy's own net position."""
+        return self._stack.portfolio.position_qty(Symbol(symbol), strategy_id)
+
+    def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
+        """The strategy's working orders."""
+        orders = self._stack.oms.open_orders(strategy_id)
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def cash(self) -> Decimal:
+        """Account cash."""
+        return Decimal(self._stack.portfolio.cash)
+
+    def equity(self) -> Decimal:
+        """Account equity."""
+        return self._stack.portfolio.equity()
+
+
+def add_trading(engine: Engine, factory: ExecutionFactory, *,
+                load_orders: Callable[[], Any] | None = None,
+                persist_risk_state: bool = True) -> TradingStack:
+    """Build the execution stack and register it with its operator commands.
+
+    ``persist_risk_state=False`` (backtests) keeps the risk state in memory, so a backtest
+    never touches the live account's state file.
+    """
+    config = engine.config
+    risk_store: Any = (JsonFileRiskStateStore(config.state_dir / config.risk.state_file)
+                       if persist_risk_state else MemoryRiskStateStore())
+    stack_box: list[TradingStack] = []
+
+    async def restore_from_store() -> list[Any]:
+        """At start-up: rebuild the portfolio from the trades ledger, then hand the OMS the
+        working orders (emulated stops and algo parents carry on where they were)."""
+        from engine.store import queries  # noqa: PLC0415
+
+        database = engine.database
+        if database.pool is None or database.account_id is None:
+            return []
+        fills = await queries.fills(database.pool, database.account_id)
+        restored = stack_box[0].portfolio.restore(fills)
+        orders = await queries.restorable_orders(database.pool, database.account_id)
+        _log.info("restored trading state from the database",
+                  extra={"fills": restored, "working_orders": len(orders)})
+        return orders
+
+    loader = load_orders if load_orders is not None else (
+        restore_from_store if persist_risk_state else None)
+    built: tuple[Any, TradingStack] = factory(config, bus=engine.bus, clock=engine.clock,
+                                              risk_store=risk_store, load_orders=loader)
+    stack = built[1]
+    stack_box.append(stack)
+    engine.add_service(stack)
+    engine.trading = stack
+    _register_trading_commands(engine, stack)
+    return stack
+
+
+def add_strategies(engine: Engine, config: Config, stack: TradingStack | None) -> StrategyHost:
+    """Load the configured strategies; bars reach them through the indicator hub."""
+    if stack is None:
+        raise CommandError("strategies need an execution stack (marketdata and paper/live)")
+    host_box: list[StrategyHost] = []
+    hub = IndicatorHub(lambda bar: host_box[0].on_bar(bar))
+    feed = engine.marketdata
+
+    def bars(symbol: str, timeframe: str) -> Any:
+        return feed.bars(symbol, timeframe) if feed is not None else None
+
+    host = StrategyHost(bus=engine.bus, clock=engine.clock, indicators=hub,
+                        actions=StackActions(stack), bars=bars, subscribe_bars=False)
+    host_box.append(host)
+    for index, table in enumerate(config.strategies):
+        host.add(instantiate(index, table))
+    engine.bus.subscribe(Bar, hub.on_bar)
+    engine.strategies = host
+
+    def reload(args: dict[str, Any], actor: str) -> Any:
+        from engine.config import load_config
+
+        if engine.config_path is None:
+            raise CommandError("running on built-in defaults: no config file to reload from")
+        return host.reload_all(load_config(engine.config_path).strategies)
+
+    engine.commands.register("reload-strategies", reload,
+                             "re-import strategy code and config from the config file")
+    return host
+
+
+def _register_trading_commands(engine: Engine, stack: TradingStack) -> None:
+    risk = stack.risk
+
+    def kill_switch(args: dict[str, Any], actor: str) -> Any:
+        on = args.get("on")
+        if not isinstance(on, bool):
+            raise CommandError('on: true or false, e.g. {"on": true}')
+        risk.set_kill_switch(on, actor, str(args.get("reason") or "operator"))
+        return risk.status()
+
+    def reset_halt(args: dict[str, Any], actor: str) -> Any:
+        try:
+            risk.reset_halt(actor, str(args.get("reason") or "operator"))
+        except Exception as exc:
+            raise CommandError(str(exc)) from exc
+        return risk.status()
+
+    def orders(args: dict[str, Any], actor: str) -> Any:
+        sid = args.get("strategy")
+        return [_order_row(o) for o in stack.oms.open_orders(StrategyId(sid) if sid else None)]
+
+    def positions(args: dict[str, Any], actor: str) -> Any:
+        return [{"symbol": p.symbol, "qty": str(p.qty), "avg_entry_price": str(p.avg_entry_price),
+                 "realized_pnl": str(p.realized_pnl), "unrealized_pnl": str(p.unrealized_pnl)}
+                for p in stack.portfolio.positions()]
+
+    def cancel_all(args: dict[str, Any], actor: str) -> Any:
+        sid = args.get("strategy")
+        return {"cancelled": stack.oms.cancel_all(strategy_id=StrategyId(sid) if sid else None,
+                                                  reason=f"operator {actor}")}
+
+    engine.commands.register("kill-switch", kill_switch,
+                             'halt trading (only cancels) or resume: {"on": true, "reason": "..."}')
+    engine.commands.register("reset-halt", reset_halt, "leave HALTED/REDUCING after review")
+    engine.commands.register("orders", orders, 'working orders: {"strategy": "name"} optional')
+    engine.commands.register("positions", positions, "open positions")
+    engine.commands.register("cancel-all", cancel_all,
+                             'cancel working orders: {"strategy": "name"} optional')
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {"id": str(order.id), "client_order_id": order.client_order_id,
+            "symbol": order.symbol, "side": order.side.value, "type": order.type.value,
+            "qty": str(order.qty), "filled_qty": str(order.filled_qty),
+            "limit_price": None if order.limit_price is None else str(order.limit_price),
+            "stop_price": None if order.stop_price is None else str(order.stop_price),
+            "status": order.status.value, "strategy": order.strategy_id}

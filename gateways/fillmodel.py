@@ -1,0 +1,339 @@
+"""The paper matcher: one fill model for paper trading and backtests.
+
+Rules (``PaperFillModel`` holds the knobs):
+
+- An order becomes eligible ``latency_ms`` after submission. Trades delivered after the
+  submission are eligible (with latency: when their time has come); a bar only when it
+  opened at or after the submission, so a decision on bar N never fills inside bar N.
+- Market: fills at the next available price: against the top of book when a quote is known
+  (``use_book``; buy at the ask, sell at the bid, up to the quoted size), else at the next
+  trade's price or the next bar's open moved ``slippage_bps`` against the order.
+- Limit: fills only when the market trades through the limit (``limit_fill = "through"``:
+  a buy needs a trade below the limit; ``"touch"``: at or below). When the order is
+  marketable on arrival it takes liquidity at the market price, never worse than its limit
+  (taker); resting, it fills at its limit (maker). A quote fills a marketable limit on
+  arrival only; resting limits fill on trades and bars.
+- Stops trigger on a trade at or through the stop price (bars: high/low, at the open when
+  the bar gapped through). A stop-loss then fills like a market order at the trigger
+  price; a stop-limit becomes a limit order, judged at the trigger price first.
+- Volume: one trade's (or bar's) quantity times ``volume_share`` is shared by the orders it
+  fills, in arrival order; what is left waits for the next trade (partial fills).
+- IOC: whatever the first eligible price does not fill is cancelled. FOK: filled in full
+  by the first eligible price or cancelled with no fill.
+- Fees: ``maker_fee_bps``/``taker_fee_bps`` of the notional, rounded to ``fee_quantum``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+import msgspec
+
+from engine.execution import (
+    ExecutionReport,
+    VenueAccepted,
+    VenueCancelled,
+    VenueFilled,
+    VenueRejected,
+    VenueTriggered,
+)
+from engine.ids import ClientOrderId, Symbol
+from engine.model import (
+    NS_PER_MS,
+    Bar,
+    LiquiditySide,
+    Order,
+    OrderSide,
+    OrderType,
+    Quote,
+    TimeInForce,
+    TradeTick,
+    to_decimal,
+)
+from engine.oms.fastobj import IdGenerator, constructor
+
+__all__ = ["Matcher", "PaperFillModel"]
+
+_ZERO = Decimal(0)
+_TENK = Decimal(10_000)
+_MARKET, _LIMIT, _STOP, _STOP_LIMIT = 0, 1, 2, 3
+
+
+def _kind(t: OrderType) -> int:
+    # identity tests: an Enum's __hash__ runs in Python (hot path)
+    if t is OrderType.MARKET:
+        return _MARKET
+    if t is OrderType.LIMIT:
+        return _LIMIT
+    if t is OrderType.STOP_LOSS:
+        return _STOP
+    if t is OrderType.STOP_LIMIT:
+        return _STOP_LIMIT
+    return -1
+
+
+_MAKER, _TAKER = LiquiditySide.MAKER, LiquiditySide.TAKER
+_filled = constructor(VenueFilled)
+_accepted = constructor(VenueAccepted)
+_cancelled = constructor(VenueCancelled)
+_rejected = constructor(VenueRejected)
+_triggered = constructor(VenueTriggered)
+
+
+class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[paper]``: how the paper venue fills orders (see the module docstring)."""
+
+    slippage_bps: Decimal = Decimal(1)
+    use_book: bool = True
+    volume_share: Decimal = Decimal(1)
+    limit_fill: Literal["through", "touch"] = "through"
+    maker_fee_bps: Decimal = Decimal(2)
+    taker_fee_bps: Decimal = Decimal(5)
+    fee_quantum: Decimal = Decimal("1e-10")
+    fee_currency: str = "USDT"
+    latency_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not _ZERO < self.volume_share <= 1:
+            raise ValueError(f"paper.volume_share must be in (0, 1], got {self.volume_share}")
+        if self.slippage_bps < 0 or self.maker_fee_bps < 0 or self.taker_fee_bps < 0:
+            raise ValueError("paper: slippage and fees must be >= 0 bps")
+        if self.latency_ms < 0:
+            raise ValueError("paper.latency_ms must be >= 0")
+
+
+class _Working:
+    __slots__ = ("arrived", "buy", "cid", "eligible_ns", "kind", "limit", "live", "remaining",
+                 "stop", "submit_ns", "tif")
+
+    def __init__(self, order: Order, now: int, latency_ns: int) -> None:
+        self.cid = order.client_order_id
+        self.buy = order.side is OrderSide.BUY
+        self.kind = _kind(order.type)
+        self.limit = order.limit_price
+        self.stop = order.stop_price
+        self.remaining = order.qty - order.filled_qty
+        self.tif = order.time_in_force
+        self.submit_ns = now
+        self.eligible_ns = now + latency_ns
+        self.arrived = False  # the first eligible price has been seen (IOC/FOK decided)
+        self.live = True
+
+
+class Matcher:
+    """Resting paper orders per symbol, matched against trades, bars and quotes."""
+
+    def __init__(self, model: PaperFillModel, emit: Callable[[ExecutionReport], None],
+                 ids: IdGenerator | None = None, *, remember: int = 100_000) -> None:
+        self.model = model
+        self._emit = emit
+        self._trade_prefix = (ids or IdGenerator()).uuid().hex
+        self._trade_seq = 0
+        self._book: dict[Symbol, list[_Working]] = {}
+        self._by_cid: dict[ClientOrderId, tuple[Symbol, _Working]] = {}
+        self._seen: OrderedDict[ClientOrderId, None] = OrderedDict()
+        self._remember = remember
+        self._quotes: dict[Symbol, Quote] = {}
+        self._latency_ns = int(model.latency_ms * NS_PER_MS)
+        self._up = (_TENK + model.slippage_bps) / _TENK
+        self._down = (_TENK - model.slippage_bps) / _TENK
+        self._maker = model.maker_fee_bps / _TENK
+        self._taker = model.taker_fee_bps / _TENK
+        self._share = model.volume_share
+        self._touch = model.limit_fill == "touch"
+        self.fills = 0
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def submit(self, order: Order, now: int) -> None:
+        """Accept ``order`` (a repeated client order id is ignored: idempotent)."""
+        cid = order.client_order_id
+        if cid in self._seen:
+            return
+        self._seen[cid] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        if _kind(order.type) < 0:
+            self._emit(_rejected(cid, now, f"paper venue does not work {order.type.value}"))
+            return
+        w = _Working(order, now, self._latency_ns)
+        self._book.setdefault(order.symbol, []).append(w)
+        self._by_cid[cid] = (order.symbol, w)
+        self._emit(_accepted(cid, now, f"paper-{cid[:16]}"))
+        quote = self._quotes.get(order.symbol)
+        if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:
+            self._on_quote_order(order.symbol, w, quote, now)
+
+    def cancel(self, cid: ClientOrderId, now: int, reason: str = "requested") -> bool:
+        """Cancel a working order; False when it is not working."""
+        found = self._by_cid.get(cid)
+        if found is None:
+            return False
+        self._remove(found[0], found[1])
+        self._emit(_cancelled(cid, now, reason))
+        return True
+
+    def working(self, symbol: Symbol | None = None) -> int:
+        """How many orders rest (on one symbol)."""
+        if symbol is None:
+            return len(self._by_cid)
+        return len(self._book.get(symbol, ()))
+
+    # -- market data -----------------------------------------------------------------------
+
+    def on_trade(self, tick: TradeTick) -> None:
+        """Match resting orders against one trade."""
+        orders = self._book.get(tick.symbol)
+        if not orders:
+            return
+        ts = tick.ts_ns
+        p = to_decimal(tick.price)
+        avail = to_decimal(tick.qty) * self._share
+        zero_latency = self._latency_ns == 0
+        for w in list(orders):
+            if not w.live or not (zero_latency or ts >= w.eligible_ns):
+                continue
+            if w.kind >= _STOP:
+                if not (p >= w.stop if w.buy else p <= w.stop):  # type: ignore[operator]
+                    continue
+                self._trigger(w, ts, p)
+            avail = self._match(tick.symbol, w, ts, p, self._crosses(w, p), avail)
+            if avail <= 0:
+                break
+
+    def on_bar(self, bar: Bar) -> None:
+        """Match resting orders against a closed bar (open, then the range)."""
+        orders = self._book.get(bar.symbol)
+        if not orders or not bar.closed:
+            return
+        ts = bar.ts_ns
+        o, h, lo = to_decimal(bar.open), to_decimal(bar.high), to_decimal(bar.low)
+        avail = to_decimal(bar.volume) * self._share
+        for w in list(orders):
+            if not w.live or ts < w.eligible_ns:
+                continue
+            if w.kind >= _STOP:
+                stop = w.stop
+                assert stop is not None
+                if w.buy and h >= stop:
+                    self._trigger(w, ts, max(stop, o))
+                    avail = self._match(bar.symbol, w, ts, max(stop, o), False, avail)
+                elif not w.buy and lo <= stop:
+                    self._trigger(w, ts, min(stop, o))
+                    avail = self._match(bar.symbol, w, ts, min(stop, o), False, avail)
+                continue
+            avail = self._match(bar.symbol, w, ts, o, self._crosses(w, lo if w.buy else h), avail)
+            if avail <= 0:
+                break
+
+    def on_quote(self, quote: Quote) -> None:
+        """Remember the top of book; fill market and marketable limit orders on arrival."""
+        if not self.model.use_book:
+            return
+        self._quotes[quote.symbol] = quote
+        orders = self._book.get(quote.symbol)
+        if orders:
+            for w in list(orders):
+                if w.live and not w.arrived and w.kind < _STOP and (
+                        quote.ts_ns >= w.eligible_ns):
+                    self._on_quote_order(quote.symbol, w, quote, quote.ts_ns)
+
+    # -- matching --------------------------------------------------------------------------
+
+    def _crosses(self, w: _Working, price: Decimal) -> bool:
+        """Whether ``price`` trades through (or touches) the order's limit."""
+        limit = w.limit
+        if limit is None:
+            return True
+        if self._touch:
+            return price <= limit if w.buy else price >= limit
+        return price < limit if w.buy else price > limit
+
+    def _on_quote_order(self, symbol: Symbol, w: _Working, quote: Quote, ts: int) -> None:
+        if not self.model.use_book:
+            return
+        px = to_decimal(quote.ask if w.buy else quote.bid)
+        size = to_decimal(quote.ask_qty if w.buy else quote.bid_qty) * self._share
+        if px <= 0 or size <= 0:
+            return
+        if w.kind == _LIMIT and not (px <= w.limit if w.buy else px >= w.limit):  # type: ignore[operator]
+            if w.tif is not TimeInForce.GTC:
+                self._finish_arrival(symbol, w, ts, _ZERO, px)
+            else:
+                w.arrived = True
+            return
+        self._finish_arrival(symbol, w, ts, min(size, w.remaining), px)
+
+    def _match(self, symbol: Symbol, w: _Working, ts: int, taker_px: Decimal,
+               range_crosses: bool, avail: Decimal) -> Decimal:
+        """Fill ``w`` at this price point; return the volume left for the next order."""
+        if w.kind == _MARKET:
+            px = taker_px * self._up if w.buy else taker_px * self._down
+            return self._take(symbol, w, ts, px, avail, _TAKER)
+        limit = w.limit
+        assert limit is not None
+        if not w.arrived:
+            if self._crosses(w, taker_px):
+                px = min(taker_px * self._up, limit) if w.buy else max(taker_px * self._down,
+                                                                        limit)
+                return self._take(symbol, w, ts, px, avail, _TAKER)
+            if w.tif is not TimeInForce.GTC:
+                self._finish_arrival(symbol, w, ts, _ZERO, limit)
+                return avail
+            w.arrived = True
+        if range_crosses:
+            return self._take(symbol, w, ts, limit, avail, _MAKER)
+        return avail
+
+    def _take(self, symbol: Symbol, w: _Working, ts: int, px: Decimal, avail: Decimal,
+              liquidity: LiquiditySide) -> Decimal:
+        qty = w.remaining if w.remaining < avail else avail
+        if not w.arrived:
+            self._finish_arrival(symbol, w, ts, qty, px, liquidity)
+        elif qty > 0:
+            self._fill(symbol, w, ts, qty, px, liquidity)
+        return avail - qty
+
+    def _finish_arrival(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal,
+                        px: Decimal, liquidity: LiquiditySide = _TAKER) -> None:
+        """First eligible price: apply IOC/FOK."""
+        w.arrived = True
+        tif = w.tif
+        if tif is TimeInForce.FOK and qty < w.remaining:
+            self._remove(symbol, w)
+            self._emit(_cancelled(w.cid, ts, "fok: not fillable in full"))
+            return
+        if qty > 0:
+            self._fill(symbol, w, ts, qty, px, liquidity)
+        if tif is TimeInForce.IOC and w.live:
+            self._remove(symbol, w)
+            self._emit(_cancelled(w.cid, ts, "ioc: remainder cancelled"))
+
+    def _fill(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal, px: Decimal,
+              liquidity: LiquiditySide) -> None:
+        rate = self._taker if liquidity is _TAKER else self._maker
+        fee = (qty * px * rate).quantize(self.model.fee_quantum, ROUND_HALF_EVEN)
+        w.remaining -= qty
+        if w.remaining <= 0:
+            self._remove(symbol, w)
+        self.fills += 1
+        self._trade_seq += 1
+        trade_id = f"{self._trade_prefix}-{self._trade_seq}"  # unique across restarts
+        self._emit(_filled(w.cid, ts, trade_id, qty, px, fee,
+                           self.model.fee_currency, liquidity))
+
+    def _trigger(self, w: _Working, ts: int, price: Decimal) -> None:
+        w.kind = _MARKET if w.kind == _STOP else _LIMIT
+        self._emit(_triggered(w.cid, ts, price))
+
+    def _remove(self, symbol: Symbol, w: _Working) -> None:
+        w.live = False
+        self._by_cid.pop(w.cid, None)
+        orders = self._book.get(symbol)
+        if orders is not None:
+            with contextlib.suppress(ValueError):
+                orders.remove(w)

@@ -1,0 +1,45 @@
+"""Helpers shared by the benchmarks: timing with warm-up and medians, the JSON last line."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def median_seconds(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 2) -> float:
+    """Run ``fn`` ``warmup`` times unmeasured, then ``repeat`` times; the median seconds."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    """Print a plain aligned table."""
+    cells = [headers] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def emit(name: str, figures: dict[str, Any]) -> None:
+    """The last line of every bench."""
+    print(json.dumps({"bench": name, "figures": figures}))

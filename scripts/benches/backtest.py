@@ -1,0 +1,259 @@
+"""Bench: a backtest end to end: EMA cross (10/20, fixed size, market orders, paper fills)
+over 1,000,000 seeded 1-minute bars, persistence off; then the same with persistence on
+(bars, orders, fills, positions written to a private PostgreSQL through the writer).
+
+Reference, same run: NautilusTrader's ``BacktestEngine`` with its example ``EMACross`` on
+the first 100,000 of the same bars, installed by this script into its own virtual
+environment (``var/bench/venv-nautilus``) and run in a separate process; skipped with a
+message when it cannot be installed. Both must make the same number of round trips on
+those bars (EMA seeding differs: TA-Lib seeds with the SMA, Nautilus with the first
+value, so the first crossing may differ; the check allows a difference of 2).
+
+Usage: scripts/bench backtest [--bars N] [--nautilus-bars N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import emit, print_table
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH_DIR = REPO / "var" / "bench"
+NAUTILUS_VENV = BENCH_DIR / "venv-nautilus"
+START_MS = 1_577_836_800_000  # 2020-01-01
+
+
+def make_bars(n: int, seed: int = 7) -> dict[str, np.ndarray]:
+    """A seeded random walk of 1-minute bars, prices rounded to cents (BTC-like)."""
+    rng = np.random.default_rng(seed)
+    close = np.round(30_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n))), 2)
+    open_ = np.concatenate([[30_000.0], close[:-1]])
+    wick = np.abs(rng.normal(0, 0.0003, (2, n)))
+    high = np.ceil(np.maximum(open_, close) * (1 + wick[0]) * 100) / 100
+    low = np.floor(np.minimum(open_, close) * (1 - wick[1]) * 100) / 100
+    volume = np.round(rng.lognormal(1.0, 0.5, n), 4)
+    ts = START_MS + np.arange(n, dtype=np.int64) * 60_000
+    return {"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
+
+
+def write_csv(bars: dict[str, np.ndarray], path: Path, n: int | None = None) -> None:
+    n = len(bars["ts"]) if n is None else n
+    with gzip.open(path, "wt", compresslevel=1) as out:
+        out.write("ts_ms,open,high,low,close,volume\n")
+        cols = [bars[k][:n] for k in ("ts", "open", "high", "low", "close", "volume")]
+        for row in zip(*(c.tolist() for c in cols), strict=True):
+            out.write("%d,%r,%r,%r,%r,%r\n" % row)  # noqa: UP031 - fast enough, exact repr
+
+
+def engine_config(data: Path, workdir: Path, persist_dsn: str | None) -> Path:
+    text = f"""
+[backtest]
+data = ["{data}"]
+symbol = "BTC/USDT"
+exchange = "bench"
+timeframe = "1m"
+starting_cash = "10000000"
+
+[risk]
+allow_short = true
+price_band_pct = "50"
+max_daily_loss_pct = "100"
+max_drawdown_pct = "100"
+
+[risk.account]
+max_order_notional = "100000000"
+max_position_notional = "100000000"
+max_gross_exposure = "100000000"
+max_open_orders = 1000
+max_orders_per_s = 1000000.0
+
+[paper]
+volume_share = "1"
+
+[[strategies]]
+name = "ema"
+class = "ema_cross"
+symbol = "BTC/USDT"
+fast = 10
+slow = 20
+qty = "0.01"
+allow_short = true
+"""
+    path = workdir / ("bt_persist.toml" if persist_dsn else "bt.toml")
+    path.write_text(text)
+    return path
+
+
+def run_engine(config_path: Path, persist_dsn: str | None) -> dict[str, float]:
+    """Time one backtest in a fresh process (build + load + run), like a user runs it."""
+    code = f"""
+import json, time, sys
+t0 = time.perf_counter()
+from engine.config import load_config
+from engine.backtest.runner import run_backtest, load_bars
+from engine.backtest.metrics import round_trips
+cfg = load_config({str(config_path)!r}, env={{}})
+t1 = time.perf_counter()
+result = run_backtest(cfg, persist_dsn={persist_dsn!r})
+t2 = time.perf_counter()
+print(json.dumps({{"bars": result.bars, "run_s": t2 - t1, "total_s": t2 - t0,
+                  "fills": len(result.fills), "trips": len(round_trips(result.fills))}}))
+"""
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=3600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+NAUTILUS_SCRIPT = r"""
+import json, sys, time
+from decimal import Decimal
+import pandas as pd
+from nautilus_trader.backtest.engine import BacktestEngine
+from nautilus_trader.config import BacktestEngineConfig, LoggingConfig
+from nautilus_trader.examples.strategies.ema_cross import EMACross, EMACrossConfig
+from nautilus_trader.model.currencies import USDT, BTC
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.wranglers import BarDataWrangler
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+path = sys.argv[1]
+df = pd.read_csv(path)
+df.index = pd.to_datetime(df.pop("ts_ms"), unit="ms", utc=True)
+instrument = TestInstrumentProvider.btcusdt_binance()
+bar_type = BarType.from_str(f"{instrument.id}-1-MINUTE-LAST-EXTERNAL")
+bars = BarDataWrangler(bar_type, instrument).process(df)
+t0 = time.perf_counter()
+engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR")))
+engine.add_venue(venue=Venue("BINANCE"), oms_type=OmsType.NETTING,
+                 account_type=AccountType.MARGIN, base_currency=None,
+                 starting_balances=[Money(10_000_000, USDT), Money(100, BTC)])
+engine.add_instrument(instrument)
+engine.add_data(bars)
+engine.add_strategy(EMACross(EMACrossConfig(instrument_id=instrument.id, bar_type=bar_type,
+                                             trade_size=Decimal("0.01"), fast_ema_period=10,
+                                             slow_ema_period=20)))
+engine.run()
+elapsed = time.perf_counter() - t0
+fills = engine.trader.generate_order_fills_report()
+signed = [(float(q) if s == "BUY" else -float(q))
+          for s, q in zip(fills["side"], fills["filled_qty"])]
+pos, trips = 0.0, 0
+for q in signed:
+    new = round(pos + q, 8)
+    if pos != 0 and (new == 0 or (new > 0) != (pos > 0)):
+        trips += 1
+    pos = new
+print(json.dumps({"bars": len(bars), "run_s": elapsed, "fills": len(signed), "trips": trips}))
+"""
+
+
+def run_nautilus(data: Path) -> dict[str, float] | str:
+    python = NAUTILUS_VENV / "bin" / "python"
+    if not python.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(NAUTILUS_VENV)], check=True,
+                           timeout=300)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "nautilus_trader"],
+                           check=True, timeout=1800, capture_output=True)
+        except (subprocess.SubprocessError, OSError) as exc:
+            return f"NautilusTrader could not be installed: {exc}"
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(NAUTILUS_SCRIPT)
+    out = subprocess.run([str(python), handle.name, str(data)], capture_output=True, text=True,
+                         timeout=3600, check=False)
+    os.unlink(handle.name)
+    if out.returncode != 0:
+        return f"NautilusTrader run failed: {out.stderr.strip()[-800:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument("--nautilus-bars", type=int, default=100_000)
+    parser.add_argument("--no-persist", action="store_true")
+    args = parser.parse_args()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    bars = make_bars(args.bars)
+    work = Path(tempfile.mkdtemp(prefix="te-bench-bt-"))
+    full, head = work / "bench_btcusdt_1m.csv.gz", work / "bench_btcusdt_1m_head.csv.gz"
+    write_csv(bars, full)
+    write_csv(bars, head, args.nautilus_bars)
+
+    ours = run_engine(engine_config(full, work, None), None)
+    ours_head = run_engine(engine_config(head, work, None), None)
+    persist: dict[str, float] | None = None
+    if not args.no_persist:
+        persist = _run_with_database(full, work)
+    naut = run_nautilus(head)
+
+    rows = [["engine, persistence off", ours["bars"], ours["run_s"], ours["bars"] / ours["run_s"],
+             ours["fills"], ours["trips"]]]
+    if persist is not None:
+        rows.append(["engine, persistence on", persist["bars"], persist["run_s"],
+                     persist["bars"] / persist["run_s"], persist["fills"], persist["trips"]])
+    rows.append(["engine, first N bars", ours_head["bars"], ours_head["run_s"],
+                 ours_head["bars"] / ours_head["run_s"], ours_head["fills"], ours_head["trips"]])
+    nautilus_bps = None
+    if isinstance(naut, dict):
+        nautilus_bps = naut["bars"] / naut["run_s"]
+        rows.append(["NautilusTrader, first N bars", naut["bars"], naut["run_s"], nautilus_bps,
+                     naut["fills"], naut["trips"]])
+    print(f"EMA cross 10/20 over {args.bars:,} seeded 1m bars (run time excludes imports)")
+    print_table(["run", "bars", "seconds", "bars/s", "fills", "round trips"], rows)
+    if isinstance(naut, str):
+        print(naut)
+    else:
+        same = abs(naut["trips"] - ours_head["trips"]) <= 2
+        print(f"round trips on the first {args.nautilus_bars:,} bars: engine "
+              f"{ours_head['trips']}, NautilusTrader {naut['trips']} -> "
+              f"{'same (within the seeding difference)' if same else 'DIFFERENT'}")
+    bps = ours["bars"] / ours["run_s"]
+    print("target: 1,000,000 bars in <= 5 s (>= 200,000 bars/s), >= 40x NautilusTrader; "
+          "persistence on >= 50% of off")
+    emit("backtest", {
+        "bars_per_s": round(bps),
+        "nautilus_bars_per_s": round(nautilus_bps) if nautilus_bps else None,
+        "ratio": round(bps / nautilus_bps, 2) if nautilus_bps else None,
+        "bars_per_s_persist": round(persist["bars"] / persist["run_s"]) if persist else None,
+    })
+
+
+def _run_with_database(data: Path, work: Path) -> dict[str, float] | None:
+    import asyncio  # noqa: PLC0415
+
+    from engine.store.cluster import PostgresCluster  # noqa: PLC0415
+
+    cluster = PostgresCluster(work / "pg" / "data")
+    dsn = asyncio.run(cluster.start(timeout=120))
+    try:
+        return run_engine(engine_config(data, work, dsn), dsn)
+    except RuntimeError as exc:
+        print(f"persistence run failed: {exc}")
+        return None
+    finally:
+        asyncio.run(cluster.stop())
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()

@@ -1,0 +1,63 @@
+"""EMA cross (momentum): long when the fast EMA is above the slow one; below it, flat
+(or short with ``allow_short = true``, which the risk engine must allow too: ``[risk]
+allow_short``).
+
+Target position ``+qty``, or ``0`` (``-qty`` when shorting); each closed bar it submits the
+market order that moves the position, plus what its working orders will still fill, to the
+target. No order until the slow EMA is ready.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.intents import MarketOrder
+from engine.model import Bar
+from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
+
+
+class EmaCrossConfig(StrategyConfig, frozen=True):
+    """Parameters of :class:`EmaCross`."""
+
+    symbol: str
+    timeframe: str = "1m"
+    fast: PositiveInt = 10
+    slow: PositiveInt = 20
+    qty: Decimal = Decimal("0.01")
+    allow_short: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be < slow ({self.slow})")
+        if self.qty <= 0:
+            raise ValueError(f"qty must be > 0, got {self.qty}")
+
+
+class EmaCross(Strategy[EmaCrossConfig]):
+    """Trend following on two EMAs."""
+
+    strategy_type = "momentum"
+
+    def on_start(self, ctx: Context) -> None:
+        """Create the two EMAs."""
+        cfg = self.config
+        self.fast = ctx.indicators.ema(cfg.symbol, cfg.timeframe, cfg.fast)
+        self.slow = ctx.indicators.ema(cfg.symbol, cfg.timeframe, cfg.slow)
+
+    def on_bar(self, ctx: Context, bar: Bar) -> None:
+        """Move the position to the side the EMAs point to."""
+        if bar.timeframe != self.config.timeframe or not self.slow.ready:
+            return
+        qty = self.config.qty
+        if self.fast.value > self.slow.value:
+            target = qty
+        else:
+            target = -qty if self.config.allow_short else Decimal(0)
+        symbol = self.config.symbol
+        # Orders still working (a market order may fill over several bars when the paper
+        # model caps fills at the bar's volume) count towards the target already.
+        pending = sum((o.remaining_qty * o.side.sign for o in ctx.open_orders(symbol)),
+                      Decimal(0))
+        delta = target - ctx.position(symbol) - pending
+        if delta:
+            ctx.submit(MarketOrder(symbol, delta))

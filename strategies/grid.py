@@ -1,0 +1,123 @@
+"""Grid (grid_trading): limit orders on a fixed price grid, each fill answered one step away.
+
+Levels ``k = -levels .. levels`` sit at ``center * (1 + k * step_pct / 100)`` (rounded to
+``tick``); ``center`` is the config's, else the first close seen. The grid starts with a
+buy of ``qty`` at each level below the center and a sell at each level above it. When an
+order at level ``k`` has filled in full, its counter-order is wanted: a buy at ``k`` ->
+a sell at ``k + 1``; a sell at ``k`` -> a buy at ``k - 1`` (so levels stay in range).
+
+Wanted orders are placed at each closed bar (after that bar's fills), while the limits
+allow: a buy only when ``position + working buys + qty <= max_position``, a sell only when
+``position - working sells - qty >= -max_position`` (``>= 0`` unless ``allow_short``,
+which ``[risk] allow_short`` must allow too). Buys are tried from the highest level down,
+sells from the lowest up; what does not fit waits for a later bar. Working orders are
+never cancelled or moved. An order the risk engine rejects is dropped (logged).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from engine.ids import OrderId, StrategyId
+from engine.intents import LimitOrder
+from engine.model import Bar, Fill, to_decimal
+from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
+
+
+class GridConfig(StrategyConfig, frozen=True):
+    """Parameters of :class:`Grid`."""
+
+    symbol: str
+    timeframe: str = "1m"
+    levels: PositiveInt = 5
+    step_pct: Decimal = Decimal("0.5")
+    qty: Decimal = Decimal("0.001")
+    max_position: Decimal = Decimal("0.005")
+    center: Decimal | None = None
+    tick: Decimal = Decimal("0.01")
+    allow_short: bool = False
+
+    def __post_init__(self) -> None:
+        if self.step_pct <= 0:
+            raise ValueError(f"step_pct must be > 0, got {self.step_pct}")
+        if self.levels * self.step_pct >= 100:
+            raise ValueError(
+                f"levels * step_pct must be < 100, got levels={self.levels}, "
+                f"step_pct={self.step_pct}")
+        if self.qty <= 0:
+            raise ValueError(f"qty must be > 0, got {self.qty}")
+        if self.max_position < self.qty:
+            raise ValueError(f"max_position must be >= qty, got max_position="
+                             f"{self.max_position}, qty={self.qty}")
+        if self.center is not None and self.center <= 0:
+            raise ValueError(f"center must be > 0, got {self.center}")
+        if self.tick <= 0:
+            raise ValueError(f"tick must be > 0, got {self.tick}")
+
+
+class Grid(Strategy[GridConfig]):
+    """A static price grid, buy low / sell one step higher (and the reverse)."""
+
+    strategy_type = "grid_trading"
+
+    def __init__(self, strategy_id: StrategyId, config: GridConfig) -> None:
+        super().__init__(strategy_id, config)
+        self.prices: dict[int, Decimal] = {}
+        self.wanted: list[tuple[int, int]] = []  # (level, +1 buy / -1 sell) not yet placed
+        self.working: dict[OrderId, tuple[int, int]] = {}
+        self.filled: dict[OrderId, Decimal] = {}
+
+    def on_fill(self, ctx: Context, fill: Fill) -> None:
+        """Count what each grid order has filled."""
+        self.filled[fill.order_id] = self.filled.get(fill.order_id, Decimal(0)) + fill.qty
+
+    def on_bar(self, ctx: Context, bar: Bar) -> None:
+        """Answer completed orders with their counter-orders; place what the limits allow."""
+        cfg = self.config
+        if bar.timeframe != cfg.timeframe:
+            return
+        if not self.prices:
+            center = cfg.center if cfg.center is not None else to_decimal(bar.close)
+            step = cfg.step_pct / 100
+            self.prices = {
+                k: (center * (1 + k * step)).quantize(cfg.tick, ROUND_HALF_EVEN)
+                for k in range(-cfg.levels, cfg.levels + 1)}
+            self.wanted = [(-k, 1) for k in range(1, cfg.levels + 1)]
+            self.wanted += [(k, -1) for k in range(1, cfg.levels + 1)]
+        for oid, (level, side) in list(self.working.items()):
+            if self.filled.get(oid, Decimal(0)) >= cfg.qty:
+                del self.working[oid]
+                self.filled.pop(oid, None)
+                self.wanted.append((level + side, -side))
+        self._place(ctx)
+
+    def _place(self, ctx: Context) -> None:
+        cfg = self.config
+        symbol = cfg.symbol
+        open_ids = {o.id: o for o in ctx.open_orders(symbol)}
+        for oid in [o for o in self.working if o not in open_ids and
+                    self.filled.get(o, Decimal(0)) < cfg.qty]:
+            del self.working[oid]  # cancelled outside the strategy: forget it
+        position = ctx.position(symbol)
+        buys = sum((o.remaining_qty for o in open_ids.values() if o.side.sign > 0), Decimal(0))
+        sells = sum((o.remaining_qty for o in open_ids.values() if o.side.sign < 0), Decimal(0))
+        floor = -cfg.max_position if cfg.allow_short else Decimal(0)
+        keep: list[tuple[int, int]] = []
+        order = sorted(self.wanted, key=lambda w: (w[1], w[0] if w[1] < 0 else -w[0]))
+        for level, side in order:
+            if side > 0 and position + buys + cfg.qty > cfg.max_position:
+                keep.append((level, side))
+                continue
+            if side < 0 and position - sells - cfg.qty < floor:
+                keep.append((level, side))
+                continue
+            placed = ctx.submit(LimitOrder(symbol, side * cfg.qty, self.prices[level]))
+            if placed is None:
+                ctx.log.warning("grid order at level %d rejected by risk: dropped", level)
+                continue
+            self.working[placed] = (level, side)
+            if side > 0:
+                buys += cfg.qty
+            else:
+                sells += cfg.qty
+        self.wanted = keep

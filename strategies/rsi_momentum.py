@@ -1,0 +1,88 @@
+"""RSI momentum: long when the RSI crosses above ``entry``, flat when it falls below ``exit``.
+
+Target position ``+qty`` from the bar on which RSI(``period``) crosses above ``entry`` (the
+previous value at or below it, this one above) until the first bar on which it closes below
+``exit``; ``0`` otherwise. Long/flat only: it never sells short. Each closed bar of
+``timeframe`` it submits the market order that moves the position, plus what its working
+orders will still fill, to the target. Every entry and exit emits a signal whose reasoning
+holds the RSI that fired it. No order until the RSI is ready.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from engine.intents import MarketOrder
+from engine.model import Bar, SignalDirection
+from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
+
+
+class RsiMomentumConfig(StrategyConfig, frozen=True):
+    """Parameters of :class:`RsiMomentum`."""
+
+    symbol: str
+    timeframe: str = "1m"
+    period: PositiveInt = 14
+    entry: float = 55.0
+    exit: float = 45.0
+    qty: Decimal = Decimal("0.01")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.exit < self.entry < 100:
+            raise ValueError(
+                f"need 0 < exit < entry < 100, got exit={self.exit}, entry={self.entry}")
+        if self.qty <= 0:
+            raise ValueError(f"qty must be > 0, got {self.qty}")
+
+
+class RsiMomentum(Strategy[RsiMomentumConfig]):
+    """Momentum on the Wilder RSI, with an entry/exit hysteresis band."""
+
+    strategy_type = "momentum"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.long = False
+        """True between an entry and the next exit."""
+        self.prev_rsi = math.nan
+        """The RSI of the previous bar (NaN before the first ready one)."""
+
+    def on_start(self, ctx: Context) -> None:
+        """Create the RSI."""
+        cfg = self.config
+        self.rsi = ctx.indicators.rsi(cfg.symbol, cfg.timeframe, cfg.period)
+
+    def on_bar(self, ctx: Context, bar: Bar) -> None:
+        """Enter on a cross above ``entry``, exit below ``exit``, keep the position on target."""
+        cfg = self.config
+        if bar.timeframe != cfg.timeframe or bar.symbol != cfg.symbol or not self.rsi.ready:
+            return
+        rsi, prev = self.rsi.value, self.prev_rsi
+        self.prev_rsi = rsi
+        if not self.long and prev <= cfg.entry < rsi:  # False while prev is NaN
+            self.long = True
+            ctx.emit_signal(cfg.symbol, SignalDirection.LONG, (rsi - cfg.entry) / (100 - cfg.entry),
+                            {"rsi": rsi})
+        elif self.long and rsi < cfg.exit:
+            self.long = False
+            ctx.emit_signal(cfg.symbol, SignalDirection.FLAT, (cfg.exit - rsi) / cfg.exit,
+                            {"rsi": rsi})
+        target = cfg.qty if self.long else Decimal(0)
+        # Orders still working (a market order may fill over several bars when the paper
+        # model caps fills at the bar's volume) count towards the target already.
+        pending = sum((o.remaining_qty * o.side.sign for o in ctx.open_orders(cfg.symbol)),
+                      Decimal(0))
+        delta = target - ctx.position(cfg.symbol) - pending
+        if delta:
+            ctx.submit(MarketOrder(cfg.symbol, delta))
+
+    def on_save(self) -> dict[str, Any]:
+        """Hand the entry state and the last RSI over on hot reload."""
+        return {"long": self.long, "prev_rsi": self.prev_rsi}
+
+    def on_load(self, state: dict[str, Any]) -> None:
+        """Resume from the state :meth:`on_save` returned."""
+        self.long = bool(state.get("long", False))
+        self.prev_rsi = float(state.get("prev_rsi", math.nan))

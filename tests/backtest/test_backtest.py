@@ -1,0 +1,209 @@
+"""Backtests: the contract config, determinism, the EMA rule against pandas, isolation of a
+failing strategy, sweeps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.backtest.runner import run_backtest
+from engine.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+BTC_1M = REPO / "tests" / "data" / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"
+
+CONTRACT = """
+[backtest]
+data = ["../shared/data/ftx_btc-perp_1m_2021-12-31_2022-02-01.csv.gz"]
+symbol = "BTC/USD"
+exchange = "ftx"
+timeframe = "1m"
+starting_cash = "100000"
+
+[[strategies]]
+name = "ema"
+class = "ema_cross"     # a name in strategies/, a module:Class path, or an entry point
+symbol = "BTC/USD"
+fast = 10
+slow = 20
+qty = "0.01"
+"""
+
+
+def config_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bt.toml"
+    path.write_text(text)
+    return path
+
+
+def ema_config(tmp_path: Path, extra: str = "") -> Path:
+    return config_file(tmp_path, f"""
+[backtest]
+data = ["{BTC_1M}"]
+starting_cash = "100000"
+[paper]
+slippage_bps = "0"
+taker_fee_bps = "0"
+[[strategies]]
+name = "ema"
+class = "ema_cross"
+symbol = "BTC/USD"
+fast = 5
+slow = 15
+qty = "0.5"
+{extra}
+""")
+
+
+@pytest.mark.skipif(not (SHARED / "ftx_btc-perp_1m_2021-12-31_2022-02-01.csv.gz").exists(),
+                    reason="needs ../shared/data beside the repository")
+def test_contract_config_runs_as_it_stands_and_is_deterministic(tmp_path: Path) -> None:
+    path = config_file(tmp_path, CONTRACT)
+    reports = []
+    for n in (1, 2):
+        report = tmp_path / f"report{n}"
+        result = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "backtest", "--config", str(path),
+             "--report", str(report)],
+            cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        reports.append(report)
+    first = (reports[0] / "metrics.json").read_bytes()
+    assert first == (reports[1] / "metrics.json").read_bytes()
+    metrics = json.loads(first)
+    for key in ("total_return", "cagr", "sharpe", "sortino", "max_drawdown",
+                "max_drawdown_duration_s", "win_rate", "profit_factor", "exposure", "trades",
+                "fills", "fees"):
+        assert key in metrics, key
+    assert metrics["bars"] == 45_031 and metrics["fills"] > 100
+    assert str(tmp_path) not in first.decode() and "/shared/" not in first.decode()
+    html = (reports[0] / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<table>" in html
+    assert (reports[0] / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ta_ema(close: pd.Series, period: int) -> pd.Series:
+    """EMA as TA-Lib defines it, written independently with pandas: seeded with the SMA
+    of the first ``period`` closes, then ``ewm(alpha=2/(p+1), adjust=False)``."""
+    seeded = close.iloc[period - 1:].copy()
+    seeded.iloc[0] = close.iloc[:period].mean()
+    out = seeded.ewm(alpha=2 / (period + 1), adjust=False).mean()
+    return out.reindex(close.index)
+
+
+def test_ema_cross_trades_what_its_rule_implies(tmp_path: Path) -> None:
+    config = load_config(ema_config(tmp_path), env={})
+    result = run_backtest(config)
+    bars = pd.read_csv(BTC_1M)
+    close = bars["close"].astype(float)
+    fast, slow = _ta_ema(close, 5), _ta_ema(close, 15)
+    target = np.where(slow.notna(), np.where(fast > slow, 0.5, 0.0), 0.0)
+    changes = np.flatnonzero(np.diff(np.concatenate([[0.0], target])) != 0)
+    # An order decided on bar i's close fills on the next bar (at its open).
+    expected = [(int(bars["ts_ms"].iloc[i + 1]) * 1_000_000, "buy" if target[i] > 0 else "sell")
+                for i in changes if i + 1 < len(bars)]
+    # The paper model caps a fill at the bar's volume, so an order may fill over several
+    # bars: compare orders (first fill time, side, total quantity).
+    orders: dict[object, list[object]] = {}
+    for fill in result.fills:
+        orders.setdefault(fill.order_id, []).append(fill)
+    got = [(fs[0].ts_ns, fs[0].side.value) for fs in orders.values()]  # type: ignore[attr-defined]
+    assert len(expected) > 20
+    assert got == expected
+    assert all(sum(f.qty for f in fs) == Decimal("0.5") for fs in orders.values())  # type: ignore[attr-defined]
+    opens = dict(zip(bars["ts_ms"] * 1_000_000, bars["open"], strict=True))
+    assert all(float(f.price) == opens[f.ts_ns] for f in result.fills)  # zero slippage
+
+
+FAILING = '''
+from engine.strategy import Strategy, StrategyConfig
+
+class Cfg(StrategyConfig, frozen=True):
+    symbol: str
+
+class Failing(Strategy[Cfg]):
+    def on_bar(self, ctx, bar):
+        if bar.ts_ns > 1522800000000000000 + 60 * 60 * 10**9:
+            raise ZeroDivisionError("deliberately broken")
+'''
+
+
+def test_raising_strategy_is_halted_while_another_keeps_trading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "te_failing_strategy.py").write_text(FAILING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    extra = """
+[[strategies]]
+name = "broken"
+class = "te_failing_strategy:Failing"
+symbol = "BTC/USD"
+"""
+    alerts: list[object] = []
+    from engine import app as app_module
+
+    original = app_module.build_app
+
+    def spy(*args: object, **kwargs: object) -> object:
+        from engine.model import Alert
+
+        engine = original(*args, **kwargs)  # type: ignore[arg-type]
+        engine.bus.subscribe(Alert, alerts.append)
+        return engine
+
+    monkeypatch.setattr(app_module, "build_app", spy)
+    result = run_backtest(load_config(ema_config(tmp_path, extra), env={}))
+    halted = [a for a in alerts if getattr(a, "title", "") == "strategy halted"]
+    assert len(halted) == 1 and "deliberately broken" in halted[0].message  # type: ignore[attr-defined]
+    assert len(result.fills) > 20  # the EMA strategy traded on to the end
+    assert max(f.ts_ns for f in result.fills) > 1522800000000000000 + 24 * 3600 * 10**9
+
+
+def test_sweep_runs_the_grid_in_parallel(tmp_path: Path) -> None:
+    path = ema_config(tmp_path)
+    report = tmp_path / "sweep"
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "backtest", "--config", str(path), "--report",
+         str(report), "--sweep", "fast=3,5", "--sweep", "slow=15,30", "--jobs", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((report / "sweep.json").read_text())
+    assert [r["params"] for r in rows] == [{"fast": 3, "slow": 15}, {"fast": 3, "slow": 30},
+                                          {"fast": 5, "slow": 15}, {"fast": 5, "slow": 30}]
+    assert len({r["trades"] for r in rows}) > 1
+    assert (report / "run-3" / "metrics.json").exists()
+
+
+def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: object) -> None:
+    import asyncio
+
+    import asyncpg
+
+    dsn = make_database()  # type: ignore[operator]
+    result = run_backtest(load_config(ema_config(tmp_path), env={}), persist_dsn=dsn)
+
+    async def counts() -> tuple[int, int, int, str]:
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"})
+        try:
+            trades = await conn.fetchval("SELECT count(*) FROM trades")
+            prices = await conn.fetchval(
+                "SELECT count(*) FROM price_data WHERE timeframe = '1m'")
+            orders = await conn.fetchval("SELECT count(*) FROM orders")
+            status = await conn.fetchval("SELECT status FROM backtests")
+            return trades, prices, orders, status
+        finally:
+            await conn.close()
+
+    trades, prices, orders, status = asyncio.run(counts())
+    assert trades == len(result.fills)
+    assert prices == result.bars
+    assert orders == len({f.order_id for f in result.fills})
+    assert status == "finished"

@@ -1,0 +1,92 @@
+"""The speculative chunked recurrences equal the serial ones in every case:
+converged chunks, chunks that must be redone (too little warm-up), and NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _talib_cases import assert_same
+from conftest import random_walk
+
+import engine.indicators as ind
+from engine.indicators import _chunked as ch
+
+talib = pytest.importorskip("talib")
+
+
+@pytest.mark.parametrize("warm", [1, 5, 50, 400, 2000])
+@pytest.mark.parametrize("fused", [True, False])
+def test_ema_and_atr_any_warmup_equal_serial(warm: int, fused: bool) -> None:
+    b = random_walk(120_000, seed=21)
+    n = b.close.shape[0]
+    k = 2.0 / 15.0
+    got, ref = np.full(n, np.nan), np.full(n, np.nan)
+    last = ch.ema_run(b.close, got, 20, n, 100.0, k, fused, warm)
+    ref_last = ch._ema_serial(b.close, ref, 20, n, 100.0, k, fused)
+    assert_same(got, ref, f"ema warm={warm}")
+    assert last == ref_last
+    beta = 13.0 / 14.0
+    got[:], ref[:] = np.nan, np.nan
+    ch.atr_run(b.high, b.low, b.close, got, 20, n, 1.0, beta, 1.0 - beta, fused, warm)
+    ch._atr_serial(b.high, b.low, b.close, ref, 20, n, 1.0, beta, 1.0 - beta, fused)
+    assert_same(got, ref, f"atr warm={warm}")
+
+
+@pytest.mark.parametrize("warm", [1, 50, 700])
+def test_rsi_any_warmup_equals_serial(warm: int) -> None:
+    c = random_walk(150_000, seed=22).close
+    n = c.shape[0]
+    got, ref = np.full(n, np.nan), np.full(n, np.nan)
+    ch.rsi_run(c, got, 20, n, 0.3, 0.2, 14, warm)
+    ch._rsi_serial(c, ref, 20, n, 0.3, 0.2, 14)
+    assert_same(got, ref, f"rsi warm={warm}")
+
+
+def test_long_series_with_interior_nan_and_jumps_match_talib() -> None:
+    b = random_walk(300_000, seed=23)
+    c, h, lo = b.close.copy(), b.high.copy(), b.low.copy()
+    c[200_000] = np.nan
+    h[250_000] = np.nan
+    c[100_000:100_050] *= 50.0  # a violent excursion the guesses must recover from
+    h[100_000:100_050] *= 50.0
+    lo[100_000:100_050] *= 50.0
+    for p in (2, 14, 50):
+        assert_same(ind.ema(c, p), talib.EMA(c, p), f"ema {p}")
+        assert_same(ind.rsi(c, p), talib.RSI(c, p), f"rsi {p}")
+        assert_same(ind.atr(h, lo, c, p), talib.ATR(h, lo, c, p), f"atr {p}")
+
+
+def test_warm_bars() -> None:
+    assert ch.warm_bars(0.0) == 16
+    assert ch.warm_bars(0.5) == 64 + 16
+    assert ch.warm_bars(13.0 / 14.0) > 600
+
+
+def test_unfused_paths_equal_plain_python() -> None:
+    """The non-FMA rounding (TA-Lib on a CPU without FMA), against Python floats,
+    which round every operation: EMA (chunked at this length) and ATR."""
+    b = random_walk(6000, seed=24)
+    c, h, lo = b.close.tolist(), b.high.tolist(), b.low.tolist()
+    p = 2
+    k = 2.0 / (p + 1)
+    prev = sum(c[:p]) / p
+    ref = [float("nan")] * (p - 1) + [prev]
+    for v in c[p:]:
+        prev = (v - prev) * k + prev
+        ref.append(prev)
+    assert_same(ind.ema(b.close, p, fused=False), np.array(ref), "ema unfused")
+    q = 3
+    beta = (q - 1) / q
+    alpha = 1.0 - beta
+
+    def tr(i: int) -> float:
+        g = h[i] - lo[i]
+        g = max(abs(c[i - 1] - h[i]), g)
+        return max(abs(c[i - 1] - lo[i]), g)
+
+    prev = sum(tr(i) for i in range(1, q + 1)) / q
+    ref = [float("nan")] * q + [prev]
+    for i in range(q + 1, len(c)):
+        prev = prev * beta + tr(i) * alpha
+        ref.append(prev)
+    assert_same(ind.atr(b.high, b.low, b.close, q, fused=False), np.array(ref), "atr unfused")
