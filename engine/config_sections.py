@@ -6,6 +6,8 @@ are rejected; :mod:`engine.config` turns validation errors into key-path message
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -92,6 +94,13 @@ class ReplayConfig(_Section, frozen=True):
     at the end, shifted by whole days so time keeps increasing. ``align_start``: shift each
     file by whole days so all files start on the first file's day (recordings of different
     dates then play side by side).
+
+    ``source``: ``files`` (the default) or ``price_data``: bars read from the database's
+    price_data table (``[database]``), one series per ``tables`` entry
+    ``"exchange:symbol:timeframe"`` (``binance:BTC/USDT:1m``; the symbol may hold colons,
+    ``bybit:BTC/USDT:USDT:1m``); ``files`` is then ignored. ``start``/``end``: ISO date or
+    datetime (UTC unless an offset is given) bounding the bars' open times, start
+    inclusive, end exclusive; empty = unbounded.
     """
 
     files: list[str] = msgspec.field(default_factory=lambda: [
@@ -103,6 +112,63 @@ class ReplayConfig(_Section, frozen=True):
     speed: NonNegativeFloat = 600.0
     loop: bool = True
     align_start: bool = True
+    source: Literal["files", "price_data"] = "files"
+    tables: list[str] = msgspec.field(default_factory=list)
+    start: str = ""
+    end: str = ""
+
+    def __post_init__(self) -> None:
+        """Check ``tables``, ``start``/``end`` and their agreement with ``source``."""
+        for index, text in enumerate(self.tables):
+            _split_table(text, index)
+        if self.source == "price_data" and not self.tables:
+            raise ValueError("tables: required (a list of \"exchange:symbol:timeframe\") when "
+                             "source = 'price_data', got []")
+        if self.source == "files" and self.tables:
+            raise ValueError("tables: only read when source = 'price_data' (source is "
+                             f"'files'), got {self.tables!r}")
+        start, end = self.range_ns()
+        if start is not None and end is not None and start >= end:
+            raise ValueError(f"start: must be before end ({self.end!r}), got {self.start!r}")
+
+    def table_series(self) -> list[tuple[str, str, str]]:
+        """``tables`` as (exchange, symbol, timeframe) triples."""
+        return [_split_table(text, index) for index, text in enumerate(self.tables)]
+
+    def range_ns(self) -> tuple[int | None, int | None]:
+        """``start`` and ``end`` as UTC epoch nanoseconds (None when empty)."""
+        return _utc_ns(self.start, "start"), _utc_ns(self.end, "end")
+
+
+_TIMEFRAME = re.compile(r"^[1-9][0-9]*[smhd]$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _split_table(text: str, index: int) -> tuple[str, str, str]:
+    """``"binance:BTC/USDT:1m"`` -> (exchange, symbol, timeframe); ValueError naming
+    ``tables[index]`` otherwise."""
+    exchange, _, rest = text.partition(":")
+    symbol, _, timeframe = rest.rpartition(":")
+    if not (exchange and symbol and timeframe):
+        raise ValueError(f"tables[{index}]: expected \"exchange:symbol:timeframe\" (e.g. "
+                         f"\"binance:BTC/USDT:1m\"), got {text!r}")
+    if not _TIMEFRAME.match(timeframe):
+        raise ValueError(f"tables[{index}]: timeframe {timeframe!r} is not <n><s|m|h|d> "
+                         f"(e.g. 1m, 5m, 1h, 1d), got {text!r}")
+    return exchange, symbol, timeframe
+
+
+def _utc_ns(text: str, key: str) -> int | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{key}: expected an ISO date or datetime (e.g. 2019-10-11 or "
+                         f"2019-10-11T12:00:00Z), got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 class ExchangeConfig(_Section, frozen=True):
