@@ -3,15 +3,22 @@ calls this and injects the result)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Final
+
 from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.config import Config, ConfigError, convert_section
 from engine.execution import ExecutionGateway
-from engine.gateway import MarketDataGateway
+from engine.gateway import GatewayError, MarketDataGateway
+from engine.marketdata.recorded import RecordedData
 from engine.oms.stack import OrderLoader, TradingStack
 from engine.risk.state import RiskStateStore
 
-__all__ = ["build_execution", "build_market_data_gateway"]
+__all__ = ["build_execution", "build_market_data_gateway", "database_dsn"]
+
+_PRICE_READ_TIMEOUT_S: Final = 25.0
+"""Budget of the whole price_data read: the market data feed gives ``connect()`` 30 s."""
 
 
 def build_market_data_gateway(config: Config, clock: Clock) -> MarketDataGateway | None:
@@ -22,6 +29,10 @@ def build_market_data_gateway(config: Config, clock: Clock) -> MarketDataGateway
         from gateways.replay import ReplayGateway
 
         replay = config.replay
+        if replay.source == "price_data":
+            return ReplayGateway((), clock, speed=replay.speed, loop=replay.loop,
+                                 align_start=replay.align_start,
+                                 load_data=_price_data_loader(config))
         return ReplayGateway(replay.files, clock, speed=replay.speed, loop=replay.loop,
                              align_start=replay.align_start)
     if source == "ccxt":
@@ -31,6 +42,53 @@ def build_market_data_gateway(config: Config, clock: Clock) -> MarketDataGateway
                                                            clock)
         return gateway
     return None
+
+
+def database_dsn(config: Config) -> str:
+    """The DSN the engine's database runs on: ``database.dsn``, else the private cluster's
+    in the state directory (as :class:`engine.database.Database` starts it)."""
+    if config.database.dsn:
+        return config.database.dsn.reveal()
+    from pathlib import Path
+
+    from engine.store.cluster import PostgresCluster
+
+    pg_bin = Path(config.database.pg_bin) if config.database.pg_bin else None
+    return PostgresCluster(config.state_dir / "pg" / "data", bin_dir=pg_bin).dsn()
+
+
+def _price_data_loader(config: Config) -> Callable[[], Sequence[RecordedData]]:
+    """``[replay] source = "price_data"``: read the ``tables`` series between ``start`` and
+    ``end`` from the engine's own database. The read happens when the gateway connects (in
+    its worker thread): the engine starts its database, embedded cluster included, before
+    it connects market data."""
+    from engine.secrets import Secret
+    from engine.store.errors import StoreError
+    from engine.store.price_reader import PriceDataSource, PriceSeries
+
+    replay, db = config.replay, config.database
+    if config.marketdata.persist_bars and (
+            replay.loop or (replay.align_start and len(replay.tables) > 1)):
+        raise ConfigError(
+            "marketdata.persist_bars: must be false when replay.source = 'price_data' with "
+            "replay.loop (or align_start over several tables): the replayed bars, shifted in "
+            "time, would be written back into price_data as new bars; set "
+            "marketdata.persist_bars = false, or replay.loop = false (and "
+            "replay.align_start = false)")
+    start_ns, end_ns = replay.range_ns()
+    source = PriceDataSource(
+        dsn=Secret(database_dsn(config)), schema=db.schema,
+        series=tuple(PriceSeries(*one) for one in replay.table_series()),
+        start_ns=start_ns, end_ns=end_ns, connect_timeout_s=db.connect_timeout_s,
+        command_timeout_s=db.command_timeout_s, timeout_s=_PRICE_READ_TIMEOUT_S)
+
+    def load() -> Sequence[RecordedData]:
+        try:
+            return source()
+        except StoreError as exc:
+            raise GatewayError(f"replay: {exc}") from exc
+
+    return load
 
 
 def build_execution(

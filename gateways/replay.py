@@ -10,9 +10,12 @@ Two ways to play:
   advances the SimClock and calls the feed's ``handle`` directly; trades go as
   :class:`~engine.gateway.TradeBatch` arrays cut at minute boundaries.
 
-Sources: gzip CSV or Parquet files (:mod:`engine.marketdata.recorded`), and columns loaded
-elsewhere passed as ``data`` (:class:`~engine.marketdata.recorded.RecordedData`), which is
-how bars read from the ``price_data`` table are replayed once the store offers that read.
+Sources: gzip CSV or Parquet files (:mod:`engine.marketdata.recorded`), columns loaded
+elsewhere passed as ``data`` (:class:`~engine.marketdata.recorded.RecordedData`), and a
+``load_data`` callable for sources that need I/O, called once by :meth:`ReplayGateway.load`
+(so in :meth:`ReplayGateway.connect`'s worker thread, off the event loop): that is how bars
+of the ``price_data`` table are replayed (``engine.store.price_reader.PriceDataSource``,
+wired by ``gateways.factory``). Bars carrying ``vwap``/``num_trades`` columns keep them.
 
 A record is delivered at the moment it became known: a trade or quote at its time, a bar
 at its *close* (open time + timeframe). Looping restarts each file on its own, shifting its
@@ -47,6 +50,7 @@ BUNDLED_DATA: Final = Path(__file__).resolve().parent / "data"
 """Where the bundled recorded files live (package data)."""
 
 _DAY: Final = 86_400_000_000_000
+_NAN: Final = float("nan")
 _SIDES: Final = {1: OrderSide.BUY, -1: OrderSide.SELL, 0: None}
 _KIND_CODE: Final = {"trades": 0, "bars": 1, "quotes": 2}
 
@@ -77,6 +81,8 @@ class _Source:
         ids = cols.get("trade_id")
         self.id_span = int(ids.max() - ids.min() + 1) if ids is not None and len(ids) else 0
         self.rows = {k: v.tolist() for k, v in cols.items() if k != "ts"}
+        self.vwap = self.rows.get("vwap")  # bars read from price_data carry these
+        self.num_trades = self.rows.get("num_trades")
 
 
 class ReplayGateway:
@@ -84,11 +90,13 @@ class ReplayGateway:
 
     def __init__(self, files: Sequence[str | Path], clock: Clock, *, speed: float = 600.0,
                  loop: bool = False, align_start: bool = True,
-                 venue: str = "replay", data: Sequence[RecordedData] = ()) -> None:
+                 venue: str = "replay", data: Sequence[RecordedData] = (),
+                 load_data: Callable[[], Sequence[RecordedData]] | None = None) -> None:
         if speed < 0:
             raise ValueError(f"replay speed must be >= 0, got {speed}")
         self._paths = [resolve_data_path(f) for f in files]
-        self._data = list(data)  # already loaded (e.g. bars read from price_data)
+        self._data = list(data)  # already loaded
+        self._load_data = load_data  # blocking I/O, e.g. bars read from price_data
         self._clock = clock
         self._speed = speed
         self._loop = loop
@@ -121,24 +129,28 @@ class ReplayGateway:
         return min(int(src.event_ts[0]) for src in self._sources)
 
     async def connect(self) -> None:
-        """Load and merge the files (in a worker thread)."""
+        """Load and merge the files and ``load_data`` (in a worker thread)."""
         await asyncio.to_thread(self.load)
 
     def load(self) -> None:
         """Load and merge the files now (synchronous; :meth:`connect` does it off-loop)."""
         if self._order is not None:
             return
-        if not self._paths and not self._data:
+        if not self._paths and not self._data and self._load_data is None:
             raise GatewayError("replay: no files configured")
         try:
             loaded = [read_file(p) for p in self._paths] + self._data
         except (DataFileError, OSError) as exc:
             raise GatewayError(f"replay: {exc}") from exc
+        if self._load_data is not None:
+            loaded += self._load_data()
         if self._symbols:
             loaded = [d for d in loaded if d.info.symbol in self._symbols]
             if not loaded:
                 raise GatewayError(f"replay: no file holds {sorted(self._symbols)}")
         loaded = [d for d in loaded if len(d)]
+        if not loaded:
+            raise GatewayError("replay: every configured source is empty")
         first_day = min(int(d.columns["ts"][0]) // _DAY for d in loaded)
         self._sources = [
             _Source(d, (first_day - int(d.columns["ts"][0]) // _DAY) * _DAY if self._align else 0)
@@ -178,7 +190,9 @@ class ReplayGateway:
         if info.kind == "bars":
             return Bar(venue, info.symbol, info.timeframe or "1m", ts, rows["open"][row],
                        rows["high"][row], rows["low"][row], rows["close"][row],
-                       rows["volume"][row])
+                       rows["volume"][row],
+                       src.vwap[row] if src.vwap is not None else _NAN,
+                       src.num_trades[row] if src.num_trades is not None else 0)
         return Quote(venue, info.symbol, ts, rows["bid"][row], rows["bid_qty"][row],
                      rows["ask"][row], rows["ask_qty"][row])
 
