@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from engine.app import build_app
@@ -70,16 +71,22 @@ def _replayed_bars(config: Config) -> list[Bar]:
     return [item for item in items if isinstance(item, Bar)]
 
 
-def _assert_bars_equal_file(bars: list[Bar], path: Path, mask: object = slice(None)) -> None:
+def _ts(path: Path) -> npt.NDArray[np.int64]:
+    return np.asarray(read_file(path).columns["ts"], dtype=np.int64)
+
+
+def _assert_bars_equal_file(bars: list[Bar], path: Path,
+                            mask: npt.NDArray[np.bool_] | None = None) -> None:
     cols = read_file(path).columns
-    assert len(bars) == len(cols["ts"][mask])  # type: ignore[index]
+    keep = np.ones(len(cols["ts"]), dtype=bool) if mask is None else mask
+    assert len(bars) == int(keep.sum())
     got = {
         "ts": np.array([b.ts_ns for b in bars], dtype=np.int64),
         **{name: np.array([getattr(b, name) for b in bars])
            for name in ("open", "high", "low", "close", "volume")},
     }
     for name, values in got.items():
-        assert np.array_equal(values, cols[name][mask]), name  # type: ignore[index]
+        assert np.array_equal(values, cols[name][keep]), name
 
 
 def test_replay_from_price_data_delivers_the_files_bars(price_url: str, tmp_path: Path) -> None:
@@ -98,7 +105,7 @@ def test_several_tables_merge_in_time_order_with_a_range(price_url: str,
     bars = _replayed_bars(config)
     start, end = 1_570_838_400 * 10**9, (1_570_838_400 + 6 * 3600) * 10**9
     for tf, path in (("1m", XRP_1M), ("5m", XRP_5M)):
-        ts = read_file(path).columns["ts"]
+        ts = _ts(path)
         _assert_bars_equal_file([b for b in bars if b.timeframe == tf], path,
                                 (ts >= start) & (ts < end))
     closes = [b.ts_ns + (60 if b.timeframe == "1m" else 300) * 10**9 for b in bars]
@@ -166,7 +173,7 @@ def test_tables_without_source_and_persisting_a_loop_are_refused(tmp_path: Path)
                                           "'price_data'"):
         load_config(path, env={})
     path.write_text('[replay]\nsource = "price_data"\ntables = ["binance:XRP/ETH:1m"]\n')
-    with pytest.raises(ConfigError, match="^marketdata.persist_bars: must be false"):
+    with pytest.raises(ConfigError, match=r"^marketdata\.persist_bars: must be false"):
         build_market_data_gateway(load_config(path, env={}), SimClock())
 
 
@@ -175,7 +182,7 @@ async def test_engine_replays_price_data(price_url: str, tmp_path: Path) -> None
                      'end = "2018-04-05"\n[health]\nport = 0')
     engine = build_app(config, market_data_gateway=load_factory("market_data"),
                        execution=load_factory("execution"))
-    expected = int((read_file(BTC_1M).columns["ts"] < 1_522_886_400 * 10**9).sum())
+    expected = int((_ts(BTC_1M) < 1_522_886_400 * 10**9).sum())
     task = asyncio.create_task(engine.run())
     try:
         for _ in range(600):
