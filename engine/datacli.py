@@ -5,7 +5,8 @@
   ``price_data`` through the store writer (idempotent: rows are upserted on
   (exchange, symbol, timeframe, ts)). Trades are aggregated into bars of ``T`` (default
   1m); bars are resampled to ``T`` when it differs from the file's own timeframe.
-  Exchange and symbol default to what the file's name says.
+  Exchange and symbol default to what the file's name says. The engine replays the
+  imported bars with ``[replay] source = "price_data"`` (see ``gateways.factory``).
 - ``tradeengine data resample FILE --timeframe T --out FILE`` writes bars of ``T`` in the
   same CSV format (gzip when the name ends in ``.gz``). The last period is written even if
   the recording ends inside it.
@@ -144,6 +145,10 @@ async def _import(args: argparse.Namespace, bars: list[Bar]) -> int:
         print(f"imported {len(bars)} bars into price_data "
               f"(rows written: {status.rows_written.get('price_data', 0)}, "
               f"journaled: {status.journal_records}, rejected: {status.rows_rejected})")
+        if bars:
+            first = bars[0]
+            print(f'replay them with [replay] source = "price_data", tables = '
+                  f'["{first.venue}:{first.symbol}:{first.timeframe}"] (same [database])')
         return 0 if status.rows_rejected == 0 else 65
     finally:
         await database.close(timeout=30.0)
