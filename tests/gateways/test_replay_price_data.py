@@ -196,3 +196,36 @@ async def test_engine_replays_price_data(price_url: str, tmp_path: Path) -> None
     finally:
         engine.request_stop()
         assert await asyncio.wait_for(task, 60) == 0
+
+
+async def test_engine_replays_price_data_of_its_embedded_cluster(tmp_path: Path) -> None:
+    """No DSN: `data import` fills the private cluster in the state directory, and the
+    engine, which starts that cluster before it connects market data, replays from it."""
+    state = tmp_path / "state"
+    path = tmp_path / "embedded.toml"
+    path.write_text(f'[engine]\nstate_dir = "{state}"\n[health]\nport = 0\n'
+                    '[marketdata]\npersist_bars = false\n'
+                    '[replay]\nsource = "price_data"\ntables = ["binance:XRP/ETH:5m"]\n'
+                    'speed = 0.0\nloop = false\n')
+    parser = argparse.ArgumentParser()
+    add_data_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["data", "import", str(XRP_5M), "--config", str(path)])
+    assert await asyncio.to_thread(args.func, args) == 0
+    config = load_config(path, env={})
+    assert config.database.dsn.reveal() == ""
+    engine = build_app(config, market_data_gateway=load_factory("market_data"),
+                       execution=load_factory("execution"))
+    expected = len(read_file(XRP_5M))
+    task = asyncio.create_task(engine.run())
+    try:
+        for _ in range(1200):
+            await asyncio.sleep(0.05)
+            if task.done() or (engine.marketdata is not None
+                               and engine.marketdata.counts["bar"] >= expected):
+                break
+        assert not task.done(), task.result()
+        assert engine.database.embedded
+        assert engine.marketdata.counts["bar"] == expected
+    finally:
+        engine.request_stop()
+        assert await asyncio.wait_for(task, 60) == 0
