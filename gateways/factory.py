@@ -4,6 +4,7 @@ calls this and injects the result)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Final
 
 from engine.bus import MessageBus
@@ -46,11 +47,10 @@ def build_market_data_gateway(config: Config, clock: Clock) -> MarketDataGateway
 
 def database_dsn(config: Config) -> str:
     """The DSN the engine's database runs on: ``database.dsn``, else the private cluster's
-    in the state directory (as :class:`engine.database.Database` starts it)."""
+    in the state directory (the same cluster and database :class:`engine.database.Database`
+    starts; keep the two in step)."""
     if config.database.dsn:
         return config.database.dsn.reveal()
-    from pathlib import Path
-
     from engine.store.cluster import PostgresCluster
 
     pg_bin = Path(config.database.pg_bin) if config.database.pg_bin else None
@@ -73,8 +73,8 @@ def _price_data_loader(config: Config) -> Callable[[], Sequence[RecordedData]]:
             "marketdata.persist_bars: must be false when replay.source = 'price_data' with "
             "replay.loop (or align_start over several tables): the replayed bars, shifted in "
             "time, would be written back into price_data as new bars; set "
-            "marketdata.persist_bars = false, or replay.loop = false (and "
-            "replay.align_start = false)")
+            "marketdata.persist_bars = false, or replay.loop = false (and, with several "
+            "tables, replay.align_start = false)")
     start_ns, end_ns = replay.range_ns()
     source = PriceDataSource(
         dsn=Secret(database_dsn(config)), schema=db.schema,
