@@ -151,6 +151,15 @@ def test_unreachable_database_names_the_server(tmp_path: Path) -> None:
         asyncio.run(gateway.connect())
 
 
+def test_database_without_price_data_says_so(make_database: Callable[[], str],
+                                             tmp_path: Path) -> None:
+    config = _config(make_database(), tmp_path, 'tables = ["binance:XRP/ETH:1m"]')
+    gateway = build_market_data_gateway(config, SimClock())
+    assert gateway is not None
+    with pytest.raises(GatewayError, match=r'binance:XRP/ETH:1m: UndefinedTableError: '
+                                           r'relation "price_data" does not exist'):
+        asyncio.run(gateway.connect())
+
 @pytest.mark.parametrize(("body", "message"), [
     ("", "replay: tables: required"),
     ('tables = ["binance-XRP/ETH-1m"]', "replay: tables[0]: expected \"exchange:symbol:"
