@@ -339,7 +339,8 @@ def build_app(config: Config, *, config_path: Path | None = None,
 
         stack = wiring.add_trading(engine, execution, persist_risk_state=not backtest)
         if config.strategies:
-            engine.add_service(StrategiesService(wiring.add_strategies(engine, config, stack)))
+            engine.add_service(StrategiesService(
+                wiring.add_strategies(engine, config, stack, enforce_budget=not backtest)))
     elif config.strategies:
         raise ConfigError("strategies: need market data and an execution gateway "
                           "(marketdata.source is 'none' or no execution factory installed)")

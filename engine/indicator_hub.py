@@ -12,11 +12,18 @@ flat bar for a minute without trades; symbols that never traded are NaN, which t
 kernels skip as leading NaN). Only after the indicators have advanced are the bars
 delivered onwards (to the strategies), so ``on_bar`` always sees indicators that include
 its bar.
+
+Backtests know every bar in advance: :meth:`IndicatorHub.preload` computes a timeframe's
+indicators over all of it with the batch functions (bit for bit what the streaming states
+give after the same bars) and the hub then only moves a row cursor per bar time. Each bar
+is checked against the preloaded one; the first that differs (a bar the feed rejected, say)
+makes that timeframe seed its streaming states with the rows so far and stream on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,6 +32,11 @@ from engine import indicators as ind
 from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
+
+_log = logging.getLogger(__name__)
+
+Batch = Callable[[np.ndarray], tuple[np.ndarray, ...]]
+"""A batch function over one symbol's closes giving the group's output rows."""
 
 
 class Handle:
@@ -45,7 +57,10 @@ class Handle:
     @property
     def ready(self) -> bool:
         """True once past the lookback."""
-        state = self._group.state
+        group = self._group
+        if group.ready_from is not None:
+            return group.row >= group.ready_from[self._column]
+        state = group.state
         return state is not None and bool(state.ready[self._column])
 
     def __repr__(self) -> str:
@@ -56,12 +71,18 @@ class _Group:
     """One (timeframe, kind, params) indicator over the timeframe's symbols."""
 
     def __init__(self, key: tuple[Any, ...], factory: Callable[[int], Any],
-                 rows: tuple[str, ...]) -> None:
+                 rows: tuple[str, ...], batch: Batch) -> None:
         self.key = key
         self.factory = factory
         self.rows = rows
+        self.batch = batch
         self.state: Any = None
         self.outputs: list[np.ndarray] = [np.full(1, np.nan) for _ in rows]
+        # Preloaded (backtests): per output row a (bar times, K) table, the row the
+        # cursor is at, and per symbol the first row that is past the lookback.
+        self.tables: list[np.ndarray] | None = None
+        self.ready_from: list[int] | None = None
+        self.row = -1
 
     def build(self, k: int) -> None:
         self.state = self.factory(k)
@@ -70,6 +91,32 @@ class _Group:
 
     def advance(self, closes: np.ndarray) -> None:
         self.state.update(closes)
+
+    def preload(self, closes: np.ndarray) -> None:
+        """Compute every bar time's outputs from the ``(T, K)`` closes now."""
+        lookback = self.factory(1).lookback
+        columns = [self.batch(np.ascontiguousarray(closes[:, j]))
+                   for j in range(closes.shape[1])]
+        self.tables = [np.stack([col[r] for col in columns], axis=1)
+                       for r in range(len(self.rows))]
+        valid = ~np.isnan(closes)
+        first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
+        self.ready_from = (first + lookback).tolist()
+        self.row = -1
+
+    def move_to(self, row: int) -> None:
+        """Preloaded: the outputs of bar time ``row``."""
+        assert self.tables is not None
+        self.row = row
+        self.outputs = [table[row] for table in self.tables]
+
+    def stream_from(self, history: np.ndarray) -> None:
+        """Leave the preloaded tables: seed the streaming state with ``history``."""
+        self.tables = self.ready_from = None
+        self.row = -1
+        if len(history):
+            self.state.seed(history)
+        self.outputs = [getattr(self.state, row) for row in self.rows]
 
 
 class _Timeframe:
@@ -83,6 +130,12 @@ class _Timeframe:
         self.reported = np.zeros(0, dtype=bool)
         self.closes = np.full(0, np.nan)
         self.built = False
+        self.reported_count = 0
+        # Preloaded: the expected bar times and closes, bars per time, the current row.
+        self.grid_ts: np.ndarray | None = None
+        self.grid_closes = np.full((0, 0), np.nan)
+        self.grid_counts: list[int] = []
+        self.row = -1
 
     def column(self, symbol: str) -> int:
         if symbol not in self.symbols:
@@ -102,24 +155,33 @@ class IndicatorHub:
         self._deliver = deliver
         self._timeframes: dict[str, _Timeframe] = {}
 
+    @property
+    def timeframes(self) -> list[str]:
+        """Timeframes that indicators were requested on."""
+        return list(self._timeframes)
+
     # -- the IndicatorSource API ---------------------------------------------------------
 
     def sma(self, symbol: str, timeframe: str, period: int) -> Handle:
         """Simple moving average of closes."""
-        return self._handle(symbol, timeframe, ("sma", period), lambda k: ind.SmaState(period, k))
+        return self._handle(symbol, timeframe, ("sma", period), lambda k: ind.SmaState(period, k),
+                            lambda x: (ind.sma(x, period),))
 
     def ema(self, symbol: str, timeframe: str, period: int) -> Handle:
         """Exponential moving average of closes."""
-        return self._handle(symbol, timeframe, ("ema", period), lambda k: ind.EmaState(period, k))
+        return self._handle(symbol, timeframe, ("ema", period), lambda k: ind.EmaState(period, k),
+                            lambda x: (ind.ema(x, period),))
 
     def rsi(self, symbol: str, timeframe: str, period: int = 14) -> Handle:
         """Wilder RSI."""
-        return self._handle(symbol, timeframe, ("rsi", period), lambda k: ind.RsiState(period, k))
+        return self._handle(symbol, timeframe, ("rsi", period), lambda k: ind.RsiState(period, k),
+                            lambda x: (ind.rsi(x, period),))
 
     def zscore(self, symbol: str, timeframe: str, period: int) -> Handle:
         """Rolling z-score of closes."""
         return self._handle(symbol, timeframe, ("zscore", period),
-                            lambda k: ind.ZscoreState(period, k))
+                            lambda k: ind.ZscoreState(period, k),
+                            lambda x: (ind.zscore(x, period),))
 
     def bbands(self, symbol: str, timeframe: str, period: int = 20,
                nbdev: float = 2.0) -> tuple[Handle, Handle, Handle]:
@@ -127,11 +189,49 @@ class IndicatorHub:
         key = ("bbands", period, nbdev)
         first = self._handle(symbol, timeframe, key,
                              lambda k: ind.BbandsState(period, k, nbdev, nbdev),
+                             lambda x: tuple(ind.bbands(x, period, nbdev, nbdev)),
                              rows=("upper", "middle", "lower"))
         group, column = first._group, first._column
         return first, Handle(group, column, 1), Handle(group, column, 2)
 
     # -- feeding -------------------------------------------------------------------------
+
+    def preload(self, timeframe: str, series: Mapping[str, tuple[np.ndarray, np.ndarray]]
+                ) -> None:
+        """Precompute ``timeframe``'s indicators from every bar to come (a backtest):
+        ``series`` maps a symbol to its bars' open times and closes, in time order.
+
+        Call after the strategies asked for their indicators and before the first bar.
+        """
+        tf = self._timeframes.get(timeframe)
+        if tf is None or not tf.groups:
+            return
+        if not tf.built:
+            self._build(tf)
+        if tf.row >= 0 or tf.pending:
+            raise RuntimeError("preload before the first bar")
+        known = {s: v for s, v in series.items() if s in tf.symbols}
+        if not known:
+            return
+        grid = np.unique(np.concatenate([np.asarray(ts, dtype=np.int64)
+                                         for ts, _ in known.values()]))
+        closes = np.full((len(grid), len(tf.symbols)), np.nan)
+        counts = np.zeros(len(grid), dtype=np.int64)
+        for symbol, (ts, close) in known.items():
+            rows = np.searchsorted(grid, ts)
+            column = tf.symbols[symbol]
+            have = np.zeros(len(grid), dtype=bool)
+            have[rows] = True
+            counts += have
+            # A bar time without this symbol's bar carries its last close (as on_bar does).
+            filled = np.full(len(grid), np.nan)
+            filled[rows] = close
+            last = np.where(have, np.arange(len(grid)), -1)
+            np.maximum.accumulate(last, out=last)
+            closes[:, column] = np.where(last >= 0, filled[np.maximum(last, 0)], np.nan)
+        for group in tf.groups.values():
+            group.preload(closes)
+        tf.grid_ts, tf.grid_closes, tf.grid_counts = grid, closes, counts.tolist()
 
     def on_bar(self, bar: Bar) -> None:
         """A bar closed: gather it; advance and deliver when its bar time is complete."""
@@ -145,11 +245,19 @@ class IndicatorHub:
         if tf.pending_ts is not None and bar.ts_ns > tf.pending_ts:
             self._flush(tf)
         column = tf.symbols[bar.symbol]
+        if tf.grid_ts is not None:
+            row = tf.row + 1
+            if (row >= len(tf.grid_ts) or bar.ts_ns != tf.grid_ts[row]
+                    or bar.close != tf.grid_closes[row, column]):
+                self._stream_on(tf, tf.row + 1,
+                                f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns}")
         tf.pending_ts = bar.ts_ns
         tf.closes[column] = bar.close
-        tf.reported[column] = True
+        if not tf.reported[column]:
+            tf.reported[column] = True
+            tf.reported_count += 1
         tf.pending.append(bar)
-        if tf.reported.all():
+        if tf.reported_count == len(tf.reported):
             self._flush(tf)
 
     def flush(self) -> None:
@@ -159,13 +267,31 @@ class IndicatorHub:
                 self._flush(tf)
 
     def _flush(self, tf: _Timeframe) -> None:
-        for group in tf.groups.values():
-            group.advance(tf.closes)
+        tf.row += 1
+        if tf.grid_ts is not None and tf.reported_count != tf.grid_counts[tf.row]:
+            self._stream_on(tf, tf.row, f"{tf.reported_count} bars at {tf.pending_ts}, "
+                                        f"expected {tf.grid_counts[tf.row]}")
+        if tf.grid_ts is not None:
+            for group in tf.groups.values():
+                group.move_to(tf.row)
+        else:
+            for group in tf.groups.values():
+                group.advance(tf.closes)
         pending, tf.pending = tf.pending, []
         tf.reported[:] = False
+        tf.reported_count = 0
         tf.pending_ts = None
         for bar in pending:
             self._deliver(bar)
+
+    def _stream_on(self, tf: _Timeframe, consumed: int, why: str) -> None:
+        """The data left the preloaded path: seed the streaming states with the ``consumed``
+        bar times before it and stream from here."""
+        _log.warning("indicators: %s differs from the preloaded bars; streaming from here",
+                     why)
+        for group in tf.groups.values():
+            group.stream_from(tf.grid_closes[:consumed])
+        tf.grid_ts = None
 
     def _build(self, tf: _Timeframe) -> None:
         k = len(tf.symbols)
@@ -176,12 +302,13 @@ class IndicatorHub:
         tf.built = True
 
     def _handle(self, symbol: str, timeframe: str, key: tuple[Any, ...],
-                factory: Callable[[int], Any], rows: tuple[str, ...] = ("value",)) -> Handle:
+                factory: Callable[[int], Any], batch: Batch,
+                rows: tuple[str, ...] = ("value",)) -> Handle:
         tf = self._timeframes.setdefault(timeframe, _Timeframe())
         column = tf.column(symbol)
         group = tf.groups.get(key)
         if group is None:
             if tf.built:
                 raise RuntimeError("indicators must be requested in on_start, before data flows")
-            group = tf.groups[key] = _Group(key, factory, rows)
+            group = tf.groups[key] = _Group(key, factory, rows, batch)
         return Handle(group, column)

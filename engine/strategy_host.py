@@ -136,6 +136,7 @@ class _Slot:
     calls: int = 0
     errors: int = 0
     slowest_ns: int = 0
+    over_budget: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,9 +145,12 @@ class StrategyHost:
 
     def __init__(self, *, bus: MessageBus, clock: Clock, indicators: IndicatorSource,
                  actions: StrategyActions, bars: Callable[[str, str], Any],
-                 cancel_on_halt: bool = True, subscribe_bars: bool = True) -> None:
+                 cancel_on_halt: bool = True, subscribe_bars: bool = True,
+                 enforce_budget: bool = True) -> None:
         """``subscribe_bars=False`` when bars arrive through the indicator hub instead
-        (which calls :meth:`on_bar` once the indicators include the bar)."""
+        (which calls :meth:`on_bar` once the indicators include the bar).
+        ``enforce_budget=False`` records hooks over budget (``over_budget`` in
+        :meth:`status`) without halting: a backtest must not depend on wall time."""
         self._bus = bus
         self._clock = clock
         self._indicators = indicators
@@ -154,6 +158,7 @@ class StrategyHost:
         self._bars = bars
         self._cancel_on_halt = cancel_on_halt
         self._subscribe_bars = subscribe_bars
+        self._enforce_budget = enforce_budget
         self._slots: dict[StrategyId, _Slot] = {}
         self._by_symbol: dict[str, list[_Slot]] = {}
         self._started = False
@@ -198,6 +203,23 @@ class StrategyHost:
         self._bus.unsubscribe(OrderEvent, self.on_order_event)
         self._bus.unsubscribe(Signal, self.on_signal)
         self._started = False
+
+    @property
+    def indicators(self) -> IndicatorSource:
+        """The indicator source the strategies' contexts share."""
+        return self._indicators
+
+    def timeframes_used(self) -> list[str]:
+        """Timeframes the strategies read: their config's ``timeframe``/``timeframes`` and
+        those their indicators were requested on (call after :meth:`start`)."""
+        used: set[str] = set(getattr(self._indicators, "timeframes", ()))
+        for slot in self._slots.values():
+            config = slot.loaded.strategy.config
+            named = getattr(config, "timeframes", ())
+            used.update([named] if isinstance(named, str) else named)
+            if isinstance(getattr(config, "timeframe", None), str):
+                used.add(config.timeframe)
+        return sorted(used)
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -249,7 +271,10 @@ class StrategyHost:
         elapsed = time.perf_counter_ns() - started
         if elapsed > slot.slowest_ns:
             slot.slowest_ns = elapsed
-            if elapsed > slot.budget_ns and slot.halted is None:
+        if elapsed > slot.budget_ns:
+            if not self._enforce_budget:
+                slot.over_budget += 1
+            elif slot.halted is None:
                 self.halt(slot.loaded.strategy.id,
                           f"{hook} took {elapsed / 1e6:.1f} ms, "
                           f"budget {slot.budget_ns / 1e6:.0f} ms")
@@ -363,7 +388,8 @@ class StrategyHost:
             {"id": sid, "class": slot.loaded.spec, "symbols": sorted(slot.symbols),
              "state": "halted" if slot.halted else "running", "halt_reason": slot.halted,
              "calls": slot.calls, "errors": slot.errors,
-             "slowest_hook_ms": round(slot.slowest_ns / 1e6, 3)}
+             "slowest_hook_ms": round(slot.slowest_ns / 1e6, 3),
+             "hooks_over_budget": slot.over_budget}
             for sid, slot in self._slots.items()
         ]
 

@@ -121,8 +121,12 @@ def add_trading(engine: Engine, factory: ExecutionFactory, *,
     return stack
 
 
-def add_strategies(engine: Engine, config: Config, stack: TradingStack | None) -> StrategyHost:
-    """Load the configured strategies; bars reach them through the indicator hub."""
+def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *,
+                   enforce_budget: bool = True) -> StrategyHost:
+    """Load the configured strategies; bars reach them through the indicator hub.
+
+    ``enforce_budget=False`` (backtests): a hook over its time budget is counted, not
+    halted, since wall time would make a simulated run depend on the machine's load."""
     if stack is None:
         raise CommandError("strategies need an execution stack (marketdata and paper/live)")
     host_box: list[StrategyHost] = []
@@ -133,7 +137,8 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None) -
         return feed.bars(symbol, timeframe) if feed is not None else None
 
     host = StrategyHost(bus=engine.bus, clock=engine.clock, indicators=hub,
-                        actions=StackActions(stack), bars=bars, subscribe_bars=False)
+                        actions=StackActions(stack), bars=bars, subscribe_bars=False,
+                        enforce_budget=enforce_budget)
     host_box.append(host)
     for index, table in enumerate(config.strategies):
         host.add(instantiate(index, table))

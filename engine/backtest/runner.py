@@ -154,6 +154,10 @@ def run_backtest(config: Config, *, base: Path | None = None,
 
     engine.bus.subscribe(OrderFilled, on_fill)
     engine.strategies.start()
+    # A backtest builds only the bars something reads (live, the feed builds every
+    # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
+    engine.marketdata.ensure_timeframes(engine.strategies.timeframes_used())
+    _preload_indicators(engine.strategies.indicators, series)
     if persist_dsn is None:
         for _ in _drive(engine, series, result):
             pass
@@ -209,6 +213,26 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     result.metrics["_open_flags"] = open_flags
 
 
+def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
+    """Let the indicator hub compute the data timeframes' indicators in batch (bit for bit
+    the streaming values; it checks each bar and streams on where the feed differs)."""
+    preload = getattr(hub, "preload", None)
+    if preload is None:
+        return
+    import numpy as np
+
+    parts: dict[str, dict[str, list[BarSeries]]] = {}
+    for s in series:
+        parts.setdefault(s.info.timeframe or "1m", {}).setdefault(str(s.info.symbol), []).append(s)
+    for timeframe, symbols in parts.items():
+        columns = {}
+        for symbol, pieces in symbols.items():
+            ts = np.concatenate([p.ts for p in pieces])
+            order = np.argsort(ts, kind="stable")
+            columns[symbol] = (ts[order], np.concatenate([p.close for p in pieces])[order])
+        preload(timeframe, columns)
+
+
 def _stream(index: int, s: BarSeries) -> Iterator[tuple[Any, ...]]:
     """One file's bars as (close time, file index, open time, o, h, l, c, v) tuples.
 
@@ -226,7 +250,9 @@ def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> 
     bt = config.backtest
     symbols = sorted({str(s.info.symbol) for s in series})
     marketdata = msgspec.structs.replace(config.marketdata, source="replay", symbols=symbols,
-                                         persist_bars=persist)
+                                         persist_bars=persist,
+                                         timeframes=sorted({s.info.timeframe or "1m"
+                                                            for s in series}))
     portfolio = config.portfolio
     if bt.starting_cash is not None:
         portfolio = msgspec.structs.replace(portfolio, starting_cash=bt.starting_cash)

@@ -302,6 +302,18 @@ class MarketDataFeed:
         self._touch(st, now, quote.ts_ns)
         self._bus.publish(quote)
 
+    def ensure_timeframes(self, timeframes: list[str]) -> None:
+        """Also build ``timeframes`` (before data flows: a backtest adds what its strategies
+        asked for once they have started)."""
+        extra = [validate_timeframe(tf) for tf in timeframes if tf not in self._targets]
+        if not extra:
+            return
+        if any(st.base_tf is not None for st in self.states.values()):
+            raise RuntimeError("timeframes can only be added before the first bar")
+        self._targets = (*self._targets, *extra)
+        for st in self.states.values():
+            st.targets = self._targets
+
     def on_tick(self, now_ns: int) -> None:
         """Clock tick (every second): close idle bars, detect stale symbols."""
         if len(self.inbox):

@@ -141,6 +141,22 @@ def test_hook_over_budget_halts(plugin_dir: Path) -> None:
     assert len(actions.submitted) == 1
 
 
+def test_backtest_host_counts_hooks_over_budget_without_halting(plugin_dir: Path) -> None:
+    # A simulated run must not depend on the machine's load: wall time never halts it.
+    bus = MessageBus()
+    actions = RecordingActions()
+    host = StrategyHost(bus=bus, clock=SimClock(), indicators=IndicatorHub(lambda b: None),
+                        actions=actions, bars=lambda s, t: None, enforce_budget=False)
+    host.add(instantiate(0, {"name": "slow", "class": "te_test_plugin:Counting", "symbol": "X",
+                             "sleep_ms": 30, "budget_ms": 5}))
+    host.start()
+    bus.publish(bar(1))
+    bus.publish(bar(2))
+    assert not host.is_halted(StrategyId("slow"))
+    assert len(actions.submitted) == 2
+    assert host.status()[0]["hooks_over_budget"] == 2
+
+
 def test_reload_swaps_code_and_hands_state_over(plugin_dir: Path) -> None:
     bus, host, _actions, alerts = make_host()
     host.add(instantiate(0, {"name": "s", "class": "te_test_plugin:Counting", "symbol": "X"}))
