@@ -12,20 +12,40 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from engine.model import NS_PER_S
 
-__all__ = ["DAY_NS", "PerformanceDay", "PerformanceTracker", "PortfolioUpdated", "day_of"]
+__all__ = [
+    "DAY_NS",
+    "PerformanceDay",
+    "PerformanceTracker",
+    "PortfolioUpdated",
+    "day_bounds",
+    "day_of",
+]
 
 DAY_NS = 86_400 * NS_PER_S
 _ZERO = Decimal(0)
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_NEG_INF = Decimal("-Infinity")
+_MARGIN = Decimal("1e-18")
+"""Relative slack of the precomputed drawdown floor: far above the context's rounding
+(28 digits), so the exact computation runs on every mark that could set a new maximum."""
+
+
 def day_of(ts_ns: int) -> date:
     """The UTC calendar day of a timestamp."""
-    return datetime.fromtimestamp(ts_ns // DAY_NS * 86_400, tz=UTC).date()
+    return date.fromordinal(_EPOCH_ORDINAL + ts_ns // DAY_NS)
+
+
+def day_bounds(ts_ns: int) -> tuple[int, int]:
+    """``[start, end)`` in ns of the UTC day of ``ts_ns``."""
+    start = ts_ns - ts_ns % DAY_NS
+    return start, start + DAY_NS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +87,13 @@ class PortfolioUpdated:
 
 
 class PerformanceTracker:
-    """Running performance of the account."""
+    """Running performance of the account.
+
+    A mark costs a few comparisons: the current UTC day is kept as ``[start, end)`` in ns,
+    and the drawdown is computed (exactly, in Decimal) only when equity is below the floor
+    under which it could exceed the day's deepest drawdown so far (recomputed when the
+    high-water mark or that depth changes).
+    """
 
     def __init__(self, starting_equity: Decimal, curve_points: int = 10_000) -> None:
         self.starting_equity = starting_equity
@@ -81,6 +107,9 @@ class PerformanceTracker:
         self.total_trades = 0
         self.total_wins = 0
         self.total_losses = 0
+        self._day_lo = 0
+        self._day_hi = 0  # empty range: the first mark sets the day
+        self._dd_floor = _NEG_INF
         self._reset_day()
 
     def _reset_day(self) -> None:
@@ -90,6 +119,16 @@ class PerformanceTracker:
         self.day_realized = _ZERO
         self.day_fees = _ZERO
         self.day_max_dd = _ZERO
+        self._set_floor()
+
+    def _set_floor(self) -> None:
+        """Equity below which the drawdown may exceed ``day_max_dd`` (``max_drawdown_pct``
+        is never below it); -inf when the high-water mark is not positive (no drawdown)."""
+        hwm = self.hwm
+        if hwm > 0:
+            self._dd_floor = hwm * (100 - self.day_max_dd) / 100 + hwm * _MARGIN
+        else:
+            self._dd_floor = _NEG_INF
 
     def on_fill(self, realized: Decimal, fee: Decimal, closing: bool) -> None:
         """Count a fill; a fill that closed exposure is a win or a loss by its realized PnL."""
@@ -108,6 +147,19 @@ class PerformanceTracker:
     def on_equity(self, ts_ns: int, equity: Decimal) -> PerformanceDay | None:
         """Record a mark of equity; return the day that ended, if one did."""
         closed: PerformanceDay | None = None
+        if not self._day_lo <= ts_ns < self._day_hi:
+            closed = self._change_day(ts_ns)
+        self.last_equity = equity
+        if equity > self.hwm:
+            self.hwm = equity
+            self._set_floor()
+        elif equity < self._dd_floor:
+            self._drawdown(equity)
+        self.curve.append((ts_ns, equity))
+        return closed
+
+    def _change_day(self, ts_ns: int) -> PerformanceDay | None:
+        self._day_lo, self._day_hi = day_bounds(ts_ns)
         today = day_of(ts_ns)
         if self.day is None:
             self.day = today
@@ -115,16 +167,16 @@ class PerformanceTracker:
         elif today != self.day:
             closed = self._close_day(ts_ns)
             self.day = today
-        self.last_equity = equity
-        if equity > self.hwm:
-            self.hwm = equity
-        dd = (self.hwm - equity) / self.hwm * 100 if self.hwm > 0 else _ZERO
+            return closed
+        return None
+
+    def _drawdown(self, equity: Decimal) -> None:
+        dd = (self.hwm - equity) / self.hwm * 100
         if dd > self.max_drawdown_pct:
             self.max_drawdown_pct = dd
         if dd > self.day_max_dd:
             self.day_max_dd = dd
-        self.curve.append((ts_ns, equity))
-        return closed
+            self._set_floor()
 
     def drawdown_pct(self) -> Decimal:
         """Current drawdown from the high-water mark, percent."""

@@ -61,6 +61,8 @@ class Portfolio:
         self.realized = _ZERO
         self.fees = _ZERO
         self._positions: dict[Symbol, PositionState] = {}
+        self._open: dict[Symbol, PositionState] = {}  # the non-flat subset of _positions
+        self._equity: Decimal | None = None  # cached; None after a change
         self._venues: dict[Symbol, Venue] = {}
         self._strategies: dict[tuple[StrategyId | None, Symbol], PositionState] = {}
         self._marks: dict[Symbol, float] = {}
@@ -137,6 +139,11 @@ class Portfolio:
             self.realized += realized
         self.fees += fee
         self.performance.on_fill(realized, fee, bool(before) and (before > 0) is not (qty > 0))
+        if state.qty:
+            self._open[symbol] = state
+        else:
+            self._open.pop(symbol, None)
+        self._equity = None
         if symbol not in self._marks:
             self._marks[symbol] = float(price)
             self._dec[symbol] = price
@@ -160,6 +167,8 @@ class Portfolio:
         if self._marks.get(symbol) != price:
             self._marks[symbol] = price
             self._dec.pop(symbol, None)
+            if symbol in self._open:
+                self._equity = None
         if ts >= self._next_mark:
             self.mark(ts)
 
@@ -244,43 +253,46 @@ class Portfolio:
     def unrealized(self) -> Decimal:
         """Unrealized PnL of all positions at the last marks."""
         total = _ZERO
-        for symbol, state in self._positions.items():
-            if state.qty:
-                total += state.unrealized(self._mark(symbol))
+        for symbol, state in self._open.items():
+            total += state.unrealized(self._mark(symbol))
         return total
 
     def position_value(self) -> Decimal:
         """Signed value of all positions at the last marks (cost when unmarked)."""
         total = _ZERO
-        for symbol, state in self._positions.items():
-            if state.qty:
-                m = self._mark(symbol)
-                total += state.cost if m is None else state.qty * m
+        for symbol, state in self._open.items():
+            m = self._mark(symbol)
+            total += state.cost if m is None else state.qty * m
         return total
 
     def gross_exposure(self) -> Decimal:
         """Sum of absolute position values at the last marks."""
         total = _ZERO
-        for symbol, state in self._positions.items():
-            if state.qty:
-                m = self._mark(symbol)
-                total += abs(state.cost if m is None else state.qty * m)
+        for symbol, state in self._open.items():
+            m = self._mark(symbol)
+            total += abs(state.cost if m is None else state.qty * m)
         return total
 
     def gross_and_equity(self) -> tuple[Decimal, Decimal]:
         """Gross exposure and equity in one pass (the risk checks' view)."""
         gross = value = _ZERO
-        for symbol, state in self._positions.items():
-            if state.qty:
-                m = self._mark(symbol)
-                v = state.cost if m is None else state.qty * m
-                value += v
-                gross += abs(v)
+        for symbol, state in self._open.items():
+            m = self._mark(symbol)
+            v = state.cost if m is None else state.qty * m
+            value += v
+            gross += abs(v)
         return gross, self.cash + value
 
     def equity(self) -> Decimal:
-        """Cash plus position value."""
-        return self.cash + self.position_value()
+        """Cash plus position value (kept until a fill or a held symbol's price changes)."""
+        equity = self._equity
+        if equity is None:
+            equity = self._equity = self.cash + self.position_value()
+        return equity
+
+    def has_open_positions(self) -> bool:
+        """True when any position is not flat."""
+        return bool(self._open)
 
     def portfolio_row(self, ts: int) -> PortfolioUpdated:
         """The current portfolio row."""
