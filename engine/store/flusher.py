@@ -13,28 +13,41 @@ meets a unique violation (a replay after a crash, a duplicate fill from a venue)
 transaction rolls back and the batch is written again with the merge path everywhere. So
 the first attempt either commits everything or nothing, and the second is idempotent.
 
-COPY is sent in chunks of :data:`COPY_CHUNK` rows: asyncpg encodes a chunk without
-yielding, and the writer yields to the loop between chunks, so the chunk size bounds how long the
-event loop is held (about 1 ms).
+COPY data is encoded (:mod:`engine.store.copytext`) and sent in slices sized to take
+about :data:`SLICE_S` of CPU each; the writer yields to the loop between slices, so a
+flush of any size never holds the event loop for long, and the server parses one slice
+while the next is encoded.
+
+Tables in ``async_commit`` (by default ``price_data`` and its ``market_data_latest``
+cache: market data the venue can backfill) are committed with ``synchronous_commit =
+off`` when a transaction holds nothing else: the commit does not wait for the WAL flush.
+A crash of the engine loses nothing (the server has the commit); a crash of the database
+server itself may lose the last fraction of a second of such bars (the database stays
+consistent). Any transaction with other rows commits synchronously.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
 import asyncpg
 
-from engine.store.copytext import encode_rows
+from engine.store.copytext import TextCache, encode_rows
 from engine.store.journal import Batch
 from engine.store.tables import FLUSH_ORDER, SPECS, TableSpec
 
-__all__ = ["COPY_CHUNK", "Flusher", "is_poison"]
+__all__ = ["ASYNC_COMMIT_TABLES", "SLICE_S", "Flusher", "is_poison"]
 
-COPY_CHUNK = 128
+SLICE_S = 0.001
+"""CPU time one slice of COPY data should take to encode (seconds)."""
+ASYNC_COMMIT_TABLES: frozenset[str] = frozenset({"price_data", "market_data_latest"})
+"""Tables whose transactions (when they hold nothing else) skip the WAL flush wait."""
+_MIN_SLICE, _MAX_SLICE = 32, 8192
 Row = tuple[Any, ...]
 
 
@@ -95,15 +108,13 @@ def _dedupe(spec: TableSpec, cols: tuple[str, ...], rows: list[Row]) -> list[Row
 
 
 def _latest_bars(cols: tuple[str, ...], rows: list[Row]) -> list[Row]:
-    """The newest bar per (exchange, symbol, timeframe): the market_data_latest rows."""
-    ex, sy, tf, ts = (cols.index(c) for c in ("exchange", "symbol", "timeframe", "ts"))
-    latest: dict[tuple[Any, ...], Row] = {}
-    for row in rows:
-        key = (row[ex], row[sy], row[tf])
-        have = latest.get(key)
-        if have is None or have[ts] <= row[ts]:
-            latest[key] = row
+    """The newest bar per (exchange, symbol, timeframe): the market_data_latest rows.
+    ``rows`` sorted by ts (stable), so the last row per key is the newest."""
+    ex, sy, tf = (cols.index(c) for c in ("exchange", "symbol", "timeframe"))
+    latest = dict(zip(map(itemgetter(ex, sy, tf), rows), rows, strict=True))
     want = SPECS["market_data_latest"].columns
+    if want == cols:
+        return list(latest.values())
     idx = [cols.index(c) for c in want]
     return [tuple(row[i] for i in idx) for row in latest.values()]
 
@@ -116,10 +127,14 @@ def _months_between(lo: datetime, hi: datetime) -> set[tuple[int, int]]:
 class Flusher:
     """Writes batches over a connection; remembers per-connection staging tables."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float,
+                 async_commit: Collection[str] = ASYNC_COMMIT_TABLES) -> None:
         self.timeout = timeout
+        self._async_commit = frozenset(async_commit)
         self._staged: set[str] = set()
         self._months: set[tuple[int, int]] = set()
+        self._text = TextCache()
+        self._slice: dict[str, int] = {}
 
     def reset_connection(self) -> None:
         """Forget per-connection state (call after reconnecting)."""
@@ -128,11 +143,13 @@ class Flusher:
     async def write(self, conn: asyncpg.Connection, batch: Batch) -> dict[str, int]:
         """Write ``batch`` in one transaction; returns rows written per table."""
         batch = dict(batch)
-        if "price_data" in batch:
+        if batch.get("price_data", ((), []))[1]:
             cols, rows = batch["price_data"]
-            await self._ensure_partitions(conn, cols, rows)
+            ts = itemgetter(cols.index("ts"))
+            in_order = sorted(rows, key=ts)  # linear when already in time order
+            await self._ensure_partitions(conn, ts(in_order[0]), ts(in_order[-1]))
             batch["market_data_latest"] = (SPECS["market_data_latest"].columns,
-                                           _latest_bars(cols, rows))
+                                           _latest_bars(cols, in_order))
         if any(SPECS[name].optimistic for name in batch):
             try:
                 return await self._transaction(conn, batch, optimistic=True)
@@ -183,7 +200,9 @@ class Flusher:
                     await self._ensure_stage(conn, spec)
                 plan.append((spec, cols, rows))
         written: dict[str, int] = {}
-        await conn.execute("BEGIN", timeout=t)
+        relaxed = all(spec.target in self._async_commit for spec, _, _ in plan)
+        await conn.execute("BEGIN; SET LOCAL synchronous_commit TO off" if relaxed
+                           else "BEGIN", timeout=t)
         try:
             for spec, cols, rows in plan:
                 if optimistic and spec.optimistic:
@@ -204,13 +223,22 @@ class Flusher:
 
     async def _copy(self, conn: asyncpg.Connection, table: str, cols: tuple[str, ...],
                     rows: list[Row]) -> None:
-        async def chunks() -> AsyncIterator[bytes]:
-            for i in range(0, len(rows), COPY_CHUNK):
+        async def slices() -> AsyncIterator[bytes]:
+            size = self._slice.get(table, 256)
+            i = 0
+            while i < len(rows):
                 if i:
-                    await asyncio.sleep(0)  # let the loop run between chunks
-                yield encode_rows(rows[i:i + COPY_CHUNK])
+                    await asyncio.sleep(0)  # let the loop run between slices
+                started = time.thread_time()
+                data = encode_rows(rows[i:i + size], self._text)
+                spent = time.thread_time() - started
+                i += size
+                if spent > 0:  # aim the next slice at SLICE_S of CPU
+                    size = max(_MIN_SLICE, min(_MAX_SLICE, int(size * SLICE_S / spent)))
+                self._slice[table] = size
+                yield data
 
-        await conn.copy_to_table(table, source=chunks(), columns=list(cols), format="text",
+        await conn.copy_to_table(table, source=slices(), columns=list(cols), format="text",
                                  timeout=self.timeout)
 
     async def _ensure_stage(self, conn: asyncpg.Connection, spec: TableSpec) -> None:
@@ -224,11 +252,8 @@ class Flusher:
             timeout=self.timeout)
         self._staged.add(spec.name)
 
-    async def _ensure_partitions(self, conn: asyncpg.Connection, cols: tuple[str, ...],
-                                 rows: list[Row]) -> None:
-        key = itemgetter(cols.index("ts"))
-        lo: datetime = key(min(rows, key=key))
-        hi: datetime = key(max(rows, key=key))
+    async def _ensure_partitions(self, conn: asyncpg.Connection, lo: datetime,
+                                 hi: datetime) -> None:
         months = _months_between(lo, hi)
         if months <= self._months:
             return

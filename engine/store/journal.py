@@ -201,6 +201,12 @@ class Journal:
             self._dirty = True
             raise JournalError(f"cannot fsync journal {self.path}: {exc}") from exc
 
+    def fsync_now(self) -> None:
+        """fsync on the calling thread (shutdown paths, where no worker thread can wait)."""
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            self._dirty = False
+
     def read_next(self) -> tuple[Batch, int, int] | None:
         """The next undrained frame as (batch, row count, offset after it), or None."""
         self._check_open()
@@ -214,6 +220,37 @@ class Journal:
         if not _valid(head, payload):
             raise self._corrupt_at(self._read_off)
         return decode_batch(payload), count, self._read_off + _HEADER.size + length
+
+    def read_merged(self, max_rows: int) -> tuple[Batch, int, int] | None:
+        """Like :meth:`read_next`, but consecutive frames are merged into one batch while
+        the rows stay under ``max_rows`` (at least one frame) and each table's columns
+        agree, so a backlog of small frames drains in few transactions."""
+        first = self.read_next()
+        if first is None:
+            return None
+        batch, count, end = first
+        merged = {table: (cols, list(rows)) for table, (cols, rows) in batch.items()}
+        while end < self.size:
+            nxt = self._peek(end)
+            if nxt is None or count + nxt[1] > max_rows:
+                break
+            more, more_count, more_end = nxt
+            if any(t in merged and merged[t][0] != cols for t, (cols, _) in more.items()):
+                break
+            for table, (cols, rows) in more.items():
+                if table in merged:
+                    merged[table][1].extend(rows)
+                else:
+                    merged[table] = (cols, list(rows))
+            count, end = count + more_count, more_end
+        return merged, count, end
+
+    def _peek(self, offset: int) -> tuple[Batch, int, int] | None:
+        saved, self._read_off = self._read_off, offset
+        try:
+            return self.read_next()
+        finally:
+            self._read_off = saved
 
     def mark_drained(self, offset: int, count: int) -> None:
         """Record that frames up to ``offset`` are in the database."""

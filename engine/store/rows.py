@@ -5,8 +5,10 @@ writer's flushes only move ready rows. Rules at this boundary:
 
 - ``ts_ns`` becomes a UTC ``datetime`` truncated to the microsecond (timestamptz has
   microsecond precision; the nanoseconds below are dropped, never rounded up).
-- Decimals go to ``numeric`` unchanged. Market-data floats become Decimals through their
-  shortest repr (``0.1`` stays ``0.1``); NaN becomes NULL.
+- Decimals go to ``numeric`` unchanged. Market-data floats (bars) stay floats in the row
+  and are written as their shortest repr, so ``0.1`` is stored as the numeric ``0.1``,
+  exactly what ``Decimal(repr(x))`` would store, without a Decimal per value; a NaN vwap
+  becomes NULL.
 - JSON (payloads, reasoning, configs) is serialised once, here, with orjson; Decimals in it
   become strings so no precision is lost.
 - Records without an id of their own (signals, predictions, alerts) get a UUIDv7 here, so
@@ -66,12 +68,6 @@ def dumps_json(obj: Any) -> str:
     """Serialise to JSON text for a jsonb column (Decimal -> string, UUID/enum/dataclass
     natively)."""
     return orjson.dumps(obj, default=_json_default, option=_JSON_OPTS).decode()
-
-
-def _num(value: float) -> Decimal | None:
-    if value != value:  # NaN
-        return None
-    return Decimal(repr(value))
 
 
 class RowMaker:
@@ -174,10 +170,11 @@ class RowMaker:
     def _bar(self, b: m.Bar) -> Rows:
         if not b.closed:
             return []  # only closed bars are history; see StoreWriter.submit
+        vwap = b.vwap
         return [("price_data", (
             b.venue, b.symbol, b.timeframe, _EPOCH + timedelta(microseconds=b.ts_ns // 1000),
-            Decimal(repr(b.open)), Decimal(repr(b.high)), Decimal(repr(b.low)),
-            Decimal(repr(b.close)), Decimal(repr(b.volume)), _num(b.vwap), b.num_trades,
+            b.open, b.high, b.low, b.close, b.volume, None if vwap != vwap else vwap,
+            b.num_trades,
         ))]
 
     def _signal(self, s: m.Signal) -> Rows:
