@@ -10,6 +10,10 @@ Conventions, which every part of the engine relies on:
   is far too hot for Decimal. A price read from market data becomes a Decimal at the point
   where it turns into money (a fill price, a limit price), through :func:`to_decimal`.
 - Every object is frozen and slotted: handlers share them without defensive copies.
+- Market data objects are :class:`msgspec.Struct` (frozen, outside the cycle collector):
+  one is built per record at rates where a frozen dataclass's ``__init__`` (one
+  ``object.__setattr__`` per field) costs more than everything else the record goes
+  through. The other objects are frozen dataclasses.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 
@@ -135,8 +141,7 @@ class SignalDirection(enum.Enum):
     FLAT = "flat"
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
+class Bar(msgspec.Struct, frozen=True, gc=False):
     """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
 
     venue: Venue
@@ -153,8 +158,7 @@ class Bar:
     closed: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class TradeTick:
+class TradeTick(msgspec.Struct, frozen=True, gc=False):
     """One public trade; ``side`` is the aggressor's side, None when the venue omits it."""
 
     venue: Venue
@@ -166,8 +170,7 @@ class TradeTick:
     trade_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(msgspec.Struct, frozen=True, gc=False):
     """Top of book."""
 
     venue: Venue

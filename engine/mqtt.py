@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
+import msgspec
 import orjson
 
 from engine.bus import MessageBus
@@ -49,9 +50,9 @@ BACKOFF_MAX_S = 30.0
 
 
 def _default(obj: Any) -> Any:
-    if hasattr(obj, "hex") and obj.__class__.__name__ == "UUID":
-        return str(obj)
-    return str(obj)
+    if isinstance(obj, msgspec.Struct):  # market data (Bar, TradeTick, Quote)
+        return msgspec.structs.asdict(obj)
+    return str(obj)  # Decimal, UUID
 
 
 def event_json(obj: Any) -> bytes:
