@@ -80,6 +80,10 @@ def check_trade_values(price: float, qty: float, ts_ns: int, max_ts_ns: int) -> 
 def check_bar(bar: Bar, max_ts_ns: int) -> Reason:
     """Stateless checks of one bar (``max_ts_ns`` bounds its open time)."""
     o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
+    # One chained comparison accepts a good bar (NaN fails every comparison).
+    if 0.0 < lo <= o <= h < _INF and lo <= c <= h and 0.0 <= v < _INF \
+            and bar.ts_ns <= max_ts_ns:
+        return Reason.OK
     if not all(map(math.isfinite, (o, h, lo, c, v))):
         return Reason.NON_FINITE
     if o <= 0.0 or h <= 0.0 or lo <= 0.0 or c <= 0.0:
