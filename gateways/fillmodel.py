@@ -25,7 +25,6 @@ Rules (``PaperFillModel`` holds the knobs):
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -77,6 +76,9 @@ def _kind(t: OrderType) -> int:
 
 
 _MAKER, _TAKER = LiquiditySide.MAKER, LiquiditySide.TAKER
+_BUY = OrderSide.BUY
+_GTC = TimeInForce.GTC
+_MARKET_T = OrderType.MARKET
 _filled = constructor(VenueFilled)
 _accepted = constructor(VenueAccepted)
 _cancelled = constructor(VenueCancelled)
@@ -110,10 +112,10 @@ class _Working:
     __slots__ = ("arrived", "buy", "cid", "eligible_ns", "kind", "limit", "live", "remaining",
                  "stop", "submit_ns", "tif")
 
-    def __init__(self, order: Order, now: int, latency_ns: int) -> None:
+    def __init__(self, order: Order, kind: int, now: int, latency_ns: int) -> None:
         self.cid = order.client_order_id
-        self.buy = order.side is OrderSide.BUY
-        self.kind = _kind(order.type)
+        self.buy = order.side is _BUY
+        self.kind = kind
         self.limit = order.limit_price
         self.stop = order.stop_price
         self.remaining = order.qty - order.filled_qty
@@ -145,7 +147,13 @@ class Matcher:
         self._taker = model.taker_fee_bps / _TENK
         self._share = model.volume_share
         self._touch = model.limit_fill == "touch"
+        self._fee_quantum = model.fee_quantum
+        self._fee_currency = model.fee_currency
         self.fills = 0
+
+    def set_emit(self, emit: Callable[[ExecutionReport], None]) -> None:
+        """Send reports to ``emit`` from now on."""
+        self._emit = emit
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -157,16 +165,22 @@ class Matcher:
         self._seen[cid] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        if _kind(order.type) < 0:
+        kind = _MARKET if order.type is _MARKET_T else _kind(order.type)
+        if kind < 0:
             self._emit(_rejected(cid, now, f"paper venue does not work {order.type.value}"))
             return
-        w = _Working(order, now, self._latency_ns)
-        self._book.setdefault(order.symbol, []).append(w)
-        self._by_cid[cid] = (order.symbol, w)
-        self._emit(_accepted(cid, now, f"paper-{cid[:16]}"))
-        quote = self._quotes.get(order.symbol)
-        if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:
-            self._on_quote_order(order.symbol, w, quote, now)
+        w = _Working(order, kind, now, self._latency_ns)
+        symbol = order.symbol
+        resting = self._book.get(symbol)
+        if resting is None:
+            resting = self._book[symbol] = []
+        resting.append(w)
+        self._by_cid[cid] = (symbol, w)
+        self._emit(_accepted(cid, now, "paper-" + cid[:16]))
+        if self._quotes:
+            quote = self._quotes.get(symbol)
+            if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:
+                self._on_quote_order(symbol, w, quote, now)
 
     def cancel(self, cid: ClientOrderId, now: int, reason: str = "requested") -> bool:
         """Cancel a working order; False when it is not working."""
@@ -197,11 +211,20 @@ class Matcher:
         for w in list(orders):
             if not w.live or not (zero_latency or ts >= w.eligible_ns):
                 continue
-            if w.kind >= _STOP:
-                if not (p >= w.stop if w.buy else p <= w.stop):  # type: ignore[operator]
-                    continue
-                self._trigger(w, ts, p)
-            avail = self._match(tick.symbol, w, ts, p, self._crosses(w, p), avail)
+            if w.kind == _MARKET and not w.arrived and w.tif is _GTC:
+                # the common case, inlined: a market order's first eligible price
+                w.arrived = True
+                qty = w.remaining if w.remaining < avail else avail
+                if qty > 0:
+                    self._fill(tick.symbol, w, ts, qty, p * self._up if w.buy else p * self._down,
+                               _TAKER)
+                avail -= qty
+            else:
+                if w.kind >= _STOP:
+                    if not (p >= w.stop if w.buy else p <= w.stop):  # type: ignore[operator]
+                        continue
+                    self._trigger(w, ts, p)
+                avail = self._match(tick.symbol, w, ts, p, self._crosses(w, p), avail)
             if avail <= 0:
                 break
 
@@ -316,15 +339,14 @@ class Matcher:
     def _fill(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal, px: Decimal,
               liquidity: LiquiditySide) -> None:
         rate = self._taker if liquidity is _TAKER else self._maker
-        fee = (qty * px * rate).quantize(self.model.fee_quantum, ROUND_HALF_EVEN)
+        fee = (qty * px * rate).quantize(self._fee_quantum, ROUND_HALF_EVEN)
         w.remaining -= qty
         if w.remaining <= 0:
             self._remove(symbol, w)
         self.fills += 1
-        self._trade_seq += 1
-        trade_id = f"{self._trade_prefix}-{self._trade_seq}"  # unique across restarts
-        self._emit(_filled(w.cid, ts, trade_id, qty, px, fee,
-                           self.model.fee_currency, liquidity))
+        seq = self._trade_seq = self._trade_seq + 1
+        trade_id = f"{self._trade_prefix}-{seq}"  # unique across restarts
+        self._emit(_filled(w.cid, ts, trade_id, qty, px, fee, self._fee_currency, liquidity))
 
     def _trigger(self, w: _Working, ts: int, price: Decimal) -> None:
         w.kind = _MARKET if w.kind == _STOP else _LIMIT
@@ -334,6 +356,5 @@ class Matcher:
         w.live = False
         self._by_cid.pop(w.cid, None)
         orders = self._book.get(symbol)
-        if orders is not None:
-            with contextlib.suppress(ValueError):
-                orders.remove(w)
+        if orders is not None and w in orders:
+            orders.remove(w)

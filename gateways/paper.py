@@ -55,7 +55,6 @@ class PaperGateway:
         self.on_bar = self.matcher.on_bar
         self.on_quote = self.matcher.on_quote
         self._connected = False
-        self.reports = 0
 
     @property
     def venue(self) -> Venue:
@@ -68,8 +67,10 @@ class PaperGateway:
         return PAPER_CAPABILITIES
 
     def set_report_handler(self, handler: ReportHandler) -> None:
-        """Send reports to ``handler`` (the OMS's ``on_report``)."""
+        """Send reports to ``handler`` (the OMS's ``on_report``): the matcher calls it
+        directly, with nothing in between."""
         self._handler = handler
+        self.matcher.set_emit(handler)
 
     def attach(self, bus: MessageBus) -> None:
         """Subscribe the matcher to market data on ``bus``.
@@ -82,8 +83,7 @@ class PaperGateway:
         bus.subscribe(Quote, self.on_quote)
 
     def _report(self, report: ExecutionReport) -> None:
-        self.reports += 1
-        if self._handler is not None:
+        if self._handler is not None:  # reports before a handler is set go nowhere
             self._handler(report)
 
     # -- SyncExecution ---------------------------------------------------------------------

@@ -45,9 +45,10 @@ class OrderBook:
 
     def __init__(self, keep_closed: int = 10_000) -> None:
         self._open: dict[ClientOrderId, Entry] = {}
-        self._by_id: dict[OrderId, Entry] = {}
+        # keyed by the UUID's int: a UUID's __hash__ runs in Python, an int's does not
+        self._by_id: dict[int, Entry] = {}
         self._closed: OrderedDict[ClientOrderId, Entry] = OrderedDict()
-        self._closed_by_id: dict[OrderId, ClientOrderId] = {}
+        self._closed_by_id: dict[int, ClientOrderId] = {}
         self._keep_closed = keep_closed
         self._count: dict[StrategyId | None, int] = {}
         self._total = 0
@@ -64,10 +65,11 @@ class OrderBook:
 
     def by_order_id(self, order_id: OrderId) -> Entry | None:
         """The entry of a working or recently closed order, by the engine's id."""
-        entry = self._by_id.get(order_id)
+        key = order_id.int
+        entry = self._by_id.get(key)
         if entry is not None:
             return entry
-        cid = self._closed_by_id.get(order_id)
+        cid = self._closed_by_id.get(key)
         return None if cid is None else self._closed.get(cid)
 
     def working(self) -> Iterator[Entry]:
@@ -96,7 +98,7 @@ class OrderBook:
         """Register a new working order."""
         order = entry.order
         self._open[order.client_order_id] = entry
-        self._by_id[order.id] = entry
+        self._by_id[order.id.int] = entry
         if entry.counted:
             sid = order.strategy_id
             self._count[sid] = self._count.get(sid, 0) + 1
@@ -107,17 +109,19 @@ class OrderBook:
         """Register an order that never worked (rejected by risk)."""
         self._remember(entry)
 
-    def filled(self, entry: Entry, qty: Decimal) -> None:
-        """Account for a fill of a working order."""
+    def filled(self, entry: Entry, qty: Decimal, done: bool = False) -> None:
+        """Account for a fill of a working order; ``done``: it is filled in full (closed)."""
         if entry.counted:
             self._move(entry.order, -qty)
+        if done:
+            self.close(entry, _ZERO)
 
     def close(self, entry: Entry, remaining: Decimal) -> None:
         """Move a working order to the closed list; ``remaining`` was still open."""
         order = entry.order
         if self._open.pop(order.client_order_id, None) is None:
             return
-        self._by_id.pop(order.id, None)
+        self._by_id.pop(order.id.int, None)
         if entry.counted:
             sid = order.strategy_id
             self._count[sid] -= 1
@@ -136,10 +140,10 @@ class OrderBook:
     def _remember(self, entry: Entry) -> None:
         order = entry.order
         self._closed[order.client_order_id] = entry
-        self._closed_by_id[order.id] = order.client_order_id
+        self._closed_by_id[order.id.int] = order.client_order_id
         while len(self._closed) > self._keep_closed:
             _, old = self._closed.popitem(last=False)
-            self._closed_by_id.pop(old.order.id, None)
+            self._closed_by_id.pop(old.order.id.int, None)
 
     def __len__(self) -> int:
         return len(self._open)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from engine.ids import FillId, OrderId
+from engine.ids import ClientOrderId, FillId, OrderId
 
 __all__ = ["IdGenerator", "constructor", "evolver", "field_names"]
 
@@ -90,25 +90,43 @@ class IdGenerator:
         self._bits = random.Random(seed if seed is not None else os.urandom(32)).getrandbits
         self._safe = uuid.SafeUUID.unknown
 
-    def uuid(self) -> uuid.UUID:
-        """A new UUIDv7."""
+    def _value(self) -> int:
         rand = self._bits(74)
-        value = (
+        return (
             (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80
             | 0x7 << 76
             | (rand >> 62) << 64
             | 0b10 << 62
             | (rand & 0x3FFF_FFFF_FFFF_FFFF)
         )
-        u = object.__new__(uuid.UUID)
-        object.__setattr__(u, "int", value)
-        object.__setattr__(u, "is_safe", self._safe)
+
+    def _make(self, value: int) -> uuid.UUID:
+        u = _new(_UUID)
+        _set(u, "int", value)
+        _set(u, "is_safe", self._safe)
         return u
+
+    def uuid(self) -> uuid.UUID:
+        """A new UUIDv7."""
+        return self._make(self._value())
 
     def order_id(self) -> OrderId:
         """A new order id."""
-        return OrderId(self.uuid())
+        return self._make(self._value())  # type: ignore[return-value]  # NewType: no call
+
+    def order_ids(self) -> tuple[OrderId, ClientOrderId]:
+        """A new order id and its client order id (its 32 hex digits), made together."""
+        value = self._value()
+        u = _new(_UUID)
+        _set(u, "int", value)
+        _set(u, "is_safe", self._safe)
+        return u, f"{value:032x}"  # type: ignore[return-value]
 
     def fill_id(self) -> FillId:
         """A new fill id."""
-        return FillId(self.uuid())
+        return self._make(self._value())  # type: ignore[return-value]
+
+
+_new = object.__new__
+_set = object.__setattr__
+_UUID = uuid.UUID

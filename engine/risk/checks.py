@@ -24,6 +24,8 @@ __all__ = ["OpenOrdersView", "PortfolioView", "PreTradeChecks", "reduces_exposur
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+_BUY = OrderSide.BUY
+_ACTIVE = RiskState.ACTIVE
 Verdict = tuple[str, str] | None
 
 
@@ -80,30 +82,47 @@ class _Bucket:
 
 
 class PreTradeChecks:
-    """The checks, with their rate buckets; stateless otherwise."""
+    """The checks, with their rate buckets; stateless otherwise.
+
+    One pass per order: the account's limits are read once into attributes, the portfolio
+    and the book are asked once each (position, working quantity, gross and equity), and
+    the strategy's limits are looked up only when any are configured.
+    """
 
     def __init__(self, config: RiskConfig, clock: Clock, portfolio: PortfolioView,
                  orders: OpenOrdersView) -> None:
         self.config = config
         self._clock = clock
+        self._now = clock.now_ns
         self._portfolio = portfolio
         self._orders = orders
+        self._position_qty = portfolio.position_qty
+        self._open_qty = orders.open_qty
+        self._open_count = orders.open_count
+        self._gross_and_equity = portfolio.gross_and_equity
         self._strategy_limits = {StrategyId(k): v for k, v in config.strategies.items()}
         self._buckets: dict[StrategyId | None, _Bucket] = {}
-        self._account_bucket = (None if config.account.max_orders_per_s is None
-                                else _Bucket(config.account.max_orders_per_s))
+        account = config.account
+        self._account_bucket = (None if account.max_orders_per_s is None
+                                else _Bucket(account.max_orders_per_s))
+        self._max_open = account.max_open_orders
+        self._max_notional = account.max_order_notional
+        self._max_position = account.max_position_notional
+        self._max_gross = account.max_gross_exposure
+        self._band = config.price_band_pct
+        self._leverage = config.leverage
+        self._require_price = config.require_price
+        self._allow_short = config.allow_short
 
     def check(self, order: Order, last: Decimal | None, state: RiskState) -> Verdict:
         """Run every check; the first failure as ``(check, reason)``, or None."""
-        cfg = self.config
         symbol = order.symbol
-        portfolio = self._portfolio
-        position = portfolio.position_qty(symbol)
-        buy = order.side is OrderSide.BUY
+        position = self._position_qty(symbol)
+        buy = order.side is _BUY
         qty = order.qty
         reducing = (position < 0 and qty <= -position) if buy else (
             position > 0 and qty <= position)
-        if state is not RiskState.ACTIVE:
+        if state is not _ACTIVE:
             if state is RiskState.HALTED:
                 return "risk_state", "trading halted: only cancels are accepted"
             if not reducing:
@@ -114,37 +133,60 @@ class PreTradeChecks:
         if price is None:
             price = order.stop_price if order.type is OrderType.STOP_LOSS else last
         if price is None:
-            if cfg.require_price:
+            if self._require_price:
                 return "no_price", f"no reference price for {symbol}"
             return None
-        band = cfg.price_band_pct
+        band = self._band
         if band is not None and last is not None and price is not last:
             deviation = abs(price - last) / last * _HUNDRED
             if deviation > band:
                 return "price_band", (f"price {price} is {deviation:.2f}% from last {last} "
                                       f"(band {band}%)")
-        verdict = self._rate(order)
-        if verdict is not None or order.parent_id is not None:
-            return verdict  # a TWAP/VWAP child: its parent passed the exposure checks
-        notional = qty * price
-        verdict = self._limits(order, price, notional, reducing, self.config.account, None)
-        if verdict is None and self._strategy_limits:
-            slimits = self._strategy_limits.get(order.strategy_id)  # type: ignore[arg-type]
+        now = self._now()
+        bucket = self._account_bucket
+        if bucket is not None and not bucket.take(now):
+            return "rate_limit", f"account order rate above {bucket.capacity:g}/s"
+        slimits = None
+        if self._strategy_limits and order.strategy_id is not None:
+            slimits = self._strategy_limits.get(order.strategy_id)
             if slimits is not None:
-                verdict = self._limits(order, price, notional, reducing, slimits,
-                                       order.strategy_id)
-        if verdict is not None or reducing:
-            return verdict
-        gross, equity = portfolio.gross_and_equity()
-        limit = cfg.account.max_gross_exposure
+                verdict = self._strategy_rate(order.strategy_id, slimits, now)
+                if verdict is not None:
+                    return verdict
+        if order.parent_id is not None:
+            return None  # a TWAP/VWAP child: its parent passed the exposure checks
+        notional = qty * price
+        max_open = self._max_open
+        if max_open is not None and self._open_count() >= max_open:
+            return "max_open_orders", f"account has {max_open} open orders"
+        limit = self._max_notional
+        if limit is not None and notional > limit:
+            return "max_order_notional", f"order notional {notional} > account limit {limit}"
+        limit = self._max_position
+        if limit is not None and not reducing:
+            working = self._open_qty(symbol, order.side)
+            projected = position + working + qty if buy else position - working - qty
+            value = abs(projected) * price
+            if value > limit:
+                return "max_position_notional", (f"account position in {symbol} would be "
+                                                  f"{projected} (~{value:.2f}) > limit {limit}")
+        if slimits is not None:
+            verdict = self._limits(order, price, notional, reducing, slimits,
+                                   order.strategy_id)
+            if verdict is not None:
+                return verdict
+        if reducing:
+            return None
+        gross, equity = self._gross_and_equity()
+        limit = self._max_gross
         if limit is not None and gross + notional > limit:
             return "max_gross_exposure", (f"gross exposure {gross} + {notional} > limit {limit}")
-        power = equity * cfg.leverage - gross
+        power = equity * self._leverage - gross
         if notional > power:
             return "buying_power", (f"order notional {notional} > buying power {power:.2f} "
-                                    f"(leverage {cfg.leverage})")
-        if not cfg.allow_short and not buy:
-            selling = self._orders.open_qty(symbol, OrderSide.SELL) + qty
+                                    f"(leverage {self._leverage})")
+        if not self._allow_short and not buy:
+            selling = self._open_qty(symbol, OrderSide.SELL) + qty
             if selling > position:
                 return "no_short", f"selling {selling} with {position} held: shorts disallowed"
         return None
@@ -178,17 +220,12 @@ class PreTradeChecks:
                                               f"{projected} (~{value:.2f}) > limit {limit}")
         return None
 
-    def _rate(self, order: Order) -> Verdict:
-        now = self._clock.now_ns()
-        bucket = self._account_bucket
-        if bucket is not None and not bucket.take(now):
-            return "rate_limit", f"account order rate above {bucket.capacity:g}/s"
-        sid = order.strategy_id
-        lim = self._strategy_limits.get(sid) if sid is not None else None
-        if lim is not None and lim.max_orders_per_s is not None:
-            sb = self._buckets.get(sid)
-            if sb is None:
-                sb = self._buckets[sid] = _Bucket(lim.max_orders_per_s)
-            if not sb.take(now):
-                return "rate_limit", f"strategy {sid} order rate above {sb.capacity:g}/s"
+    def _strategy_rate(self, sid: StrategyId, lim: RiskLimits, now: int) -> Verdict:
+        if lim.max_orders_per_s is None:
+            return None
+        sb = self._buckets.get(sid)
+        if sb is None:
+            sb = self._buckets[sid] = _Bucket(lim.max_orders_per_s)
+        if not sb.take(now):
+            return "rate_limit", f"strategy {sid} order rate above {sb.capacity:g}/s"
         return None

@@ -1,0 +1,234 @@
+"""The OMS's transitions: gateway reports applied to orders, each one checked, each one an
+order event.
+
+Split from :mod:`engine.oms.manager` by responsibility: the manager takes intents in and
+routes them; this part moves an order from one status to the next. Every change goes
+through :func:`engine.oms.states.next_status` (an illegal one is logged, alerted, counted
+and never applied) and is published as exactly one order event with the order's next seq.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+)
+from engine.execution import (
+    VenueAccepted,
+    VenueCancelled,
+    VenueExpired,
+    VenueFilled,
+    VenueRejected,
+    VenueTriggered,
+)
+from engine.model import Alert, AlertSeverity, Fill, Order, OrderSide, OrderStatus
+from engine.oms.book import Entry
+from engine.oms.children import ChildOrders
+from engine.oms.fastobj import constructor, evolver
+from engine.oms.states import InvalidTransition, next_status
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.oms.manager import OmsConfig
+
+__all__ = ["OrderTransitions", "describe"]
+
+_log = logging.getLogger(__name__)
+
+_new_fill = constructor(Fill)
+_accepted = constructor(OrderAccepted)
+_rejected = constructor(OrderRejected)
+_triggered = constructor(OrderTriggered)
+_filled = constructor(OrderFilled)
+_cancelled = constructor(OrderCancelled)
+_expired = constructor(OrderExpired)
+_ev_accept = evolver(Order, ("status", "exchange_order_id", "updated_ns", "version"))
+_ev_close = evolver(Order, ("status", "reject_reason", "updated_ns", "version"))
+_ev_touch = evolver(Order, ("updated_ns", "version"))
+_ev_fill = evolver(Order, ("status", "filled_qty", "avg_fill_price", "fee", "fee_currency",
+                           "updated_ns", "version"))
+_ev_exchange_id = evolver(Order, ("exchange_order_id",))
+
+_PENDING = OrderStatus.PENDING
+_FILLED = OrderStatus.FILLED
+_BUY = OrderSide.BUY
+_CLOSE_EVENTS = {"rejected": _rejected, "cancelled": _cancelled, "expired": _expired}
+
+
+class OrderTransitions(ChildOrders):
+    """Mixin of :class:`~engine.oms.manager.OrderManager`: reports in, order events out."""
+
+    if TYPE_CHECKING:  # provided by OrderManager
+        config: OmsConfig
+        counts: dict[str, int]
+        _publish: Callable[[object], None]
+        _slip_up: Decimal | None
+        _slip_down: Decimal
+
+    # -- reports from the gateway ----------------------------------------------------------
+
+    def _on_accepted(self, entry: Entry, r: VenueAccepted) -> None:
+        if entry.routed_late and entry.order.status is not _PENDING:
+            entry.order = _ev_exchange_id(entry.order, r.exchange_order_id)
+            return
+        self._apply_accept(entry, r.ts_ns, r.exchange_order_id, None)
+
+    def _on_rejected(self, entry: Entry, r: VenueRejected) -> None:
+        if entry.routed_late and entry.order.status is not _PENDING:
+            # the emulator had accepted it: the venue's refusal ends it as cancelled
+            self._apply_close(entry, "cancelled", r.ts_ns, {"reason": r.reason, "venue": True})
+        else:
+            self._apply_close(entry, "rejected", r.ts_ns, {"reason": r.reason, "source": "venue"})
+
+    def _on_cancelled(self, entry: Entry, r: VenueCancelled) -> None:
+        self._apply_close(entry, "cancelled", r.ts_ns, {"reason": r.reason})
+
+    def _on_expired(self, entry: Entry, r: VenueExpired) -> None:
+        self._apply_close(entry, "expired", r.ts_ns, {"reason": r.reason})
+
+    def _on_venue_triggered(self, entry: Entry, r: VenueTriggered) -> None:
+        self._apply_trigger(entry, r.ts_ns, r.trigger_price)
+
+    def _on_filled(self, entry: Entry, r: VenueFilled) -> None:
+        trade_ids = entry.trade_ids
+        if trade_ids is None:
+            entry.trade_ids = {r.trade_id}
+        elif r.trade_id in trade_ids:
+            self.counts["duplicate_fills"] += 1
+            return
+        else:
+            trade_ids.add(r.trade_id)
+        order = entry.order
+        fill = _new_fill(
+            self.ids.fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
+            order.side, r.qty, r.price, r.ts_ns, r.trade_id, r.fee, r.fee_currency, r.liquidity,
+            order.strategy_id, entry.decision_price)
+        if self._apply_fill(entry, fill):
+            self.counts["fills"] += 1
+            self._after_fill(entry, fill)
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def _reject_new(self, order: Order, price: Decimal | None, reason: str, now: int) -> Order:
+        """A new order refused by risk: closed as rejected at seq 1, never routed."""
+        self.counts["rejected"] += 1
+        rejected = _ev_close(order, OrderStatus.REJECTED, reason, now, 1)
+        entry = Entry(rejected, price)
+        entry.seq = 1
+        self.book.add_closed(entry)
+        self._publish(_rejected(rejected, 1, now, {"reason": reason, "source": "risk"}))
+        return rejected
+
+    def _apply_accept(self, entry: Entry, ts: int, exchange_id: str | None,
+                      payload: dict[str, Any] | None) -> None:
+        order = entry.order
+        try:
+            status = next_status(order, "accepted")
+        except InvalidTransition as exc:
+            self._illegal(exc, ts)
+            return
+        seq = entry.seq + 1
+        entry.seq = seq
+        entry.order = new = _ev_accept(order, status, exchange_id, ts, seq)
+        self._publish(_accepted(new, seq, ts, payload or {}))
+
+    def _apply_trigger(self, entry: Entry, ts: int, price: Decimal) -> bool:
+        try:
+            next_status(entry.order, "triggered")
+        except InvalidTransition as exc:
+            self._illegal(exc, ts)
+            return False
+        seq = entry.seq + 1
+        entry.seq = seq
+        entry.triggered = True
+        entry.order = new = _ev_touch(entry.order, ts, seq)
+        self._publish(_triggered(new, seq, ts, {"trigger_price": str(price)}))
+        return True
+
+    def _apply_close(self, entry: Entry, kind: str, ts: int, payload: dict[str, Any]) -> None:
+        order = entry.order
+        try:
+            status = next_status(order, kind)
+        except InvalidTransition as exc:
+            self._illegal(exc, ts)
+            return
+        seq = entry.seq + 1
+        entry.seq = seq
+        reason = payload.get("reason") if kind == "rejected" else order.reject_reason
+        entry.order = new = _ev_close(order, status, reason, ts, seq)
+        self.book.close(entry, order.qty - order.filled_qty)
+        if entry.emulated == "stop" and not entry.triggered:
+            self.stops.disarm(entry)
+        self._publish(_CLOSE_EVENTS[kind](new, seq, ts, payload))
+        if kind == "rejected":
+            self.counts["rejected"] += 1
+            self._alert(AlertSeverity.WARNING, "order rejected", f"{describe(new)}: "
+                        f"{payload.get('reason')}", ts, new)
+        self._after_close(entry, ts)
+
+    def _apply_fill(self, entry: Entry, fill: Fill) -> bool:
+        order = entry.order
+        qty = fill.qty
+        try:
+            status = next_status(order, "filled", qty)
+        except InvalidTransition as exc:
+            self._illegal(exc, fill.ts_ns)
+            return False
+        filled = order.filled_qty + qty
+        entry.notional += qty * fill.price
+        seq = entry.seq + 1
+        entry.seq = seq
+        ts = fill.ts_ns
+        entry.order = new = _ev_fill(order, status, filled, entry.notional / filled,
+                                     order.fee + fill.fee, fill.fee_currency, ts, seq)
+        self.book.filled(entry, qty, status is _FILLED)
+        self._publish(_filled(new, seq, ts, {}, fill))
+        return True
+
+    def _after_fill(self, entry: Entry, fill: Fill) -> None:
+        order = entry.order
+        if self.config.alert_fills:
+            self._alert(AlertSeverity.INFO, "order filled",
+                        f"{describe(order)}: {fill.qty} @ {fill.price}", fill.ts_ns, order)
+        decision = entry.decision_price
+        if decision is not None and self._slip_up is not None:
+            buy = order.side is _BUY
+            if fill.price > decision * self._slip_up if buy else (
+                    fill.price < decision * self._slip_down):
+                bps = (fill.price - decision) / decision * (10_000 if buy else -10_000)
+                self._alert(AlertSeverity.WARNING, "large slippage",
+                            f"{describe(order)}: filled {fill.price} vs decision {decision} "
+                            f"({bps:.1f} bps)", fill.ts_ns, order)
+        if order.parent_id is not None:
+            self.child_filled(order.parent_id, fill)
+            if order.status is _FILLED:
+                self._after_close(entry, fill.ts_ns)
+
+    def _illegal(self, exc: InvalidTransition, ts: int) -> None:
+        self.counts["illegal"] += 1
+        _log.error("%s", exc)
+        self._alert(AlertSeverity.ERROR, "illegal order transition", str(exc), ts, exc.order)
+
+    def _alert(self, severity: AlertSeverity, title: str, message: str, ts: int,
+               order: Order | None = None) -> None:
+        self._publish(Alert(
+            severity=severity, category="oms", title=title, message=message, ts_ns=ts,
+            symbol=None if order is None else order.symbol,
+            order_id=None if order is None else order.id,
+            strategy_id=None if order is None else order.strategy_id))
+
+
+def describe(order: Order) -> str:
+    """One line naming an order, for alerts."""
+    return (f"{order.side.value} {order.qty} {order.symbol} {order.type.value} "
+            f"[{order.strategy_id or '-'}] {order.client_order_id[:8]}")
+
