@@ -5,6 +5,10 @@ and ``i + capacity``), so the most recent ``n`` values are always one contiguous
 Readers get read-only numpy views of that slice: no copy, no wrap-around arithmetic, and
 numba kernels can take them directly. A view stays valid until ``capacity`` more bars have
 been appended; take ``.copy()`` to keep values longer.
+
+Appending only queues the bar: the columns are written, in one vectorised step, when they
+are next read (or when a ring's worth is queued). A bar costs a list append unless someone
+reads the ring, which most bars of a backtest never are.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ _COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
 class BarRing:
     """The last ``capacity`` closed bars of one symbol and timeframe, as columns."""
 
-    __slots__ = ("_count", "_data", "_num_trades", "_ts", "capacity", "last")
+    __slots__ = ("_count", "_data", "_num_trades", "_queued", "_ts", "capacity", "last")
 
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:
@@ -32,6 +36,7 @@ class BarRing:
         self._ts = np.zeros(2 * capacity, dtype=np.int64)
         self._num_trades = np.zeros(2 * capacity, dtype=np.int64)
         self._count = 0
+        self._queued: list[Bar] = []  # appended, not yet written to the columns
         self.last: Bar | None = None
         """The most recent bar appended."""
 
@@ -45,20 +50,37 @@ class BarRing:
 
     def append(self, bar: Bar) -> None:
         """Add a closed bar (the caller guarantees time order)."""
-        cap = self.capacity
-        i = self._count % cap
-        j = i + cap
-        data = self._data
-        data[0, i] = data[0, j] = bar.open
-        data[1, i] = data[1, j] = bar.high
-        data[2, i] = data[2, j] = bar.low
-        data[3, i] = data[3, j] = bar.close
-        data[4, i] = data[4, j] = bar.volume
-        data[5, i] = data[5, j] = bar.vwap
-        self._ts[i] = self._ts[j] = bar.ts_ns
-        self._num_trades[i] = self._num_trades[j] = bar.num_trades
+        queued = self._queued
+        queued.append(bar)
         self._count += 1
         self.last = bar
+        if len(queued) >= self.capacity:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        queued = self._queued
+        if not queued:
+            return
+        cap = self.capacity
+        keep = queued[-cap:]  # older ones would be overwritten anyway
+        m = len(keep)
+        cols = np.array([[b.open for b in keep], [b.high for b in keep],
+                         [b.low for b in keep], [b.close for b in keep],
+                         [b.volume for b in keep], [b.vwap for b in keep]])
+        ts = np.array([b.ts_ns for b in keep], dtype=np.int64)
+        trades = np.array([b.num_trades for b in keep], dtype=np.int64)
+        start = (self._count - m) % cap
+        # Every value of slot k lives at k and k + cap. The run starts at slot ``start``;
+        # when it passes the end (slot cap - 1) it goes on at slot 0.
+        head = min(m, cap - start)  # values before the wrap
+        pieces = [(start, 0, m), (start + cap, 0, head)]  # (position, from, to)
+        if head < m:
+            pieces.append((0, head, m))
+        for at, lo, hi in pieces:
+            self._data[:, at:at + hi - lo] = cols[:, lo:hi]
+            self._ts[at:at + hi - lo] = ts[lo:hi]
+            self._num_trades[at:at + hi - lo] = trades[lo:hi]
+        queued.clear()
 
     def _window(self, n: int | None) -> slice:
         size = len(self)
@@ -67,6 +89,8 @@ class BarRing:
         return slice(end - n, end)
 
     def _view(self, column: npt.NDArray[np.generic], n: int | None) -> npt.NDArray[np.generic]:
+        if self._queued:
+            self._write_queued()
         view = column[self._window(n)]
         view.flags.writeable = False
         return view
