@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -97,14 +98,19 @@ def _dedupe(spec: TableSpec, cols: tuple[str, ...], rows: list[Row]) -> list[Row
     if spec.mode == "versioned":
         nidx = tuple(cols.index(c) for c in spec.newer)
         for row in rows:
-            key = tuple(row[i] for i in kidx)
+            key = tuple(_same(row[i]) for i in kidx)
             have = out.get(key)
             if have is None or tuple(have[i] for i in nidx) <= tuple(row[i] for i in nidx):
                 out[key] = row
     else:
         for row in rows:
-            out[tuple(row[i] for i in kidx)] = row
+            out[tuple(_same(row[i]) for i in kidx)] = row
     return list(out.values())
+
+
+def _same(value: Any) -> Any:
+    """A key part as compared: a UUID (rows journaled by older versions) equals its hex."""
+    return value.hex if isinstance(value, UUID) else value
 
 
 def _latest_bars(cols: tuple[str, ...], rows: list[Row]) -> list[Row]:
@@ -261,9 +267,3 @@ class Flusher:
         await conn.execute("SELECT ensure_price_partitions($1, $2)", start,
                            hi + timedelta(microseconds=1), timeout=self.timeout)
         self._months |= months
-
-    async def ensure_partitions_ahead(self, conn: asyncpg.Connection, now: datetime,
-                                      months: int = 2) -> None:
-        """Create the current and the next ``months`` monthly partitions of price_data."""
-        await conn.execute("SELECT ensure_price_partitions($1, $2)", now,
-                           now + timedelta(days=31 * months + 1), timeout=self.timeout)

@@ -9,6 +9,11 @@ writer's flushes only move ready rows. Rules at this boundary:
   and are written as their shortest repr, so ``0.1`` is stored as the numeric ``0.1``,
   exactly what ``Decimal(repr(x))`` would store, without a Decimal per value; a NaN vwap
   becomes NULL.
+- UUIDs of the frequent rows (orders, order events, trades) and the account id in every
+  row travel as their 32-digit hex text, which PostgreSQL's uuid input reads: such a row
+  holds only strings, numbers and datetimes, nothing the garbage collector tracks, so a
+  queue of 100k rows adds nothing to a full collection (and the COPY encoder has no
+  UUID to format).
 - JSON (payloads, reasoning, configs) is serialised once, here, with orjson; Decimals in it
   become strings so no precision is lost.
 - Records without an id of their own (signals, predictions, alerts) get a UUIDv7 here, so
@@ -47,6 +52,10 @@ def ns_to_ts(ts_ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ts_ns // 1000)
 
 
+def _hex(value: UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
 def _opt_ts(ts_ns: int | None) -> datetime | None:
     return None if ts_ns is None else _EPOCH + timedelta(microseconds=ts_ns // 1000)
 
@@ -75,6 +84,7 @@ class RowMaker:
 
     def __init__(self, account_id: UUID) -> None:
         self.account_id = account_id
+        self._acct = account_id.hex
         order_event: Callable[[Any], Rows] = self._order_event
         self._dispatch: dict[type, Callable[[Any], Rows]] = {
             ev.OrderSubmitted: order_event, ev.OrderAccepted: order_event,
@@ -116,10 +126,10 @@ class RowMaker:
         status = o.status
         at = ns_to_ts(at_ns)
         return (
-            o.id, self.account_id, o.client_order_id, o.venue, o.exchange_order_id, o.symbol,
+            o.id.hex, self._acct, o.client_order_id, o.venue, o.exchange_order_id, o.symbol,
             o.side.value, o.type.value, o.time_in_force.value, status.value, o.qty,
             o.filled_qty, o.limit_price, o.stop_price, o.avg_fill_price, o.fee,
-            o.fee_currency, o.reduce_only, o.strategy_id, o.parent_id, o.reject_reason,
+            o.fee_currency, o.reduce_only, o.strategy_id, _hex(o.parent_id), o.reject_reason,
             ns_to_ts(o.created_ns), ns_to_ts(o.updated_ns) if o.updated_ns else at,
             at if status is m.OrderStatus.FILLED else None,
             at if status is m.OrderStatus.CANCELLED else None,
@@ -131,7 +141,7 @@ class RowMaker:
         """A ``trades`` row; the strategy comes from the fill, else from its order."""
         strategy = f.strategy_id or (order.strategy_id if order is not None else None)
         return (
-            f.id, f.order_id, self.account_id, f.client_order_id, f.symbol, f.venue,
+            f.id.hex, f.order_id.hex, self._acct, f.client_order_id, f.symbol, f.venue,
             f.exchange_trade_id, f.side._value_, f.qty, f.price, f.fee, f.fee_currency,
             f.liquidity._value_, None, f.decision_price, strategy,
             _EPOCH + timedelta(microseconds=f.ts_ns // 1000),
@@ -143,7 +153,7 @@ class RowMaker:
             payload["data"] = e.payload
         if extra:
             payload.update(extra)
-        return (e.order.id, e.seq, self.account_id, e.kind, e.order.status.value,
+        return (e.order.id.hex, e.seq, self._acct, e.kind, e.order.status.value,
                 dumps_json(payload), ns_to_ts(e.ts_ns))
 
     def _order_event(self, e: ev.OrderEvent) -> Rows:
@@ -158,7 +168,7 @@ class RowMaker:
 
     def position_row(self, p: m.Position, at_ns: int) -> Row:
         """A ``positions`` row."""
-        return (self.account_id, p.venue, p.symbol, p.qty, p.avg_entry_price, p.realized_pnl,
+        return (self._acct, p.venue, p.symbol, p.qty, p.avg_entry_price, p.realized_pnl,
                 p.unrealized_pnl, p.fees, _opt_ts(p.opened_ns), _opt_ts(p.closed_ns),
                 ns_to_ts(p.updated_ns or at_ns), p.version)
 
@@ -178,59 +188,59 @@ class RowMaker:
         ))]
 
     def _signal(self, s: m.Signal) -> Rows:
-        return [("signals", (uuid7(s.ts_ns // 1_000_000), self.account_id, s.strategy_id,
+        return [("signals", (uuid7(s.ts_ns // 1_000_000), self._acct, s.strategy_id,
                              s.symbol, s.direction.value, float(s.strength),
                              dumps_json(s.reasoning), ns_to_ts(s.ts_ns)))]
 
     def _prediction(self, p: m.Prediction) -> Rows:
         return [("ml_predictions", (
-            uuid7(p.ts_ns // 1_000_000), self.account_id, p.model, p.model_version, p.symbol,
+            uuid7(p.ts_ns // 1_000_000), self._acct, p.model, p.model_version, p.symbol,
             p.predicted_price, _DIRECTION[p.direction], float(p.confidence),
             dumps_json(p.feature_importance), ns_to_ts(p.ts_ns), p.horizon_s,
         ))]
 
     def _alert(self, a: m.Alert) -> Rows:
-        return [("alerts", (uuid7(a.ts_ns // 1_000_000), self.account_id, a.severity.value,
+        return [("alerts", (uuid7(a.ts_ns // 1_000_000), self._acct, a.severity.value,
                             a.category, a.title, a.message, a.symbol, a.order_id,
                             a.strategy_id, ns_to_ts(a.ts_ns)))]
 
     # -- store records -----------------------------------------------------------------
 
     def _portfolio(self, p: r.PortfolioState) -> Rows:
-        return [("portfolios", (self.account_id, p.cash, p.equity, p.total_pnl, p.total_pnl_pct,
+        return [("portfolios", (self._acct, p.cash, p.equity, p.total_pnl, p.total_pnl_pct,
                                 p.daily_pnl, p.realized_pnl, p.unrealized_pnl, p.fees, p.sharpe,
                                 p.max_drawdown, p.win_rate, p.num_trades, ns_to_ts(p.ts_ns),
                                 p.version))]
 
     def _snapshot(self, s: r.PortfolioSnapshot) -> Rows:
-        return [("portfolio_snapshots", (self.account_id, ns_to_ts(s.ts_ns), s.cash, s.equity,
+        return [("portfolio_snapshots", (self._acct, ns_to_ts(s.ts_ns), s.cash, s.equity,
                                          dumps_json(s.positions)))]
 
     def _risk(self, e: r.RiskEventRecord) -> Rows:
-        return [("risk_events", (e.id, self.account_id, e.check, e.decision, e.limit_value,
+        return [("risk_events", (e.id, self._acct, e.check, e.decision, e.limit_value,
                                  e.observed_value, e.order_id, e.symbol, e.strategy_id,
                                  e.message, dumps_json(e.details), ns_to_ts(e.ts_ns)))]
 
     def _audit(self, a: r.AuditRecord) -> Rows:
         return [("audit_log", (
-            a.id, self.account_id, a.actor, a.action, a.entity_type, a.entity_id,
+            a.id, self._acct, a.actor, a.action, a.entity_type, a.entity_id,
             None if a.old is None else dumps_json(a.old),
             None if a.new is None else dumps_json(a.new), a.rationale, ns_to_ts(a.ts_ns)))]
 
     def _perf(self, p: r.PerformanceDaily) -> Rows:
         return [("performance_daily", (
-            self.account_id, p.strategy_id or "", p.day, p.trades, p.wins, p.losses, p.pnl,
+            self._acct, p.strategy_id or "", p.day, p.trades, p.wins, p.losses, p.pnl,
             p.fees, p.max_drawdown, p.sharpe, p.equity_end, ns_to_ts(p.ts_ns)))]
 
     def _strategy(self, s: r.StrategyRecord) -> Rows:
         return [("strategies", (
-            self.account_id, s.name, s.strategy_type, s.description, dumps_json(s.config),
+            self._acct, s.name, s.strategy_type, s.description, dumps_json(s.config),
             s.active, s.total_pnl, s.win_rate, s.sharpe, s.num_trades,
             _opt_ts(s.last_signal_ns), ns_to_ts(s.ts_ns)))]
 
     def _strategy_run(self, s: r.StrategyRun) -> Rows:
         return [("strategy_runs", (
-            s.id, self.account_id, s.strategy_id, s.status, s.code_version, s.config_hash,
+            s.id, self._acct, s.strategy_id, s.status, s.code_version, s.config_hash,
             dumps_json(s.config), ns_to_ts(s.started_ns), _opt_ts(s.stopped_ns),
             s.stop_reason))]
 
@@ -246,13 +256,13 @@ class RowMaker:
                                _opt_ts(mm.trained_ns)))]
 
     def _signal_outcome(self, o: r.SignalOutcome) -> Rows:
-        return [("signal_outcomes", (self.account_id, o.strategy_id, o.symbol,
+        return [("signal_outcomes", (self._acct, o.strategy_id, o.symbol,
                                      ns_to_ts(o.signal_ts_ns), o.was_correct, o.outcome_return,
                                      ns_to_ts(o.resolved_ns)))]
 
     def _prediction_outcome(self, o: r.PredictionOutcome) -> Rows:
         return [("prediction_outcomes", (
-            self.account_id, o.model, o.model_version, o.symbol, o.horizon_s,
+            self._acct, o.model, o.model_version, o.symbol, o.horizon_s,
             ns_to_ts(o.predicted_ts_ns), o.actual_price, o.prediction_error, o.was_correct,
             ns_to_ts(o.resolved_ns)))]
 

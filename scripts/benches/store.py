@@ -147,8 +147,8 @@ class Bench:
         schema = await self.fresh_schema()
         pool = await create_pool(self.dsn, schema=schema, min_size=1, max_size=1)
         maker = RowMaker(await self.account(pool))
-        rows = [r for o in objs for _, r in maker.rows(o)]
         cols = list(SPECS[table].columns)
+        rows = [_binary_ready(cols, r) for o in objs for _, r in maker.rows(o)]
         async with pool.acquire() as conn:
             start = time.perf_counter()
             for i in range(0, len(rows), BATCH):
@@ -223,13 +223,28 @@ class Bench:
         start = time.perf_counter()
         async with AsyncSession(engine) as session:
             for f in objs:
-                row = dict(zip(SPECS["trades"].columns, maker.trade_row(f, None), strict=True))
+                row = dict(zip(SPECS["trades"].columns,
+                               _binary_ready(SPECS["trades"].columns, maker.trade_row(f, None)),
+                               strict=True))
                 del row["realized_pnl"], row["strategy_id"]
                 session.add(Trade(**row))
                 await session.commit()
         elapsed = time.perf_counter() - start
         await engine.dispose()
         return len(objs) / elapsed
+
+
+_UUID_COLUMNS = frozenset({"id", "order_id", "account_id"})
+
+
+def _binary_ready(cols: tuple[str, ...] | list[str], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A writer row as the binary-COPY reference takes it (outside the timed part): the
+    writer keeps UUIDs as hex text and bar prices as floats (written by their shortest
+    repr); asyncpg's binary codecs want UUID and Decimal objects (a float would be stored
+    as its exact binary expansion)."""
+    return tuple(uuid.UUID(v) if c in _UUID_COLUMNS and isinstance(v, str)
+                 else Decimal(repr(v)) if isinstance(v, float) else v
+                 for c, v in zip(cols, row, strict=True))
 
 
 async def _median(fn: Callable[[], Awaitable[float]], runs: int) -> tuple[float, list[float]]:

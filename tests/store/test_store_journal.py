@@ -96,3 +96,23 @@ async def test_a_damaged_tail_is_reported_and_not_replayed(
     assert await f.count(store_dsn, "SELECT count(*) FROM trades") == 20
     assert await f.count(store_dsn, "SELECT count(*) FROM orders") == 2
     assert scan_file(path)[0] == 0  # drained and truncated
+
+
+def test_a_backlog_of_small_frames_is_read_back_merged_in_order(tmp_path: Path) -> None:
+    maker = RowMaker(uuid.uuid4())
+    j = Journal(tmp_path)
+    j.open()
+    batches = [_batch(maker, i, 10) for i in range(5)]
+    for b in batches:
+        j.append(b)
+    j.append({"trades": (SPECS["trades"].columns[:-1], [])})  # other columns: not merged
+    merged, count, end = j.read_merged(max_rows=25)  # type: ignore[misc]
+    assert count == 22  # two frames of 11 rows; a third would pass 25
+    assert merged["trades"][1] == batches[0]["trades"][1] + batches[1]["trades"][1]
+    j.mark_drained(end, count)
+    merged, count, end = j.read_merged(max_rows=1000)  # type: ignore[misc]
+    assert count == 33 and len(merged["orders"][1]) == 3
+    j.mark_drained(end, count)
+    last = j.read_merged(max_rows=1000)
+    assert last is not None and last[1] == 0 and last[2] == j.size
+    j.close()

@@ -268,3 +268,44 @@ async def test_database_down_at_start_does_not_stop_the_writer(
     assert writer.status().state == "ok"
     await _stop(writer, task)
     assert await f.count(store_dsn, "SELECT count(*) FROM trades") == 20
+
+
+class _Recording:
+    """A real connection that remembers the statements sent with execute()."""
+
+    def __init__(self, conn: object) -> None:
+        self._conn = conn
+        self.sql: list[str] = []
+
+    async def execute(self, sql: str, *args: object, **kw: object) -> object:
+        self.sql.append(sql)
+        return await self._conn.execute(sql, *args, **kw)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+async def test_only_market_data_transactions_skip_the_wal_flush_wait(store_dsn: str) -> None:
+    from engine.store.flusher import Flusher
+    from engine.store.rows import RowMaker
+    from engine.store.tables import SPECS
+
+    maker = RowMaker(await f.make_account(store_dsn))
+    bars = [maker.rows(f.bar(i))[0][1] for i in range(3)]
+    o = f.order(1)
+    conn = await connect(store_dsn)
+    rec = _Recording(conn)
+    try:
+        flusher = Flusher(timeout=10)
+        await flusher.write(rec, {"price_data": (SPECS["price_data"].columns, bars)})  # type: ignore[arg-type]
+        await flusher.write(rec, {  # type: ignore[arg-type]
+            "price_data": (SPECS["price_data"].columns, bars),
+            "orders": (SPECS["orders"].columns, [maker.order_row(o, o.created_ns)])})
+        begins = [s for s in rec.sql if s.startswith("BEGIN")]
+        assert begins[0] == "BEGIN; SET LOCAL synchronous_commit TO off"
+        assert begins[-1] == "BEGIN"
+        assert await conn.fetchval("SELECT count(*) FROM price_data") == 3
+        assert await conn.fetchval("SELECT close::text FROM market_data_latest") == repr(
+            f.bar(2).close)
+    finally:
+        await conn.close()
