@@ -4,6 +4,7 @@ Each kernel fills a caller-provided output of the input's length: a NaN prefix
 of ``first_valid + lookback`` bars, then TA-Lib's values, computed with TA-Lib
 0.8's operations in TA-Lib's order so every bit agrees. ``fused`` selects the
 single-rounding ``fma`` spelling that TA-Lib's FMA build uses (see ``_fma``).
+The EMA recurrence runs as verified speculative SIMD lanes (``_chunked``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 and the rolling VWAP. (STOCH and ADX live in ``_kernels_hlc``.)
 
 Same framing as the other kernels: NaN prefix of ``first_valid + lookback``,
-then TA-Lib 0.8's arithmetic in TA-Lib's order.
+then TA-Lib 0.8's arithmetic in TA-Lib's order. The RSI and ATR recurrences
+run as verified speculative SIMD lanes (``_chunked``).
 """
 
 from __future__ import annotations
