@@ -24,8 +24,8 @@ class Entry:
     """The OMS's mutable record of one order: current version, last seq, how it is worked."""
 
     __slots__ = (
-        "counted", "decision_price", "emulated", "notional", "order", "routed_late",
-        "seq", "trade_ids", "triggered",
+        "counted", "decision_price", "emulated", "first_trade", "notional", "order",
+        "routed_late", "seq", "trade_ids", "triggered",
     )
 
     def __init__(self, order: Order, decision_price: Decimal | None, emulated: str = "") -> None:
@@ -36,7 +36,8 @@ class Entry:
         self.triggered = False
         self.routed_late = False  # sent to the venue after the emulator accepted it
         self.notional = _ZERO
-        self.trade_ids: set[str] | None = None
+        self.first_trade: str | None = None  # venue trade ids seen (duplicates are ignored):
+        self.trade_ids: set[str] | None = None  # the first one, then the others
         self.counted = order.parent_id is None
 
 

@@ -84,21 +84,21 @@ class IdGenerator:
     per id. Ids stay unique across processes and restarts (74 random bits per millisecond).
     """
 
-    __slots__ = ("_bits", "_safe")
+    __slots__ = ("_bits", "_ms", "_prefix", "_safe")
 
     def __init__(self, seed: bytes | None = None) -> None:
         self._bits = random.Random(seed if seed is not None else os.urandom(32)).getrandbits
         self._safe = uuid.SafeUUID.unknown
+        self._ms = -1
+        self._prefix = 0
 
     def _value(self) -> int:
-        rand = self._bits(74)
-        return (
-            (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80
-            | 0x7 << 76
-            | (rand >> 62) << 64
-            | 0b10 << 62
-            | (rand & 0x3FFF_FFFF_FFFF_FFFF)
-        )
+        ms = time.time_ns() // 1_000_000
+        if ms != self._ms:  # the timestamp, version and variant bits, once per millisecond
+            self._ms = ms
+            self._prefix = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+        # 76 random bits with the version and variant positions masked out: 74 random bits
+        return self._prefix | (self._bits(76) & _RANDOM_MASK)
 
     def _make(self, value: int) -> uuid.UUID:
         u = _new(_UUID)
@@ -127,6 +127,7 @@ class IdGenerator:
         return self._make(self._value())  # type: ignore[return-value]
 
 
+_RANDOM_MASK = 0xFFF << 64 | 0x3FFF_FFFF_FFFF_FFFF
 _new = object.__new__
 _set = object.__setattr__
 _UUID = uuid.UUID

@@ -99,14 +99,19 @@ class OrderTransitions(ChildOrders):
         self._apply_trigger(entry, r.ts_ns, r.trigger_price)
 
     def _on_filled(self, entry: Entry, r: VenueFilled) -> None:
-        trade_ids = entry.trade_ids
-        if trade_ids is None:
-            entry.trade_ids = {r.trade_id}
-        elif r.trade_id in trade_ids:
-            self.counts["duplicate_fills"] += 1
-            return
+        tid = r.trade_id
+        first = entry.first_trade
+        if first is None:
+            entry.first_trade = tid
         else:
-            trade_ids.add(r.trade_id)
+            trade_ids = entry.trade_ids
+            if tid == first or (trade_ids is not None and tid in trade_ids):
+                self.counts["duplicate_fills"] += 1
+                return
+            if trade_ids is None:
+                entry.trade_ids = {tid}
+            else:
+                trade_ids.add(tid)
         order = entry.order
         fill = _new_fill(
             self.ids.fill_id(), order.id, order.client_order_id, order.venue, order.symbol,

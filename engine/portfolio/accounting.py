@@ -96,7 +96,11 @@ class PositionState:
 
     def to_position(self, venue: Venue, symbol: Symbol, mark: Decimal | None) -> Position:
         """The frozen :class:`Position` as it stands."""
-        return _new_position(
-            venue, symbol, self.qty, self.avg_entry_price(), self.realized,
-            self.unrealized(mark), self.fees, self.opened_ns if self.qty else None,
-            self.closed_ns, self.updated_ns, max(1, self.version))
+        qty = self.qty
+        if qty:
+            return _new_position(
+                venue, symbol, qty, abs(self.cost / qty), self.realized,
+                _ZERO if mark is None else qty * mark - self.cost, self.fees, self.opened_ns,
+                self.closed_ns, self.updated_ns, self.version or 1)
+        return _new_position(venue, symbol, qty, _ZERO, self.realized, _ZERO, self.fees, None,
+                             self.closed_ns, self.updated_ns, self.version or 1)

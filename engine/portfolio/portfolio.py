@@ -108,7 +108,8 @@ class Portfolio:
     def on_fill(self, event: OrderFilled) -> None:
         """Book a fill: position, strategy position, cash, fees; publish PositionChanged."""
         fill = event.fill
-        if fill.order_id != event.order.id:
+        oid = fill.order_id
+        if oid is not event.order.id and oid != event.order.id:
             return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
         state = self._book(fill)
         symbol, ts = fill.symbol, fill.ts_ns
