@@ -31,12 +31,14 @@ from engine.clock import LiveClock, SimClock
 from engine.commands import CommandRouter
 from engine.config import Config, ConfigError, load_config, reload_changes
 from engine.database import Database, DatabaseUnavailable
+from engine.gateway import GatewayError
 from engine.health import HealthServer
 from engine.metrics import MetricsBuilder, new_registry
 from engine.monitor import LoopMonitor, Readiness
 from engine.secrets import Redactor
 from engine.service import Service
 from engine.services import StrategiesService, add_market_data, register_builtin_commands
+from engine.store.partitions import PartitionKeeper
 from engine.systemd import Notifier
 
 __all__ = ["Engine", "EngineState", "ExitCode", "Service", "build_app"]
@@ -146,7 +148,8 @@ class Engine:
         except* DatabaseUnavailable as group:
             _log.error("%s", group.exceptions[0])
             code = ExitCode.UNAVAILABLE
-        except* OSError as group:
+        except* (OSError, GatewayError) as group:
+            # A venue, a data source or a port that is not there: a service unavailable.
             _log.error("start-up failed: %s", group.exceptions[0])
             code = ExitCode.UNAVAILABLE
         except* Exception as group:
@@ -167,6 +170,8 @@ class Engine:
         self.database.subscribe_writer(self.bus)
         writer = self.database.writer
         self._spawn(tg, writer.run(), "store-writer")
+        assert self.database.pool is not None  # started above
+        self._spawn(tg, PartitionKeeper(self.database.pool).run(), "price-partitions")
         self._spawn(tg, self.database.monitor(self.config.health.db_check_interval_s), "db-monitor")
         if self.config.health.enabled:
             await self.health.start()

@@ -136,6 +136,20 @@ async def test_unreachable_database_at_start_exits_69(tmp_path: Path) -> None:
     assert await asyncio.wait_for(engine.run(), 60) == 69
 
 
+async def test_missing_market_data_source_exits_69(database_url: str, tmp_path: Path) -> None:
+    from engine.runner import load_factory
+
+    config = load_config(env={
+        "TRADEENGINE_DATABASE__DSN": database_url,
+        "TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path / "state"),
+        "TRADEENGINE_HEALTH__PORT": "0",
+        "TRADEENGINE_MARKETDATA__SOURCE": "replay",
+        "TRADEENGINE_REPLAY__FILES": f'["{tmp_path / "no_such_1m_file.csv.gz"}"]',
+    })
+    engine = build_app(config, market_data_gateway=load_factory("market_data"))
+    assert await asyncio.wait_for(engine.run(), 60) == 69
+
+
 async def test_port_in_use_exits_69(running: Engine, database_url: str, tmp_path: Path) -> None:
     second = engine_for(database_url, tmp_path / "other",
                         TRADEENGINE_HEALTH__PORT=str(running.health.port),
