@@ -23,6 +23,7 @@ from engine.indicator_hub import IndicatorHub
 from engine.model import Bar, Order, OrderStatus
 from engine.oms.commands import SubmitOrder
 from engine.plugins import instantiate
+from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
 from engine.strategy_host import StrategyHost
 
@@ -90,8 +91,13 @@ def add_trading(engine: Engine, factory: ExecutionFactory, *,
     never touches the live account's state file.
     """
     config = engine.config
-    risk_store: Any = (JsonFileRiskStateStore(config.state_dir / config.risk.state_file)
-                       if persist_risk_state else MemoryRiskStateStore())
+    risk_store: Any = MemoryRiskStateStore()
+    if persist_risk_state:  # in the database (the file as its local copy), a service of its own
+        database = engine.database
+        risk_store = PostgresRiskStateStore(
+            lambda: (database.pool, database.account_id),
+            JsonFileRiskStateStore(config.state_dir / config.risk.state_file))
+        engine.add_service(risk_store)
     stack_box: list[TradingStack] = []
 
     async def restore_from_store() -> list[Any]:
@@ -129,8 +135,7 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
     halted, since wall time would make a simulated run depend on the machine's load."""
     if stack is None:
         raise CommandError("strategies need an execution stack (marketdata and paper/live)")
-    host_box: list[StrategyHost] = []
-    hub = IndicatorHub(lambda bar: host_box[0].on_bar(bar))
+    hub = IndicatorHub(lambda bar: None)  # delivers to the host, once made
     feed = engine.marketdata
 
     def bars(symbol: str, timeframe: str) -> Any:
@@ -139,7 +144,7 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
     host = StrategyHost(bus=engine.bus, clock=engine.clock, indicators=hub,
                         actions=StackActions(stack), bars=bars, subscribe_bars=False,
                         enforce_budget=enforce_budget)
-    host_box.append(host)
+    hub.deliver_to(host.on_bar)
     for index, table in enumerate(config.strategies):
         host.add(instantiate(index, table))
     engine.bus.subscribe(Bar, hub.on_bar)

@@ -92,7 +92,9 @@ class TradingStack:
     # -- Service ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect the gateway, then restore working orders from the store."""
+        """Adopt the persisted risk state (a database-backed store has opened by now),
+        connect the gateway, then restore working orders from the store."""
+        self.risk.reload()
         await self.gateway.connect()
         if self._load_orders is not None:
             self.oms.restore(await self._load_orders())

@@ -3,6 +3,7 @@
 from engine.risk.checks import PreTradeChecks, reduces_exposure
 from engine.risk.config import RiskConfig, RiskLimits
 from engine.risk.engine import RiskEngine
+from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import (
     LEGAL_RISK_TRANSITIONS,
     JsonFileRiskStateStore,
@@ -20,6 +21,7 @@ __all__ = [
     "JsonFileRiskStateStore",
     "MemoryRiskStateStore",
     "OrderRiskRejected",
+    "PostgresRiskStateStore",
     "PreTradeChecks",
     "RiskConfig",
     "RiskEngine",

@@ -91,6 +91,20 @@ class RiskEngine:
             _log.warning("risk state restored: %s (%s: %s)", loaded.state.value,
                          loaded.source, loaded.reason)
 
+    def reload(self) -> None:
+        """Adopt the store's state again (after a store that reads a database has opened,
+        before any event flows)."""
+        loaded = self._store.load()
+        if loaded is None or loaded == self.snapshot:
+            return
+        self.snapshot = loaded
+        self.state = loaded.state
+        self._day_lo = self._day_hi = 0
+        self._set_bounds()
+        if loaded.state is not RiskState.ACTIVE:
+            _log.warning("risk state restored: %s (%s: %s)", loaded.state.value,
+                         loaded.source, loaded.reason)
+
     # -- pre-trade -------------------------------------------------------------------------
 
     def check(self, order: Order, price: Decimal | None) -> str | None:
