@@ -23,6 +23,7 @@ makes that timeframe seed its streaming states with the rows so far and stream o
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,7 +53,10 @@ class Handle:
     @property
     def value(self) -> float:
         """Latest value, NaN until ready."""
-        return float(self._group.outputs[self._row][self._column])
+        group = self._group
+        if group.columns is not None:
+            return group.columns[self._row][self._column][group.row]
+        return float(group.outputs[self._row][self._column])
 
     @property
     def ready(self) -> bool:
@@ -78,11 +82,12 @@ class _Group:
         self.batch = batch
         self.state: Any = None
         self.outputs: list[np.ndarray] = [np.full(1, np.nan) for _ in rows]
-        # Preloaded (backtests): per output row a (bar times, K) table, the row the
+        # Preloaded (backtests): per output row and symbol the values of every bar time
+        # as a list (row 0 is a NaN row: the value before the first bar time), the row the
         # cursor is at, and per symbol the first row that is past the lookback.
-        self.tables: list[np.ndarray] | None = None
+        self.columns: list[list[list[float]]] | None = None
         self.ready_from: list[int] | None = None
-        self.row = -1
+        self.row = 0
 
     def build(self, k: int) -> None:
         self.state = self.factory(k)
@@ -95,25 +100,19 @@ class _Group:
     def preload(self, closes: np.ndarray) -> None:
         """Compute every bar time's outputs from the ``(T, K)`` closes now."""
         lookback = self.factory(1).lookback
-        columns = [self.batch(np.ascontiguousarray(closes[:, j]))
+        outputs = [self.batch(np.ascontiguousarray(closes[:, j]))
                    for j in range(closes.shape[1])]
-        self.tables = [np.stack([col[r] for col in columns], axis=1)
-                       for r in range(len(self.rows))]
+        self.columns = [[[math.nan, *out[r].tolist()] for out in outputs]
+                        for r in range(len(self.rows))]
         valid = ~np.isnan(closes)
         first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
-        self.ready_from = (first + lookback).tolist()
-        self.row = -1
-
-    def move_to(self, row: int) -> None:
-        """Preloaded: the outputs of bar time ``row``."""
-        assert self.tables is not None
-        self.row = row
-        self.outputs = [table[row] for table in self.tables]
+        self.ready_from = (first + lookback + 1).tolist()
+        self.row = 0
 
     def stream_from(self, history: np.ndarray) -> None:
-        """Leave the preloaded tables: seed the streaming state with ``history``."""
-        self.tables = self.ready_from = None
-        self.row = -1
+        """Leave the preloaded values: seed the streaming state with ``history``."""
+        self.columns = self.ready_from = None
+        self.row = 0
         if len(history):
             self.state.seed(history)
         self.outputs = [getattr(self.state, row) for row in self.rows]
@@ -127,15 +126,17 @@ class _Timeframe:
         self.groups: dict[tuple[Any, ...], _Group] = {}
         self.pending_ts: int | None = None
         self.pending: list[Bar] = []
-        self.reported = np.zeros(0, dtype=bool)
+        self.reported: list[bool] = []
+        self.reported_count = 0
         self.closes = np.full(0, np.nan)
         self.built = False
-        self.reported_count = 0
-        # Preloaded: the expected bar times and closes, bars per time, the current row.
-        self.grid_ts: np.ndarray | None = None
+        self.row = -1  # bar times flushed so far, minus one
+        # Preloaded: the expected bar times, closes (T, K) and per symbol as lists, and
+        # how many symbols have a bar at each time.
+        self.grid_ts: list[int] | None = None
         self.grid_closes = np.full((0, 0), np.nan)
+        self.grid_close_lists: list[list[float]] = []
         self.grid_counts: list[int] = []
-        self.row = -1
 
     def column(self, symbol: str) -> int:
         if symbol not in self.symbols:
@@ -154,6 +155,10 @@ class IndicatorHub:
     def __init__(self, deliver: Callable[[Bar], None]) -> None:
         self._deliver = deliver
         self._timeframes: dict[str, _Timeframe] = {}
+
+    def deliver_to(self, deliver: Callable[[Bar], None]) -> None:
+        """Where bars go once their indicators have advanced."""
+        self._deliver = deliver
 
     @property
     def timeframes(self) -> list[str]:
@@ -231,7 +236,8 @@ class IndicatorHub:
             closes[:, column] = np.where(last >= 0, filled[np.maximum(last, 0)], np.nan)
         for group in tf.groups.values():
             group.preload(closes)
-        tf.grid_ts, tf.grid_closes, tf.grid_counts = grid, closes, counts.tolist()
+        tf.grid_ts, tf.grid_closes, tf.grid_counts = grid.tolist(), closes, counts.tolist()
+        tf.grid_close_lists = [closes[:, j].tolist() for j in range(closes.shape[1])]
 
     def on_bar(self, bar: Bar) -> None:
         """A bar closed: gather it; advance and deliver when its bar time is complete."""
@@ -245,14 +251,15 @@ class IndicatorHub:
         if tf.pending_ts is not None and bar.ts_ns > tf.pending_ts:
             self._flush(tf)
         column = tf.symbols[bar.symbol]
-        if tf.grid_ts is not None:
+        grid = tf.grid_ts
+        if grid is not None:
             row = tf.row + 1
-            if (row >= len(tf.grid_ts) or bar.ts_ns != tf.grid_ts[row]
-                    or bar.close != tf.grid_closes[row, column]):
-                self._stream_on(tf, tf.row + 1,
-                                f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns}")
+            if (row >= len(grid) or bar.ts_ns != grid[row]
+                    or bar.close != tf.grid_close_lists[column][row]):
+                self._stream_on(tf, row, f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns}")
+        if tf.grid_ts is None:  # preloaded, the closes are known; streaming gathers them
+            tf.closes[column] = bar.close
         tf.pending_ts = bar.ts_ns
-        tf.closes[column] = bar.close
         if not tf.reported[column]:
             tf.reported[column] = True
             tf.reported_count += 1
@@ -273,12 +280,12 @@ class IndicatorHub:
                                         f"expected {tf.grid_counts[tf.row]}")
         if tf.grid_ts is not None:
             for group in tf.groups.values():
-                group.move_to(tf.row)
+                group.row = tf.row + 1  # past the NaN row
         else:
             for group in tf.groups.values():
                 group.advance(tf.closes)
         pending, tf.pending = tf.pending, []
-        tf.reported[:] = False
+        tf.reported = [False] * len(tf.reported)
         tf.reported_count = 0
         tf.pending_ts = None
         for bar in pending:
@@ -292,10 +299,16 @@ class IndicatorHub:
         for group in tf.groups.values():
             group.stream_from(tf.grid_closes[:consumed])
         tf.grid_ts = None
+        # What streaming would have gathered: the last bar time's closes (carried), then
+        # the bars of the time being gathered.
+        tf.closes = (tf.grid_closes[consumed - 1].copy() if consumed
+                     else np.full(len(tf.reported), np.nan))
+        for bar in tf.pending:
+            tf.closes[tf.symbols[bar.symbol]] = bar.close
 
     def _build(self, tf: _Timeframe) -> None:
         k = len(tf.symbols)
-        tf.reported = np.zeros(k, dtype=bool)
+        tf.reported = [False] * k
         tf.closes = np.full(k, np.nan)
         for group in tf.groups.values():
             group.build(k)
