@@ -1,5 +1,5 @@
 """Streaming kernels, part B: STDDEV / BBANDS / ZSCORE (one shared dispersion
-state), ATR and VWAP. Layout and contract as in :mod:`._stream_a`.
+state), ATR and VWAP. Layout and contract as in :mod:`._stream_ma`.
 """
 
 from __future__ import annotations

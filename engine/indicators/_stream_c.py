@@ -1,5 +1,5 @@
 """Streaming kernels, part C: ADX and STOCH. Layout and contract as in
-:mod:`._stream_a`.
+:mod:`._stream_ma`.
 """
 
 from __future__ import annotations

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.indicators import _stream_a as a
 from engine.indicators import _stream_b as b
+from engine.indicators import _stream_ma as ma
+from engine.indicators import _stream_osc as osc
 from engine.indicators._stream_base import StreamState, check_bar, check_history
 from engine.indicators._validate import check_period, check_real, resolve_fused
 
@@ -58,16 +59,16 @@ class EmaState(StreamState):
         """State for ``k`` symbols; ``fused`` as in the batch function."""
         self._p = check_period("period", period)
         self._fused = resolve_fused(fused)
-        super().__init__(k, a.EMA_ROWS, self._p - 1)
+        super().__init__(k, ma.EMA_ROWS, self._p - 1)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar (``values``: float64 of shape (k,))."""
-        a.ema_update(self._st, check_bar("values", values, self._k), self._p, self._fused)
+        ma.ema_update(self._st, check_bar("values", values, self._k), self._p, self._fused)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history (oldest first) through :meth:`update`'s step."""
-        a.ema_feed(self._st, check_history("history", history, self._k), self._p, self._fused)
+        ma.ema_feed(self._st, check_history("history", history, self._k), self._p, self._fused)
 
 
 class SmaState(StreamState):
@@ -78,16 +79,16 @@ class SmaState(StreamState):
     def __init__(self, period: int, k: int) -> None:
         """State for ``k`` symbols (running sum plus a ring of ``period`` values)."""
         self._p = check_period("period", period)
-        super().__init__(k, a.SMA_RING + self._p, self._p - 1)
+        super().__init__(k, ma.SMA_RING + self._p, self._p - 1)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar."""
-        a.sma_update(self._st, check_bar("values", values, self._k), self._p)
+        ma.sma_update(self._st, check_bar("values", values, self._k), self._p)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history through the update step."""
-        a.sma_feed(self._st, check_history("history", history, self._k), self._p)
+        ma.sma_feed(self._st, check_history("history", history, self._k), self._p)
 
 
 class WmaState(StreamState):
@@ -98,16 +99,16 @@ class WmaState(StreamState):
     def __init__(self, period: int, k: int) -> None:
         """State for ``k`` symbols."""
         self._p = check_period("period", period)
-        super().__init__(k, a.WMA_RING + self._p, self._p - 1)
+        super().__init__(k, ma.WMA_RING + self._p, self._p - 1)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar."""
-        a.wma_update(self._st, check_bar("values", values, self._k), self._p)
+        ma.wma_update(self._st, check_bar("values", values, self._k), self._p)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history through the update step."""
-        a.wma_feed(self._st, check_history("history", history, self._k), self._p)
+        ma.wma_feed(self._st, check_history("history", history, self._k), self._p)
 
 
 class RsiState(StreamState):
@@ -118,16 +119,16 @@ class RsiState(StreamState):
     def __init__(self, period: int, k: int) -> None:
         """State for ``k`` symbols."""
         self._p = check_period("period", period)
-        super().__init__(k, a.RSI_ROWS, self._p)
+        super().__init__(k, osc.RSI_ROWS, self._p)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar."""
-        a.rsi_update(self._st, check_bar("values", values, self._k), self._p)
+        osc.rsi_update(self._st, check_bar("values", values, self._k), self._p)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history through the update step."""
-        a.rsi_feed(self._st, check_history("history", history, self._k), self._p)
+        osc.rsi_feed(self._st, check_history("history", history, self._k), self._p)
 
 
 class RocState(StreamState):
@@ -138,16 +139,16 @@ class RocState(StreamState):
     def __init__(self, period: int, k: int) -> None:
         """State for ``k`` symbols (a ring of ``period + 1`` values)."""
         self._p = check_period("period", period)
-        super().__init__(k, a.ROC_RING + self._p + 1, self._p)
+        super().__init__(k, osc.ROC_RING + self._p + 1, self._p)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar."""
-        a.roc_update(self._st, check_bar("values", values, self._k), self._p)
+        osc.roc_update(self._st, check_bar("values", values, self._k), self._p)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history through the update step."""
-        a.roc_feed(self._st, check_history("history", history, self._k), self._p)
+        osc.roc_feed(self._st, check_history("history", history, self._k), self._p)
 
 
 class MacdState(StreamState):
@@ -163,7 +164,7 @@ class MacdState(StreamState):
         self._fast, self._slow = min(f, s), max(f, s)
         self._signal = check_period("signal", signal)
         self._fused = resolve_fused(fused)
-        super().__init__(k, a.M_ROWS, self._slow - 1 + self._signal - 1, out_rows=3)
+        super().__init__(k, ma.M_ROWS, self._slow - 1 + self._signal - 1, out_rows=3)
 
     @property
     def macd(self) -> np.ndarray:
@@ -173,23 +174,23 @@ class MacdState(StreamState):
     @property
     def signal(self) -> np.ndarray:
         """Signal line per symbol."""
-        return self._view(a.M_SIG)
+        return self._view(ma.M_SIG)
 
     @property
     def hist(self) -> np.ndarray:
         """Histogram (line - signal) per symbol."""
-        return self._view(a.M_HIST)
+        return self._view(ma.M_HIST)
 
     def update(self, values: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar; returns the MACD line."""
         x = check_bar("values", values, self._k)
-        a.macd_update(self._st, x, self._fast, self._slow, self._signal, self._fused)
+        ma.macd_update(self._st, x, self._fast, self._slow, self._signal, self._fused)
         return self._rows[1]
 
     def seed(self, history: np.ndarray) -> None:
         """Feed a ``(bars, k)`` history through the update step."""
         h = check_history("history", history, self._k)
-        a.macd_feed(self._st, h, self._fast, self._slow, self._signal, self._fused)
+        ma.macd_feed(self._st, h, self._fast, self._slow, self._signal, self._fused)
 
 
 class _DevState(StreamState):

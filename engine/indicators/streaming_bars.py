@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.indicators import _stream_a as a
 from engine.indicators import _stream_b as b
 from engine.indicators import _stream_c as c
+from engine.indicators import _stream_osc as osc
 from engine.indicators._stream_base import StreamState, check_bar, check_history
 from engine.indicators._validate import check_period, resolve_fused
 
@@ -130,19 +130,19 @@ class ObvState(StreamState):
 
     def __init__(self, k: int) -> None:
         """State for ``k`` symbols."""
-        super().__init__(k, a.OBV_ROWS, 0)
+        super().__init__(k, osc.OBV_ROWS, 0)
 
     def update(self, close: np.ndarray, volume: np.ndarray) -> np.ndarray:
         """Advance all symbols by one bar."""
         cl, v = check_bar("close", close, self._k), check_bar("volume", volume, self._k)
-        a.obv_update(self._st, cl, v)
+        osc.obv_update(self._st, cl, v)
         return self._rows[1]
 
     def seed(self, close: np.ndarray, volume: np.ndarray) -> None:
         """Feed ``(bars, k)`` histories through the update step."""
         cl, v = check_history("close", close, self._k), check_history("volume", volume, self._k)
         _same_bars(cl, v)
-        a.obv_feed(self._st, cl, v)
+        osc.obv_feed(self._st, cl, v)
 
 
 class VwapState(StreamState):
