@@ -202,7 +202,8 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     streams = [_stream(index, s) for index, s in enumerate(series)]
     infos = [(s.info.venue, s.info.symbol, s.info.timeframe or "1m") for s in series]
     count = 0
-    for close_ns, index, ts, o, h, lo, c, v in heapq.merge(*streams):
+    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+    for close_ns, index, ts, o, h, lo, c, v in merged:
         venue, symbol, timeframe = infos[index]
         clock.advance_to(close_ns)
         on_bar(Bar(venue, symbol, timeframe, ts, o, h, lo, c, v))
