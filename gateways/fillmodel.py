@@ -205,8 +205,10 @@ class Matcher:
         if not orders:
             return
         ts = tick.ts_ns
-        p = to_decimal(tick.price)
-        avail = to_decimal(tick.qty) * self._share
+        price, size = tick.price, tick.qty
+        # to_decimal inlined for the usual floats (shortest round-trip text)
+        p = Decimal(repr(price)) if price.__class__ is float else to_decimal(price)
+        avail = (Decimal(repr(size)) if size.__class__ is float else to_decimal(size)) * self._share
         zero_latency = self._latency_ns == 0
         for w in list(orders):
             if not w.live or not (zero_latency or ts >= w.eligible_ns):

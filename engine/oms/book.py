@@ -18,6 +18,7 @@ from engine.model import Order, OrderSide
 __all__ = ["Entry", "OrderBook"]
 
 _ZERO = Decimal(0)
+_BUY = OrderSide.BUY
 
 
 class Entry:
@@ -53,9 +54,10 @@ class OrderBook:
         self._keep_closed = keep_closed
         self._count: dict[StrategyId | None, int] = {}
         self._total = 0
-        # keyed by (symbol, is_buy): an Enum's __hash__ runs in Python, a bool's does not
-        self._qty: dict[tuple[Symbol, bool], Decimal] = {}
-        self._strategy_qty: dict[tuple[StrategyId | None, Symbol, bool], Decimal] = {}
+        # [sell, buy] per symbol (indexed by ``side is BUY``: an Enum's __hash__ runs in
+        # Python), account-wide and per strategy
+        self._qty: dict[Symbol, list[Decimal]] = {}
+        self._strategy_qty: dict[StrategyId | None, dict[Symbol, list[Decimal]]] = {}
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -88,10 +90,12 @@ class OrderBook:
         *, account: bool = True,
     ) -> Decimal:
         """Unfilled quantity of working orders on one side, account-wide or per strategy."""
-        buy = side is OrderSide.BUY
         if account:
-            return self._qty.get((symbol, buy), _ZERO)
-        return self._strategy_qty.get((strategy_id, symbol, buy), _ZERO)
+            q = self._qty.get(symbol)
+        else:
+            per = self._strategy_qty.get(strategy_id)
+            q = None if per is None else per.get(symbol)
+        return _ZERO if q is None else q[side is _BUY]
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -132,11 +136,19 @@ class OrderBook:
         self._remember(entry)
 
     def _move(self, order: Order, delta: Decimal) -> None:
-        buy = order.side is OrderSide.BUY
-        key = (order.symbol, buy)
-        self._qty[key] = self._qty.get(key, _ZERO) + delta
-        skey = (order.strategy_id, order.symbol, buy)
-        self._strategy_qty[skey] = self._strategy_qty.get(skey, _ZERO) + delta
+        buy = order.side is _BUY
+        symbol = order.symbol
+        q = self._qty.get(symbol)
+        if q is None:
+            q = self._qty[symbol] = [_ZERO, _ZERO]
+        q[buy] += delta
+        per = self._strategy_qty.get(order.strategy_id)
+        if per is None:
+            per = self._strategy_qty[order.strategy_id] = {}
+        q = per.get(symbol)
+        if q is None:
+            q = per[symbol] = [_ZERO, _ZERO]
+        q[buy] += delta
 
     def _remember(self, entry: Entry) -> None:
         order = entry.order

@@ -120,7 +120,7 @@ class IdGenerator:
         u = _new(_UUID)
         _set(u, "int", value)
         _set(u, "is_safe", self._safe)
-        return u, f"{value:032x}"  # type: ignore[return-value]
+        return u, value.to_bytes(16).hex()  # type: ignore[return-value]  # == u.hex
 
     def fill_id(self) -> FillId:
         """A new fill id."""
