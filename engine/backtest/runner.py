@@ -189,14 +189,14 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     on_bar = feed.on_bar
     ts_out, eq_out = result.ts_ns, result.equity
     open_flags: list[bool] = []
-    positions = portfolio._positions  # read-only: is anything open at this mark?
+    holding = portfolio.has_open_positions
 
     def on_mark(ts_ns: int, equity: Decimal) -> None:
         # The portfolio marks equity as each bar arrives (its mark interval is below the
         # bar spacing): the equity curve is these marks, not a second valuation.
         ts_out.append(ts_ns)
         eq_out.append(equity)
-        open_flags.append(any(p.qty for p in positions.values()))
+        open_flags.append(holding())
 
     portfolio.add_equity_listener(on_mark)
     streams = [_stream(index, s) for index, s in enumerate(series)]
