@@ -32,6 +32,7 @@ NULL = "\\N"
 _NONE = type(None)
 _NUMBERS: frozenset[type] = frozenset({int, float, Decimal})
 _MEMO_OK: frozenset[type] = frozenset({str, UUID, datetime, date, bool})
+_PROBE = 16
 
 
 def _text(s: str) -> str:
@@ -101,10 +102,10 @@ class _Memo(dict[Any, str]):
 
 class TextCache:
     """Memos of encoded text (symbols, ids, timestamps) kept across calls, one per value
-    type (so ``1`` and ``True`` never share an entry); emptied once ``limit`` entries are
-    held in all, so memory stays bounded."""
+    type (so ``1`` and ``True`` never share an entry). A memo that grows past ``limit``
+    entries is emptied (freeing a small memo is quick; a huge one would hold the loop)."""
 
-    def __init__(self, limit: int = 200_000) -> None:
+    def __init__(self, limit: int = 32_768) -> None:
         self._limit = limit
         self._memos: dict[type, _Memo] = {}
 
@@ -116,9 +117,10 @@ class TextCache:
         return memo
 
     def trim(self) -> None:
-        """Forget everything once over the limit."""
-        if sum(map(len, self._memos.values())) > self._limit:
-            self._memos.clear()
+        """Empty the memos that are over the limit."""
+        for memo in self._memos.values():
+            if len(memo) > self._limit:
+                memo.clear()
 
 
 def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
@@ -133,6 +135,8 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out
+    if kind is str and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
+        return list(map(_text, values))  # unique text (trade ids): a memo would not help
     if kind in _MEMO_OK or (kind.__hash__ is not None and not issubclass(kind, tuple)):
         return list(map(cache.memo(kind).__getitem__, values))
     return list(map(encode_value, values))

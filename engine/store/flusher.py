@@ -44,7 +44,7 @@ from engine.store.tables import FLUSH_ORDER, SPECS, TableSpec
 
 __all__ = ["ASYNC_COMMIT_TABLES", "SLICE_S", "Flusher", "is_poison"]
 
-SLICE_S = 0.001
+SLICE_S = 0.0005
 """CPU time one slice of COPY data should take to encode (seconds)."""
 ASYNC_COMMIT_TABLES: frozenset[str] = frozenset({"price_data", "market_data_latest"})
 """Tables whose transactions (when they hold nothing else) skip the WAL flush wait."""
@@ -230,7 +230,7 @@ class Flusher:
     async def _copy(self, conn: asyncpg.Connection, table: str, cols: tuple[str, ...],
                     rows: list[Row]) -> None:
         async def slices() -> AsyncIterator[bytes]:
-            size = self._slice.get(table, 256)
+            size = self._slice.get(table, 64)
             i = 0
             while i < len(rows):
                 if i:

@@ -41,7 +41,10 @@ def test_the_cache_is_shared_across_calls_and_stays_bounded() -> None:
     for i in range(50):
         out = _lines(encode_rows([(f"s{i % 3}", uuid.UUID(int=i))], cache))
         assert out == [[f"s{i % 3}", str(uuid.UUID(int=i))]]
-    assert sum(len(cache.memo(t)) for t in (str, uuid.UUID)) <= 12
+    assert len(cache.memo(str)) == 3 and len(cache.memo(uuid.UUID)) <= 10
+    unique = [(f"t\t{i}",) for i in range(100)]  # unique text skips the memo
+    assert _lines(encode_rows(unique, cache)) == [[f"t\\t{i}"] for i in range(100)]
+    assert len(cache.memo(str)) == 3
     assert encode_rows([]) == b""
 
 
