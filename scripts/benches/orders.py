@@ -14,6 +14,10 @@ printed is against this one) and once with minimal 6-field dataclasses and integ
 
 Latency: from the paper matcher emitting a fill report to the ``PositionChanged`` handler,
 for each fill of a separate run (perf_counter_ns), p50/p99.
+
+Mark path: what a backtest pays per bar to mark the portfolio (equity, performance tracker,
+risk guards), with the portfolio configured as a backtest configures it (a mark at every
+bar): 100,000 closed 1-minute bars into ``Portfolio.on_bar``, flat and with a position open.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from engine.ids import (
 )
 from engine.model import (
     Alert,
+    Bar,
     Fill,
     Order,
     OrderSide,
@@ -55,6 +60,7 @@ from engine.model import (
     TradeTick,
 )
 from engine.oms import OmsConfig, SubmitOrder
+from engine.portfolio import PortfolioConfig
 from engine.risk import MemoryRiskStateStore, RiskConfig, RiskLimits
 from gateways.paper import PaperFillModel, build_paper_stack
 
@@ -84,7 +90,8 @@ class Count:
         self.n += 1
 
 
-def build(alert_fills: bool) -> tuple[MessageBus, SimClock, object, object]:
+def build(alert_fills: bool, portfolio: PortfolioConfig | None = None,
+          ) -> tuple[MessageBus, SimClock, object, object]:
     bus = MessageBus()
     clock = SimClock(T0)
     for t in (OrderEvent, PositionChanged, Alert):
@@ -96,7 +103,7 @@ def build(alert_fills: bool) -> tuple[MessageBus, SimClock, object, object]:
     gateway, stack = build_paper_stack(
         bus=bus, clock=clock, risk_store=MemoryRiskStateStore(),
         model=PaperFillModel(slippage_bps=Decimal(1), taker_fee_bps=Decimal(5)),
-        risk=risk, oms=OmsConfig(alert_fills=alert_fills))
+        risk=risk, oms=OmsConfig(alert_fills=alert_fills), portfolio=portfolio)
     return bus, clock, gateway, stack
 
 
@@ -242,12 +249,42 @@ def latency_run(prices: list[float]) -> list[float]:
     return samples
 
 
+MARKS = 100_000
+
+
+def mark_run(prices: list[float], open_position: bool) -> float:
+    """Seconds per bar through ``Portfolio.on_bar`` (mark, performance, risk guards)."""
+    bus, clock, _, stack = build(False, PortfolioConfig(mark_interval_ms=1,
+                                                        snapshot_interval_s=86_400.0))
+    ts = T0
+    bus.publish(TradeTick(VENUE, SYMBOL, ts, prices[0], 1.0))
+    if open_position:
+        stack.submit(SubmitOrder(symbol=SYMBOL, side=OrderSide.BUY, qty=QTY,  # type: ignore[attr-defined]
+                                 strategy_id=StrategyId("bench")))
+        ts += 1_000_000
+        clock.advance_to(ts)
+        bus.publish(TradeTick(VENUE, SYMBOL, ts, prices[0], 1.0))
+        assert stack.portfolio.has_open_positions()  # type: ignore[attr-defined]
+    bars = []
+    for i in range(MARKS):
+        ts += 60 * 1_000_000_000
+        p = prices[i % len(prices)]
+        bars.append(Bar(VENUE, SYMBOL, "1m", ts, p, p, p, p, 1.0))
+    on_bar = stack.portfolio.on_bar  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    for bar in bars:
+        on_bar(bar)
+    return (time.perf_counter() - start) / MARKS
+
+
 def main() -> None:
     prices = make_prices(N)
     t_engine = median_seconds(lambda: engine_run(prices, False), repeat=5, warmup=1)
     t_engine_alerts = median_seconds(lambda: engine_run(prices, True), repeat=5, warmup=1)
     t_model = median_seconds(lambda: bare_model_run(prices), repeat=5, warmup=1)
     t_bare = median_seconds(lambda: bare_run(prices), repeat=5, warmup=1)
+    mark_flat = min(mark_run(prices, False) for _ in range(3))
+    mark_open = min(mark_run(prices, True) for _ in range(3))
     lat = sorted(latency_run(prices))
     p50 = statistics.median(lat)
     p99 = lat[int(len(lat) * 0.99)]
@@ -266,6 +303,10 @@ def main() -> None:
     print_table(["fill -> position update", "p50 us", "p99 us", "max us", "samples"],
                 [["VenueFilled -> PositionChanged", p50, p99, lat[-1], len(lat)]])
     print("targets: >= 50,000 intents/s; fill -> position p99 <= 1,000 us")
+    print()
+    print_table(["per-bar mark (Portfolio.on_bar: equity, performance, risk guards)", "us/bar"],
+                [["flat", mark_flat * 1e6], ["one position open", mark_open * 1e6]])
+    print(f"({MARKS:,} closed 1m bars, a mark at every bar, best of 3)")
     emit("orders", {
         "intents_per_s": round(engine_ips),
         "intents_per_s_with_fill_alerts": round(alerts_ips),
@@ -274,6 +315,8 @@ def main() -> None:
         "engine_vs_bare": round(engine_ips / bare_ips, 3),
         "fill_to_position_p50_us": round(p50, 2),
         "fill_to_position_p99_us": round(p99, 2),
+        "mark_us_flat": round(mark_flat * 1e6, 2),
+        "mark_us_open": round(mark_open * 1e6, 2),
     })
 
 
