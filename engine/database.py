@@ -75,6 +75,7 @@ class Database:
         self._dsn = ""
         self._lock_conn: asyncpg.Connection | None = None
         self.lock_lost = False
+        self._closing = False  # shutting down: pings stop, and say nothing
 
     @property
     def embedded(self) -> bool:
@@ -175,7 +176,7 @@ class Database:
 
     async def ping(self, timeout: float) -> bool:
         """``SELECT 1`` with a timeout; updates the readiness state."""
-        if self.pool is None:
+        if self.pool is None or self._closing:
             return False
         started = time.monotonic()
         try:
@@ -217,6 +218,7 @@ class Database:
 
     async def close(self, timeout: float) -> None:
         """Drain the writer, close the pool, stop the embedded server."""
+        self._closing = True
         if self.writer is not None:
             try:
                 await self.writer.close(timeout=timeout)
