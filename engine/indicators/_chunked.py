@@ -1,4 +1,5 @@
-"""Speculative, verified chunking of the contracting recurrences (EMA, ATR, RSI).
+"""Speculative, verified chunking of the contracting recurrences (EMA, ATR, RSI,
+MACD).
 
 A recurrence like ``ema = fma(x - ema, k, ema)`` is latency-bound: each step
 waits for the previous one. But it *contracts*: two runs started from different
@@ -28,16 +29,19 @@ from engine.indicators._fma import fma
 from engine.indicators._lanes import (
     ATR_LANES,
     EMA_LANES,
+    MACD_LANES,
     RSI_LANES,
     atr_lanes_fused,
     atr_lanes_plain,
     ema_lanes_fused,
     ema_lanes_plain,
+    macd_lanes_fused,
+    macd_lanes_plain,
     rsi_lanes,
 )
 
 __all__ = [
-    "atr_run", "ema_run", "rsi_run", "warm_bars",
+    "atr_run", "ema_run", "macd_run", "rsi_run", "warm_bars",
 ]  # fmt: skip
 
 _MIN_SPAN = 256
@@ -263,3 +267,90 @@ def rsi_run(
             st[c], st[RSI_LANES + c] = _rsi_serial(x, out, a, b, g, q, period)
         g, q = st[c], st[RSI_LANES + c]
     _rsi_serial(x, out, lo + RSI_LANES * d + w, hi, g, q, period)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _macd_serial(
+    x: np.ndarray,
+    om: np.ndarray,
+    osg: np.ndarray,
+    oh: np.ndarray,
+    lo: int,
+    hi: int,
+    st: np.ndarray,
+    kf: float,
+    ks: float,
+    kg: float,
+    fused: bool,
+) -> None:  # pragma: no cover - compiled
+    """MACD steps for bars ``lo..hi-1`` from ``st = (fast, slow, signal)``, updated."""
+    fast, slow, sig = st[0], st[1], st[2]
+    if fused:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            v = x[i]
+            fast = fma(v - fast, kf, fast)
+            slow = fma(v - slow, ks, slow)
+            m = fast - slow
+            sig = fma(m - sig, kg, sig)
+            om[i] = m
+            osg[i] = sig
+            oh[i] = m - sig
+    else:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            v = x[i]
+            fast = (v - fast) * kf + fast
+            slow = (v - slow) * ks + slow
+            m = fast - slow
+            sig = (m - sig) * kg + sig
+            om[i] = m
+            osg[i] = sig
+            oh[i] = m - sig
+    st[0], st[1], st[2] = fast, slow, sig
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def macd_run(
+    x: np.ndarray,
+    om: np.ndarray,
+    osg: np.ndarray,
+    oh: np.ndarray,
+    lo: int,
+    hi: int,
+    st: np.ndarray,
+    kf: float,
+    ks: float,
+    kg: float,
+    fused: bool,
+    warm: int,
+) -> None:  # pragma: no cover - compiled
+    """MACD steps (line, signal, histogram) for bars ``lo..hi-1`` (``lo >= 1``)
+    from ``st = (fast, slow, signal)``, which ends as the last state. Lane c > 0
+    guesses both EMAs at the input value before its start and a signal of 0."""
+    w, d = _layout(lo, hi, warm, MACD_LANES)
+    if d == 0:
+        _macd_serial(x, om, osg, oh, lo, hi, st, kf, ks, kg, fused)
+        return
+    n = MACD_LANES
+    ls = np.zeros(3 * n)  # fast EMAs, slow EMAs, signal EMAs
+    for c in range(n):
+        ls[c] = ls[n + c] = x[lo + c * d - 1]
+    ls[0], ls[n], ls[2 * n] = st[0], st[1], st[2]
+    if fused:
+        macd_lanes_fused(x, om, osg, oh, ls, lo, d, w, kf, ks, kg)
+        snap = ls.copy()
+        macd_lanes_fused(x, om, osg, oh, ls, lo + w, d, d, kf, ks, kg)
+    else:
+        macd_lanes_plain(x, om, osg, oh, ls, lo, d, w, kf, ks, kg)
+        snap = ls.copy()
+        macd_lanes_plain(x, om, osg, oh, ls, lo + w, d, d, kf, ks, kg)
+    st[0], st[1], st[2] = ls[0], ls[n], ls[2 * n]
+    for c in range(1, n):
+        if not (
+            _same(st[0], snap[c]) and _same(st[1], snap[n + c]) and _same(st[2], snap[2 * n + c])
+        ):
+            _macd_serial(
+                x, om, osg, oh, lo + c * d + w, lo + (c + 1) * d + w, st, kf, ks, kg, fused
+            )
+        else:
+            st[0], st[1], st[2] = ls[c], ls[n + c], ls[2 * n + c]
+    _macd_serial(x, om, osg, oh, lo + n * d + w, hi, st, kf, ks, kg, fused)

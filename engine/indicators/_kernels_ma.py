@@ -4,7 +4,7 @@ Each kernel fills a caller-provided output of the input's length: a NaN prefix
 of ``first_valid + lookback`` bars, then TA-Lib's values, computed with TA-Lib
 0.8's operations in TA-Lib's order so every bit agrees. ``fused`` selects the
 single-rounding ``fma`` spelling that TA-Lib's FMA build uses (see ``_fma``).
-The EMA recurrence runs as verified speculative SIMD lanes (``_chunked``).
+The EMA and MACD recurrences run as verified speculative SIMD lanes (``_chunked``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.indicators._chunked import ema_run, warm_bars
+from engine.indicators._chunked import ema_run, macd_run, warm_bars
 from engine.indicators._common import U1, fill_nan, first_valid1
 from engine.indicators._fma import fma
 
@@ -190,23 +190,8 @@ def macd_kernel(
                 out_macd[i] = macd
                 out_signal[i] = macd
                 out_hist[i] = macd - macd
-    elif fused:
-        for i in range(np.uint64(start + 1), np.uint64(n)):
-            v = x[i]
-            prev_fast = fma(v - prev_fast, kf, prev_fast)
-            prev_slow = fma(v - prev_slow, ks, prev_slow)
-            macd = prev_fast - prev_slow
-            prev_sig = fma(macd - prev_sig, kg, prev_sig)
-            out_macd[i] = macd
-            out_signal[i] = prev_sig
-            out_hist[i] = macd - prev_sig
     else:
-        for i in range(np.uint64(start + 1), np.uint64(n)):
-            v = x[i]
-            prev_fast = (v - prev_fast) * kf + prev_fast
-            prev_slow = (v - prev_slow) * ks + prev_slow
-            macd = prev_fast - prev_slow
-            prev_sig = (macd - prev_sig) * kg + prev_sig
-            out_macd[i] = macd
-            out_signal[i] = prev_sig
-            out_hist[i] = macd - prev_sig
+        st = np.empty(3)
+        st[0], st[1], st[2] = prev_fast, prev_slow, prev_sig
+        warm = warm_bars(1.0 - ks) + warm_bars(1.0 - kg)  # the signal settles after both EMAs
+        macd_run(x, out_macd, out_signal, out_hist, start + 1, n, st, kf, ks, kg, fused, warm)

@@ -18,9 +18,9 @@ bits as the scalar recurrence on its chunk.
 
 Calling convention of every intrinsic here::
 
-    kernel(in_0, ..., in_k, out, state, base, step, nsteps, param_0, ...)
+    kernel(in_0, ..., in_k, out_0, ..., out_m, state, base, step, nsteps, param_0, ...)
 
-Lane ``c`` reads and writes index ``base + c * step + t`` for ``t`` in
+Lane ``c`` reads and writes (every input and output) index ``base + c * step + t`` for ``t`` in
 ``0 .. nsteps-1`` (``nsteps`` a multiple of 4; ``base + c * step >= 1``, since
 RSI and ATR also read the previous bar). ``state`` holds one value per lane and
 state variable (variable-major), is read at entry and written back at exit.
@@ -39,14 +39,17 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 __all__ = [
-    "ATR_LANES", "EMA_LANES", "RSI_LANES",
-    "atr_lanes_fused", "atr_lanes_plain", "ema_lanes_fused", "ema_lanes_plain", "rsi_lanes",
+    "ATR_LANES", "EMA_LANES", "MACD_LANES", "RSI_LANES",
+    "atr_lanes_fused", "atr_lanes_plain", "ema_lanes_fused", "ema_lanes_plain",
+    "macd_lanes_fused", "macd_lanes_plain", "rsi_lanes",
 ]  # fmt: skip
 
 EMA_LANES: Final = 8
 """Chunks the EMA advances together (two vectors of four)."""
 RSI_LANES: Final = 8
 """Chunks RSI advances together."""
+MACD_LANES: Final = 4
+"""Chunks MACD advances together (three outputs: eight lanes would be 32 streams)."""
 ATR_LANES: Final = 4
 """Chunks ATR advances together: one vector. With three inputs, eight lanes make
 32 memory streams, which ran 2-3x slower than four lanes here."""
@@ -57,8 +60,8 @@ _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _F64_1D = types.Array(types.float64, 1, "C")
 
-# step(builder, params, state, inputs, prev) -> (new state, output vector)
-Step = Callable[[Any, list[Any], list[Any], list[Any], Any], tuple[list[Any], Any]]
+# step(builder, params, state, inputs, prev) -> (new state, output vectors)
+Step = Callable[[Any, list[Any], list[Any], list[Any], Any], tuple[list[Any], list[Any]]]
 
 
 def _mask(*ix: int) -> ir.Constant:
@@ -130,13 +133,20 @@ def _lane_values(b: Any, data: Any, idx: Any, offs: Sequence[Any]) -> Any:
 
 
 def _make(
-    lanes: int, n_in: int, n_state: int, n_param: int, prev_of: int | None, step: Step
+    lanes: int,
+    n_in: int,
+    n_state: int,
+    n_param: int,
+    prev_of: int | None,
+    step: Step,
+    n_out: int = 1,
 ) -> Callable[..., Any]:
     """The typing half of an intrinsic running ``step`` over ``lanes`` lanes (see
     the module docstring): argument types in, ``(signature, codegen)`` or None out."""
+    n_arr = n_in + n_out + 1
 
     def typer(*args: Any) -> Any:
-        arrays, ints, floats = args[: n_in + 2], args[n_in + 2 : n_in + 5], args[n_in + 5 :]
+        arrays, ints, floats = args[:n_arr], args[n_arr : n_arr + 3], args[n_arr + 3 :]
         if len(floats) != n_param or any(a != _F64_1D for a in arrays):
             return None
         if not all(isinstance(i, types.Integer) for i in ints):
@@ -146,10 +156,10 @@ def _make(
         sig = types.void(*arrays, types.int64, types.int64, types.int64, *[types.float64] * n_param)
 
         def codegen(context: Any, b: Any, signature: Any, llargs: Any) -> Any:
-            data = [context.make_array(_F64_1D)(context, b, a).data for a in llargs[: n_in + 2]]
-            ins, out, state = data[:n_in], data[n_in], data[n_in + 1]
-            base, stride, nsteps = llargs[n_in + 2 : n_in + 5]
-            params = [_splat(b, p) for p in llargs[n_in + 5 :]]
+            data = [context.make_array(_F64_1D)(context, b, a).data for a in llargs[:n_arr]]
+            ins, outs, state = data[:n_in], data[n_in : n_arr - 1], data[n_arr - 1]
+            base, stride, nsteps = llargs[n_arr : n_arr + 3]
+            params = [_splat(b, p) for p in llargs[n_arr + 3 :]]
             offs = [b.add(base, b.mul(stride, ir.Constant(_I64, c))) for c in range(lanes)]
             groups = [offs[g : g + 4] for g in range(0, lanes, 4)]
             slots: list[list[Any]] = []
@@ -168,16 +178,18 @@ def _make(
                     cols = [_gather(b, a, t, goffs) for a in ins]
                     vals = [b.load(s) for s in gslots]
                     st, prev = vals[:n_state], (vals[n_state] if prev_of is not None else None)
-                    res = []
+                    res: list[list[Any]] = [[] for _ in outs]
                     for s in range(4):
                         now = [c[s] for c in cols]
                         st, o = step(b, params, st, now, prev)
                         if prev_of is not None:
                             prev = now[prev_of]
-                        res.append(o)
+                        for r, v in zip(res, o, strict=True):
+                            r.append(v)
                     for slot, v in zip(gslots, [*st, prev][: len(gslots)], strict=True):
                         b.store(v, slot)
-                    _scatter(b, out, t, goffs, res)
+                    for out, r in zip(outs, res, strict=True):
+                        _scatter(b, out, t, goffs, r)
             for g, gslots in enumerate(slots):
                 for s in range(n_state):
                     dst = _ptr(b, state, ir.Constant(_I64, s * lanes + 4 * g), _V4)
@@ -189,14 +201,18 @@ def _make(
     return typer
 
 
-def _ema_fused(b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any) -> tuple[list[Any], Any]:
+def _ema_fused(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any
+) -> tuple[list[Any], list[Any]]:
     e = _fma(b, b.fsub(x[0], st[0]), p[0], st[0])
-    return [e], e
+    return [e], [e]
 
 
-def _ema_plain(b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any) -> tuple[list[Any], Any]:
+def _ema_plain(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any
+) -> tuple[list[Any], list[Any]]:
     e = b.fadd(b.fmul(b.fsub(x[0], st[0]), p[0]), st[0])
-    return [e], e
+    return [e], [e]
 
 
 def _true_range(b: Any, x: list[Any], pc: Any) -> Any:
@@ -207,17 +223,23 @@ def _true_range(b: Any, x: list[Any], pc: Any) -> Any:
     return b.select(b.fcmp_ordered(">", v3, g), v3, g)
 
 
-def _atr_fused(b: Any, p: list[Any], st: list[Any], x: list[Any], pc: Any) -> tuple[list[Any], Any]:
+def _atr_fused(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], pc: Any
+) -> tuple[list[Any], list[Any]]:
     a = _fma(b, st[0], p[0], b.fmul(_true_range(b, x, pc), p[1]))
-    return [a], a
+    return [a], [a]
 
 
-def _atr_plain(b: Any, p: list[Any], st: list[Any], x: list[Any], pc: Any) -> tuple[list[Any], Any]:
+def _atr_plain(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], pc: Any
+) -> tuple[list[Any], list[Any]]:
     a = b.fadd(b.fmul(st[0], p[0]), b.fmul(_true_range(b, x, pc), p[1]))
-    return [a], a
+    return [a], [a]
 
 
-def _rsi(b: Any, p: list[Any], st: list[Any], x: list[Any], prev: Any) -> tuple[list[Any], Any]:
+def _rsi(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], prev: Any
+) -> tuple[list[Any], list[Any]]:
     pm1, inv = p
     zero = _const(0.0)
     d = b.fsub(x[0], prev)
@@ -228,7 +250,29 @@ def _rsi(b: Any, p: list[Any], st: list[Any], x: list[Any], prev: Any) -> tuple[
     loss = b.fmul(b.fadd(loss, b.fsub(up, d)), inv)
     total = b.fadd(gain, loss)
     r = b.fmul(_const(100.0), b.fdiv(gain, total))
-    return [gain, loss], b.select(b.fcmp_ordered(">", total, zero), r, zero)
+    return [gain, loss], [b.select(b.fcmp_ordered(">", total, zero), r, zero)]
+
+
+def _macd_fused(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any
+) -> tuple[list[Any], list[Any]]:
+    kf, ks, kg = p
+    fast = _fma(b, b.fsub(x[0], st[0]), kf, st[0])
+    slow = _fma(b, b.fsub(x[0], st[1]), ks, st[1])
+    line = b.fsub(fast, slow)
+    sig = _fma(b, b.fsub(line, st[2]), kg, st[2])
+    return [fast, slow, sig], [line, sig, b.fsub(line, sig)]
+
+
+def _macd_plain(
+    b: Any, p: list[Any], st: list[Any], x: list[Any], _: Any
+) -> tuple[list[Any], list[Any]]:
+    kf, ks, kg = p
+    fast = b.fadd(b.fmul(b.fsub(x[0], st[0]), kf), st[0])
+    slow = b.fadd(b.fmul(b.fsub(x[0], st[1]), ks), st[1])
+    line = b.fsub(fast, slow)
+    sig = b.fadd(b.fmul(b.fsub(line, st[2]), kg), st[2])
+    return [fast, slow, sig], [line, sig, b.fsub(line, sig)]
 
 
 _EMA_FUSED = _make(EMA_LANES, 1, 1, 1, None, _ema_fused)
@@ -236,6 +280,8 @@ _EMA_PLAIN = _make(EMA_LANES, 1, 1, 1, None, _ema_plain)
 _ATR_FUSED = _make(ATR_LANES, 3, 1, 2, 2, _atr_fused)
 _ATR_PLAIN = _make(ATR_LANES, 3, 1, 2, 2, _atr_plain)
 _RSI = _make(RSI_LANES, 1, 2, 2, 0, _rsi)
+_MACD_FUSED = _make(MACD_LANES, 1, 3, 3, None, _macd_fused, n_out=3)
+_MACD_PLAIN = _make(MACD_LANES, 1, 3, 3, None, _macd_plain, n_out=3)
 
 
 @intrinsic
@@ -275,9 +321,50 @@ def _rsi_lanes(tc: Any, x: Any, o: Any, s: Any, b: Any, d: Any, n: Any, pm1: Any
     return _RSI(x, o, s, b, d, n, pm1, inv)
 
 
+@intrinsic
+def _macd_lanes_fused(
+    tc: Any,
+    x: Any,
+    m: Any,
+    sg: Any,
+    h: Any,
+    s: Any,
+    b: Any,
+    d: Any,
+    n: Any,
+    kf: Any,
+    ks: Any,
+    kg: Any,
+) -> Any:
+    """``(x, line, signal, hist, state, base, step, nsteps, kf, ks, kg)``; state is
+    the fast EMAs, the slow EMAs, then the signal EMAs; every EMA step fused."""
+    return _MACD_FUSED(x, m, sg, h, s, b, d, n, kf, ks, kg)
+
+
+@intrinsic
+def _macd_lanes_plain(
+    tc: Any,
+    x: Any,
+    m: Any,
+    sg: Any,
+    h: Any,
+    s: Any,
+    b: Any,
+    d: Any,
+    n: Any,
+    kf: Any,
+    ks: Any,
+    kg: Any,
+) -> Any:
+    """As :func:`_macd_lanes_fused` with ``(x - e) * k + e`` steps."""
+    return _MACD_PLAIN(x, m, sg, h, s, b, d, n, kf, ks, kg)
+
+
 _Run = Callable[..., None]
 ema_lanes_fused: Final = cast(_Run, _ema_lanes_fused)
 ema_lanes_plain: Final = cast(_Run, _ema_lanes_plain)
 atr_lanes_fused: Final = cast(_Run, _atr_lanes_fused)
 atr_lanes_plain: Final = cast(_Run, _atr_lanes_plain)
 rsi_lanes: Final = cast(_Run, _rsi_lanes)
+macd_lanes_fused: Final = cast(_Run, _macd_lanes_fused)
+macd_lanes_plain: Final = cast(_Run, _macd_lanes_plain)

@@ -1,4 +1,4 @@
-"""The speculative chunked recurrences equal the serial ones in every case:
+"""The speculative chunked recurrences (SIMD lanes) equal the serial ones in every case:
 converged chunks, chunks that must be redone (too little warm-up), and NaN."""
 
 from __future__ import annotations
@@ -42,6 +42,22 @@ def test_rsi_any_warmup_equals_serial(warm: int) -> None:
     assert_same(got, ref, f"rsi warm={warm}")
 
 
+@pytest.mark.parametrize("warm", [1, 50, 700])
+@pytest.mark.parametrize("fused", [True, False])
+def test_macd_any_warmup_equals_serial(warm: int, fused: bool) -> None:
+    c = random_walk(150_000, seed=25).close
+    n = c.shape[0]
+    kf, ks, kg = 2.0 / 13.0, 2.0 / 27.0, 2.0 / 10.0
+    got = [np.full(n, np.nan) for _ in range(3)]
+    ref = [np.full(n, np.nan) for _ in range(3)]
+    st, ref_st = np.array([100.0, 99.0, 0.5]), np.array([100.0, 99.0, 0.5])
+    ch.macd_run(c, got[0], got[1], got[2], 20, n, st, kf, ks, kg, fused, warm)
+    ch._macd_serial(c, ref[0], ref[1], ref[2], 20, n, ref_st, kf, ks, kg, fused)
+    for name, g, r in zip(("line", "signal", "hist"), got, ref, strict=True):
+        assert_same(g, r, f"macd {name} warm={warm}")
+    assert_same(st, ref_st, "macd final state")
+
+
 def test_long_series_with_interior_nan_and_jumps_match_talib() -> None:
     b = random_walk(300_000, seed=23)
     c, h, lo = b.close.copy(), b.high.copy(), b.low.copy()
@@ -54,6 +70,9 @@ def test_long_series_with_interior_nan_and_jumps_match_talib() -> None:
         assert_same(ind.ema(c, p), talib.EMA(c, p), f"ema {p}")
         assert_same(ind.rsi(c, p), talib.RSI(c, p), f"rsi {p}")
         assert_same(ind.atr(h, lo, c, p), talib.ATR(h, lo, c, p), f"atr {p}")
+        ours, ref = ind.macd(c, p, 3 * p, 9), talib.MACD(c, p, 3 * p, 9)
+        for name, g, r in zip("msh", ours, ref, strict=True):
+            assert_same(g, r, f"macd {name} {p}")
 
 
 def test_warm_bars() -> None:
