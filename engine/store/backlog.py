@@ -28,7 +28,7 @@ from engine.store.pool import connect
 from engine.store.rows import Row, dumps_json
 from engine.store.tables import SPECS
 
-__all__ = ["Backlog", "Link", "group_rows"]
+__all__ = ["Backlog", "Link", "group_rows", "release_rows"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +43,19 @@ def group_rows(items: list[tuple[str, Row]]) -> Batch:
         else:
             lst.append(row)
     return {t: (SPECS[t].columns, rows) for t, rows in out.items()}
+
+
+_RELEASE_CHUNK = 2000
+
+
+async def release_rows(batch: Batch) -> None:
+    """Drop a written batch's rows a chunk at a time, yielding to the loop in between:
+    freeing 10k rows at once holds the loop for milliseconds. Only for a batch whose row
+    lists nobody else holds."""
+    for _, rows in batch.values():
+        while len(rows) > _RELEASE_CHUNK:
+            del rows[-_RELEASE_CHUNK:]
+            await asyncio.sleep(0)
 
 
 class Backlog:
@@ -182,6 +195,7 @@ class Backlog:
                 batch, count, end = nxt
                 await write(batch)
                 self.journal.mark_drained(end, count)
+                await release_rows(batch)  # read from the journal: its own lists
                 await intake()
             await self.journal.truncate()
             if self.last_error:

@@ -34,7 +34,7 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.store.backlog import Backlog, Link
+from engine.store.backlog import Backlog, Link, release_rows
 from engine.store.errors import StoreError
 from engine.store.flusher import ASYNC_COMMIT_TABLES, Flusher, is_poison
 from engine.store.journal import Batch, Journal
@@ -308,7 +308,8 @@ class StoreWriter:
         for table, rows in self._buf.items():
             if len(rows) > limit:
                 batch[table] = (SPECS[table].columns, rows[:limit])
-                rest[table] = rows[limit:]
+                del rows[:limit]  # a memmove, not a copy of the rest
+                rest[table] = rows
             else:
                 batch[table] = (SPECS[table].columns, rows)
         if rest:
@@ -329,6 +330,8 @@ class StoreWriter:
             self._fail(exc)
             self._backlog.append(batch)
             await self._backlog.sync()
+        else:  # the lists are the batch's own: _take hands over detached lists or slices
+            await release_rows(batch)
 
     async def _write(self, batch: Batch) -> None:
         started = time.perf_counter()
