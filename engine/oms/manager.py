@@ -6,7 +6,8 @@ either rejects it (``OrderRejected``, seq 1) or publishes ``OrderSubmitted`` (se
 hands it on: to the gateway through the router, to the stop emulator, or to the TWAP/VWAP
 executor. Gateway reports come back through :meth:`OrderManager.on_report`; each one is
 applied through :func:`engine.oms.states.next_status` and published as exactly one order
-event with the next seq. An illegal report is logged, alerted and counted, never applied.
+event with the next seq (:mod:`engine.oms.transitions`). An illegal report is logged,
+alerted and counted, never applied.
 
 Everything here is synchronous: with a paper gateway an intent is filled, and the portfolio
 updated, before ``submit`` returns when a quote is known.

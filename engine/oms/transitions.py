@@ -21,14 +21,6 @@ from engine.events import (
     OrderRejected,
     OrderTriggered,
 )
-from engine.execution import (
-    VenueAccepted,
-    VenueCancelled,
-    VenueExpired,
-    VenueFilled,
-    VenueRejected,
-    VenueTriggered,
-)
 from engine.model import Alert, AlertSeverity, Fill, Order, OrderSide, OrderStatus
 from engine.oms.book import Entry
 from engine.oms.children import ChildOrders
@@ -38,6 +30,14 @@ from engine.oms.states import InvalidTransition, next_status
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from engine.execution import (
+        VenueAccepted,
+        VenueCancelled,
+        VenueExpired,
+        VenueFilled,
+        VenueRejected,
+        VenueTriggered,
+    )
     from engine.oms.manager import OmsConfig
 
 __all__ = ["OrderTransitions", "describe"]
