@@ -285,26 +285,15 @@ def _macd_serial(
 ) -> None:  # pragma: no cover - compiled
     """MACD steps for bars ``lo..hi-1`` from ``st = (fast, slow, signal)``, updated."""
     fast, slow, sig = st[0], st[1], st[2]
-    if fused:
-        for i in range(np.uint64(lo), np.uint64(hi)):
-            v = x[i]
-            fast = fma(v - fast, kf, fast)
-            slow = fma(v - slow, ks, slow)
-            m = fast - slow
-            sig = fma(m - sig, kg, sig)
-            om[i] = m
-            osg[i] = sig
-            oh[i] = m - sig
-    else:
-        for i in range(np.uint64(lo), np.uint64(hi)):
-            v = x[i]
-            fast = (v - fast) * kf + fast
-            slow = (v - slow) * ks + slow
-            m = fast - slow
-            sig = (m - sig) * kg + sig
-            om[i] = m
-            osg[i] = sig
-            oh[i] = m - sig
+    for i in range(np.uint64(lo), np.uint64(hi)):  # the flag is loop-invariant: LLVM unswitches
+        v = x[i]
+        fast = ema_fused(v, fast, kf) if fused else ema_plain(v, fast, kf)
+        slow = ema_fused(v, slow, ks) if fused else ema_plain(v, slow, ks)
+        m = fast - slow
+        sig = ema_fused(m, sig, kg) if fused else ema_plain(m, sig, kg)
+        om[i] = m
+        osg[i] = sig
+        oh[i] = m - sig
     st[0], st[1], st[2] = fast, slow, sig
 
 
