@@ -129,3 +129,52 @@ def test_choose_prefers_a_later_state_change_and_keeps_the_higher_mark() -> None
     assert merged is not None
     assert (merged.high_water_mark, merged.day, merged.day_start_equity) == (
         D(120), "2026-01-02", D(110))
+
+
+ENGINE_CONFIG = """
+[replay]
+files = ["coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"]
+speed = 0.0
+loop = false
+
+[health]
+port = 0
+"""
+
+
+async def test_a_running_engine_keeps_its_risk_state_in_the_database(
+        database_url: str, tmp_path: Path) -> None:
+    from engine.app import build_app
+    from engine.config import load_config
+    from engine.runner import load_factory
+
+    path = tmp_path / "paper.toml"
+    path.write_text(ENGINE_CONFIG)
+    config = load_config(path, env={"TRADEENGINE_DATABASE__DSN": database_url,
+                                    "TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path / "state")})
+    engine = build_app(config, config_path=path,
+                       market_data_gateway=load_factory("market_data"),
+                       execution=load_factory("execution"))
+    task = asyncio.create_task(engine.run())
+    try:
+        for _ in range(300):
+            await asyncio.sleep(0.1)
+            if task.done() or engine.status().get("risk-state", {}).get("writes"):
+                break
+        assert not task.done(), task.result()
+        assert engine.status()["risk-state"]["source"] in ("file", "none", "database")
+        account_id = engine.database.account_id
+        assert account_id is not None
+        engine.trading.risk.set_kill_switch(True, "test", "check the row")
+    finally:
+        engine.request_stop()
+        assert await asyncio.wait_for(task, 60) == 0
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "tradeengine"})
+    try:
+        raw = await conn.fetchval("SELECT value FROM system_config WHERE key = $1",
+                                  risk_state_key(account_id))
+    finally:
+        await conn.close()
+    snapshot = msgspec.convert(msgspec.json.decode(raw)["snapshot"], RiskSnapshot, strict=False)
+    assert snapshot.state is RiskState.HALTED and snapshot.kill_switch
+    assert (tmp_path / "state" / "risk_state.json").exists()  # its local copy
