@@ -28,20 +28,25 @@ from engine.store.pool import connect
 from engine.store.rows import Row, dumps_json
 from engine.store.tables import SPECS
 
-__all__ = ["Backlog", "Link", "group_rows", "release_rows"]
+__all__ = ["Backlog", "Link", "add_rows", "group_rows", "release_rows"]
 
 _log = logging.getLogger(__name__)
+
+
+def add_rows(buf: dict[str, list[Row]], items: list[tuple[str, Row]]) -> None:
+    """Append ``(table, row)`` pairs to ``buf``'s per-table lists, in order."""
+    for table, row in items:
+        lst = buf.get(table)
+        if lst is None:
+            buf[table] = [row]
+        else:
+            lst.append(row)
 
 
 def group_rows(items: list[tuple[str, Row]]) -> Batch:
     """``(table, row)`` pairs as a batch (table order of first appearance, rows in order)."""
     out: dict[str, list[Row]] = {}
-    for table, row in items:
-        lst = out.get(table)
-        if lst is None:
-            out[table] = [row]
-        else:
-            lst.append(row)
+    add_rows(out, items)
     return {t: (SPECS[t].columns, rows) for t, rows in out.items()}
 
 

@@ -34,7 +34,7 @@ from uuid import UUID
 
 import asyncpg
 
-from engine.store.backlog import Backlog, Link, release_rows
+from engine.store.backlog import Backlog, Link, add_rows, release_rows
 from engine.store.errors import StoreError
 from engine.store.flusher import ASYNC_COMMIT_TABLES, Flusher, is_poison
 from engine.store.journal import Batch, Journal
@@ -138,13 +138,7 @@ class StoreWriter:
         if self._depth >= self._queue_size:
             self._overflow(rows)
             return
-        buf = self._buf
-        for table, row in rows:
-            lst = buf.get(table)
-            if lst is None:
-                buf[table] = [row]
-            else:
-                lst.append(row)
+        add_rows(self._buf, rows)
         self._depth += 1
         if self._depth == 1 or self._depth >= self._batch_size:
             self._wake.set()

@@ -297,8 +297,8 @@ async def test_only_market_data_transactions_skip_the_wal_flush_wait(store_dsn: 
     rec = _Recording(conn)
     try:
         flusher = Flusher(timeout=10)
-        await flusher.write(rec, {"price_data": (SPECS["price_data"].columns, bars)})  # type: ignore[arg-type]
-        await flusher.write(rec, {  # type: ignore[arg-type]
+        await flusher.write(rec, {"price_data": (SPECS["price_data"].columns, bars)})
+        await flusher.write(rec, {
             "price_data": (SPECS["price_data"].columns, bars),
             "orders": (SPECS["orders"].columns, [maker.order_row(o, o.created_ns)])})
         begins = [s for s in rec.sql if s.startswith("BEGIN")]
