@@ -131,7 +131,10 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         return [NULL] * len(values) if not kinds else list(map(encode_value, values))
     kind = kinds.pop()
     if kind in _NUMBERS:
-        out = list(map(str, values))  # float: str is repr; nan/inf are valid input
+        if kind is float:  # one repr of the tuple: a third cheaper than a str per value
+            out = repr(values)[1:-1].rstrip(",").split(", ")  # nan/inf are valid input
+        else:
+            out = list(map(str, values))
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out

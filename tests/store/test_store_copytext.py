@@ -34,6 +34,7 @@ def test_columns_of_one_type_and_of_mixed_types_encode_like_single_values() -> N
 def test_floats_keep_their_shortest_repr() -> None:
     got = _lines(encode_rows([(0.1, 1e-7), (40000.452551189286, None), (math.nan, math.inf)]))
     assert got == [["0.1", "1e-07"], ["40000.452551189286", "\\N"], ["nan", "inf"]]
+    assert _lines(encode_rows([(-0.5, None)])) == [["-0.5", "\\N"]]  # a one-row column
 
 
 def test_the_cache_is_shared_across_calls_and_stays_bounded() -> None:
