@@ -10,6 +10,7 @@ Typical wiring::
     account_id = await queries.ensure_account(pool, name=..., venue=..., mode="paper")
     writer = StoreWriter(pool, journal_dir=state_dir / "journal", account_id=account_id)
     task_group.create_task(writer.run())
+    task_group.create_task(PartitionKeeper(pool).run())  # price_data months ahead
     bus.subscribe(..., writer.submit)
     ...
     await writer.close(timeout=10.0)
@@ -25,6 +26,7 @@ from engine.store.errors import (
 )
 from engine.store.journal import Journal, scan_file
 from engine.store.migrate import MigrationState, migrate, migration_status
+from engine.store.partitions import PartitionKeeper
 from engine.store.pool import DEFAULT_SCHEMA, connect, create_pool
 from engine.store.writer import StoreWriter, WriterStatus
 
@@ -35,6 +37,7 @@ __all__ = [
     "JournalError",
     "MigrationError",
     "MigrationState",
+    "PartitionKeeper",
     "StoreError",
     "StoreWriter",
     "WriterClosedError",
