@@ -59,6 +59,12 @@ class _PingState:
     latency_s: float = 0.0
 
 
+def embedded_cluster(config: Config) -> PostgresCluster:
+    """The private cluster an engine without ``database.dsn`` runs (in its state dir)."""
+    bin_dir = Path(config.database.pg_bin) if config.database.pg_bin else None
+    return PostgresCluster(config.state_dir / "pg" / "data", bin_dir=bin_dir)
+
+
 class Database:
     """Owns the cluster (when embedded), the pool and the writer."""
 
@@ -245,9 +251,7 @@ class Database:
     async def _server_dsn(self) -> str:
         if not self.embedded:
             return self._db.dsn.reveal()
-        data_dir = self._config.state_dir / "pg" / "data"
-        bin_dir = Path(self._db.pg_bin) if self._db.pg_bin else None
-        self.cluster = PostgresCluster(data_dir, bin_dir=bin_dir)
+        self.cluster = embedded_cluster(self._config)
         try:
             return await self.cluster.start(timeout=max(60.0, self._db.connect_timeout_s))
         except (ClusterError, OSError) as exc:

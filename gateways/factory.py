@@ -4,7 +4,6 @@ calls this and injects the result)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Final
 
 from engine.bus import MessageBus
@@ -47,14 +46,12 @@ def build_market_data_gateway(config: Config, clock: Clock) -> MarketDataGateway
 
 def database_dsn(config: Config) -> str:
     """The DSN the engine's database runs on: ``database.dsn``, else the private cluster's
-    in the state directory (the same cluster and database :class:`engine.database.Database`
-    starts; keep the two in step)."""
+    in the state directory (the one :class:`engine.database.Database` starts)."""
     if config.database.dsn:
         return config.database.dsn.reveal()
-    from engine.store.cluster import PostgresCluster
+    from engine.database import embedded_cluster
 
-    pg_bin = Path(config.database.pg_bin) if config.database.pg_bin else None
-    return PostgresCluster(config.state_dir / "pg" / "data", bin_dir=pg_bin).dsn()
+    return embedded_cluster(config).dsn()
 
 
 def _price_data_loader(config: Config) -> Callable[[], Sequence[RecordedData]]:
