@@ -263,6 +263,16 @@ def _check_semantics(config: Config) -> None:
         names.add(name)
     if config.marketdata.source == "ccxt" and not config.marketdata.symbols:
         raise ConfigError("marketdata.symbols: required when marketdata.source = 'ccxt'")
+    replay = config.replay
+    if (config.marketdata.source == "replay" and replay.source == "price_data"
+            and config.marketdata.persist_bars
+            and (replay.loop or (replay.align_start and len(replay.tables) > 1))):
+        raise ConfigError(
+            "marketdata.persist_bars: must be false when replay.source = 'price_data' with "
+            "replay.loop (or align_start over several tables): the replayed bars, shifted in "
+            "time, would be written back into price_data as new bars; set "
+            "marketdata.persist_bars = false, or replay.loop = false (and, with several "
+            "tables, replay.align_start = false)")
 
 
 # What SIGHUP may change without a restart (see README "Reloading").

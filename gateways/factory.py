@@ -64,14 +64,6 @@ def _price_data_loader(config: Config) -> Callable[[], Sequence[RecordedData]]:
     from engine.store.price_reader import PriceDataSource, PriceSeries
 
     replay, db = config.replay, config.database
-    if config.marketdata.persist_bars and (
-            replay.loop or (replay.align_start and len(replay.tables) > 1)):
-        raise ConfigError(
-            "marketdata.persist_bars: must be false when replay.source = 'price_data' with "
-            "replay.loop (or align_start over several tables): the replayed bars, shifted in "
-            "time, would be written back into price_data as new bars; set "
-            "marketdata.persist_bars = false, or replay.loop = false (and, with several "
-            "tables, replay.align_start = false)")
     start_ns, end_ns = replay.range_ns()
     source = PriceDataSource(
         dsn=Secret(database_dsn(config)), schema=db.schema,

@@ -183,7 +183,7 @@ def test_tables_without_source_and_persisting_a_loop_are_refused(tmp_path: Path)
         load_config(path, env={})
     path.write_text('[replay]\nsource = "price_data"\ntables = ["binance:XRP/ETH:1m"]\n')
     with pytest.raises(ConfigError, match=r"^marketdata\.persist_bars: must be false"):
-        build_market_data_gateway(load_config(path, env={}), SimClock())
+        load_config(path, env={})  # so check-config catches it too
 
 
 async def _run_until_bars(engine: Engine, expected: int) -> None:
