@@ -137,7 +137,7 @@ class ReplayConfig(_Section, frozen=True):
 
     def range_ns(self) -> tuple[int | None, int | None]:
         """``start`` and ``end`` as UTC epoch nanoseconds (None when empty)."""
-        return _utc_ns(self.start, "start"), _utc_ns(self.end, "end")
+        return utc_ns(self.start, "start"), utc_ns(self.end, "end")
 
 
 _TIMEFRAME = re.compile(r"^[1-9][0-9]*[smhd]$")
@@ -158,7 +158,9 @@ def _split_table(text: str, index: int) -> tuple[str, str, str]:
     return exchange, symbol, timeframe
 
 
-def _utc_ns(text: str, key: str) -> int | None:
+def utc_ns(text: str, key: str) -> int | None:
+    """An ISO date or datetime (UTC unless it has an offset) as epoch nanoseconds; None for
+    ``""``; ValueError naming ``key`` otherwise."""
     if not text:
         return None
     try:

@@ -26,6 +26,7 @@ import msgspec
 
 from engine.backtest.metrics import compute_metrics
 from engine.config import Config, ConfigError
+from engine.config_sections import utc_ns
 from engine.events import OrderFilled
 from engine.ids import Symbol, Venue
 from engine.marketdata.recorded import DataFileError, FileInfo, parse_name, read_file
@@ -63,16 +64,10 @@ class BarSeries:
 
 
 def _parse_day(text: str, key: str) -> int | None:
-    if not text:
-        return None
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"backtest.{key}: expected an ISO date or datetime, got {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000
+        return utc_ns(text, f"backtest.{key}")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def resolve_path(name: str, base: Path | None) -> Path:

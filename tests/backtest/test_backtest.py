@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from engine.backtest.runner import run_backtest
-from engine.config import load_config
+from engine.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -207,3 +207,18 @@ def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: obj
     assert prices == result.bars
     assert orders == len({f.order_id for f in result.fills})
     assert status == "finished"
+
+
+def test_date_range_limits_the_bars_and_a_bad_date_names_its_key(tmp_path: Path) -> None:
+    path = ema_config(tmp_path)
+    text = path.read_text().replace('starting_cash = "100000"',
+                                    'starting_cash = "100000"\nstart = "2018-04-05"\n'
+                                    'end = "2018-04-05T12:00:00Z"')
+    path.write_text(text)
+    result = run_backtest(load_config(path, env={}))
+    assert result.bars == 12 * 60
+    assert result.metrics["first_bar"] == "2018-04-05T00:00:00+00:00"  # open times
+    assert result.metrics["last_bar"] == "2018-04-05T11:59:00+00:00"
+    path.write_text(text.replace('start = "2018-04-05"', 'start = "5 April"'))
+    with pytest.raises(ConfigError, match=r"^backtest\.start: expected an ISO date"):
+        run_backtest(load_config(path, env={}))
