@@ -96,7 +96,7 @@ class PostgresRiskStateStore:
                                   timeout=self._timeout_s)
         row: RiskSnapshot | None = None
         if raw is not None:
-            value = msgspec.json.decode(raw if isinstance(raw, (str, bytes)) else str(raw))
+            value = raw if isinstance(raw, dict) else msgspec.json.decode(raw)  # jsonb: text
             row = msgspec.convert(value["snapshot"], RiskSnapshot, strict=False)
         file_snap = self._file.load()
         chosen = choose(row, file_snap)
