@@ -88,3 +88,23 @@ async def test_a_failed_attempt_is_retried_not_raised(store_dsn: str) -> None:
     finally:
         await conn.close()
         await pool.close()
+
+
+async def test_a_table_that_is_not_partitioned_is_left_alone(store_dsn: str) -> None:
+    """What TimescaleDB's branch relies on (a hypertable is a plain table to pg_class): no
+    partitions are made. TimescaleDB itself is not installed here, so this is the guard
+    only."""
+    conn = await connect(store_dsn)
+    try:
+        await conn.execute("DROP TABLE price_data; CREATE TABLE price_data (ts timestamptz)")
+        pool = await create_pool(store_dsn, min_size=1, max_size=1)
+        try:
+            keeper = PartitionKeeper(pool, clock=lambda: datetime(2034, 1, 1, tzinfo=UTC)
+                                     .timestamp())
+            assert await keeper.ensure() == 0
+        finally:
+            await pool.close()
+        assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname LIKE "
+                                   "'price_data_2034%'") == 0
+    finally:
+        await conn.close()
