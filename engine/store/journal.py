@@ -125,6 +125,7 @@ class Journal:
         self.size = 0
         self._dirty = False
         self._read_off = 0
+        self._held: tuple[int, tuple[Batch, int, int]] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -170,7 +171,7 @@ class Journal:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        self.records, self.size, self._read_off = records, good, 0
+        self.records, self.size, self._read_off, self._held = records, good, 0, None
         self._fd = fd
         return ScanResult(frames, records, good, corrupt, quarantine)
 
@@ -225,17 +226,22 @@ class Journal:
         """Like :meth:`read_next`, but consecutive frames are merged into one batch while
         the rows stay under ``max_rows`` (at least one frame) and each table's columns
         agree, so a backlog of small frames drains in few transactions."""
-        first = self.read_next()
+        held, self._held = self._held, None
+        first = held[1] if held is not None and held[0] == self._read_off else self.read_next()
         if first is None:
             return None
         batch, count, end = first
         merged = {table: (cols, list(rows)) for table, (cols, rows) in batch.items()}
         while end < self.size:
             nxt = self._peek(end)
-            if nxt is None or count + nxt[1] > max_rows:
+            if nxt is None:
+                break
+            if count + nxt[1] > max_rows:
+                self._held = (end, nxt)  # the next call starts with it: no second decode
                 break
             more, more_count, more_end = nxt
             if any(t in merged and merged[t][0] != cols for t, (cols, _) in more.items()):
+                self._held = (end, nxt)
                 break
             for table, (cols, rows) in more.items():
                 if table in merged:
@@ -262,6 +268,7 @@ class Journal:
         self._check_open()
         os.ftruncate(self._fd, 0)
         self.size = self._read_off = self.records = 0
+        self._held = None
         self._dirty = True
         await self.sync()
 
