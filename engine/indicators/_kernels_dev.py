@@ -56,14 +56,33 @@ def _reseed(
     return shift, s1, s2, var
 
 
+_BLOCK = 512
+"""Bars per block of STDDEV and BBANDS: the running sums leave the variance (and
+the SMA total) in the outputs, then one vectorized pass takes the square roots
+(and divides, and forms the bands): a scalar square root and divide per bar
+would bound them."""
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sqrt_block(out: np.ndarray, b0: int, b1: int, nbdev: float) -> None:  # pragma: no cover
+    """``out = sqrt(out) [* nbdev]`` over ``b0..b1-1`` (not inlined: it vectorizes)."""
+    lo, hi = np.uint64(b0), np.uint64(b1)
+    if nbdev != 1.0:
+        for i in range(lo, hi):
+            out[i] = math.sqrt(out[i]) * nbdev
+    else:
+        for i in range(lo, hi):
+            out[i] = math.sqrt(out[i])
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _stddev_into(
     x: np.ndarray, beg: int, period: int, nbdev: float, out: np.ndarray
 ) -> int:  # pragma: no cover
     """Write ``sqrt(TA_VAR) [* nbdev]`` into ``out[start:]``; return ``start``.
 
-    The square root sits in the variance loop: the sqrt unit works while the
-    running sums' add chain waits, so it costs almost nothing there."""
+    Block by block: the running sums leave the variance in ``out``, then
+    :func:`_sqrt_block` takes the square roots four at a time."""
     n = x.shape[0]
     start = beg + period - 1
     if start >= n:
@@ -79,24 +98,25 @@ def _stddev_into(
         s2 += d * d
     since = 32 * period
     tr = np.uint64(trail)
-    scale = nbdev != 1.0
-    for i in range(np.uint64(start), np.uint64(n)):
-        d = x[i] - shift
-        s1 += d
-        s2 += d * d
-        m = s1 * inv
-        var = s2 * inv - m * m
-        d = x[tr] - shift
-        s1 -= d
-        d = d * d
-        s2 -= d
-        tr += U1
-        since -= 1
-        if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or since <= 0:
-            since = 32 * period
-            shift, s1, s2, var = _reseed(x, int(i), period, inv)
-        sd = math.sqrt(var)
-        out[i] = sd * nbdev if scale else sd
+    for b0 in range(start, n, _BLOCK):
+        b1 = min(b0 + _BLOCK, n)
+        for i in range(np.uint64(b0), np.uint64(b1)):
+            d = x[i] - shift
+            s1 += d
+            s2 += d * d
+            m = s1 * inv
+            var = s2 * inv - m * m
+            d = x[tr] - shift
+            s1 -= d
+            d = d * d
+            s2 -= d
+            tr += U1
+            since -= 1
+            if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or since <= 0:
+                since = 32 * period
+                shift, s1, s2, var = _reseed(x, int(i), period, inv)
+            out[i] = var
+        _sqrt_block(out, b0, b1, nbdev)
     return start
 
 
@@ -111,6 +131,49 @@ def stddev_kernel(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _bands_finish(
+    upper: np.ndarray,
+    middle: np.ndarray,
+    lower: np.ndarray,
+    b0: int,
+    b1: int,
+    p: float,
+    nbdev_up: float,
+    nbdev_dn: float,
+    fused: bool,
+) -> None:  # pragma: no cover - compiled
+    """``middle = total / p``, ``sd = sqrt(var)`` (+0.0 for a zero variance) and the
+    bands over ``b0..b1-1``. Not inlined, so LLVM vectorizes the divide and the
+    square root (one scalar of each per bar would bound BBANDS)."""
+    lo, hi = np.uint64(b0), np.uint64(b1)
+    if nbdev_up == nbdev_dn:
+        for i in range(lo, hi):
+            mid = middle[i] / p
+            var = upper[i]
+            sd = math.sqrt(var) if var != 0.0 else 0.0
+            t = sd * nbdev_up
+            middle[i] = mid
+            upper[i] = mid + t
+            lower[i] = mid - t
+    elif fused:  # TA-Lib's FMA build contracts only the upper band's multiply-add
+        for i in range(lo, hi):
+            mid = middle[i] / p
+            var = upper[i]
+            sd = math.sqrt(var) if var != 0.0 else 0.0
+            middle[i] = mid
+            upper[i] = fma(sd, nbdev_up, mid)
+            lower[i] = mid - sd * nbdev_dn
+    else:
+        for i in range(lo, hi):
+            mid = middle[i] / p
+            var = upper[i]
+            sd = math.sqrt(var) if var != 0.0 else 0.0
+            middle[i] = mid
+            upper[i] = mid + sd * nbdev_up
+            lower[i] = mid - sd * nbdev_dn
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def bbands_kernel(
     x: np.ndarray,
     period: int,
@@ -121,9 +184,10 @@ def bbands_kernel(
     middle: np.ndarray,
     lower: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """TA_BBANDS (SMA middle band) in one pass: SMA running sum, shifted variance,
-    then ``middle +/- nbdev * stddev``. With ``nbdev_up != nbdev_dn`` TA-Lib's FMA
-    build fuses the upper band's multiply-add; everything else rounds twice."""
+    """TA_BBANDS (SMA middle band): SMA running sum and shifted variance, then
+    ``middle +/- nbdev * stddev``, block by block (see :func:`_bands_finish`). With
+    ``nbdev_up != nbdev_dn`` TA-Lib's FMA build fuses the upper band's multiply-add;
+    everything else rounds twice."""
     n = x.shape[0]
     beg = first_valid1(x)
     start = beg + period - 1
@@ -145,38 +209,31 @@ def bbands_kernel(
         s1 += d
         s2 += d * d
     since = 32 * period
-    same = nbdev_up == nbdev_dn
     tr = np.uint64(trail)
-    for i in range(np.uint64(start), np.uint64(n)):
-        v = x[i]
-        total += v
-        d = v - shift
-        s1 += d
-        s2 += d * d
-        m = s1 * inv
-        var = s2 * inv - m * m
-        mid = total / p
-        old = x[tr]
-        total -= old
-        d = old - shift
-        s1 -= d
-        d = d * d
-        s2 -= d
-        tr += U1
-        since -= 1
-        if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or since <= 0:
-            since = 32 * period
-            shift, s1, s2, var = _reseed(x, int(i), period, inv)
-        sd = math.sqrt(var) if var != 0.0 else 0.0
-        middle[i] = mid
-        if same:
-            t = sd * nbdev_up
-            upper[i] = mid + t
-            lower[i] = mid - t
-        else:
-            # TA-Lib's FMA build contracts only the upper band's multiply-add.
-            upper[i] = fma(sd, nbdev_up, mid) if fused else mid + sd * nbdev_up
-            lower[i] = mid - sd * nbdev_dn
+    for b0 in range(start, n, _BLOCK):
+        b1 = min(b0 + _BLOCK, n)
+        for i in range(np.uint64(b0), np.uint64(b1)):
+            v = x[i]
+            total += v
+            d = v - shift
+            s1 += d
+            s2 += d * d
+            m = s1 * inv
+            var = s2 * inv - m * m
+            middle[i] = total  # divided in _bands_finish
+            old = x[tr]
+            total -= old
+            d = old - shift
+            s1 -= d
+            d = d * d
+            s2 -= d
+            tr += U1
+            since -= 1
+            if var < 1e-6 * (s2 * inv) or d > 1e6 * s2 or since <= 0:
+                since = 32 * period
+                shift, s1, s2, var = _reseed(x, int(i), period, inv)
+            upper[i] = var  # square-rooted in _bands_finish
+        _bands_finish(upper, middle, lower, b0, b1, p, nbdev_up, nbdev_dn, fused)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
