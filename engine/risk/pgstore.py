@@ -158,7 +158,7 @@ class PostgresRiskStateStore:
                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
                 "updated_by = EXCLUDED.updated_by, updated_at = now()",
                 self._key, value, snapshot.actor, timeout=self._timeout_s)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except Exception as exc:  # the database's trouble must never end the engine: retry
             self.failures += 1
             _log.warning("risk state not written to the database (will retry): %s", exc)
             return False

@@ -142,8 +142,14 @@ port = 0
 """
 
 
-async def test_a_running_engine_keeps_its_risk_state_in_the_database(
-        database_url: str, tmp_path: Path) -> None:
+def test_a_running_engine_keeps_its_risk_state_in_the_database(
+        make_database: Callable[[], str], tmp_path: Path) -> None:
+    """On a database of its own: the halted state it leaves behind would halt any later
+    engine of the same account on that database (which is the point)."""
+    asyncio.run(_engine_scenario(make_database(), tmp_path))
+
+
+async def _engine_scenario(database_url: str, tmp_path: Path) -> None:
     from engine.app import build_app
     from engine.config import load_config
     from engine.runner import load_factory
