@@ -176,7 +176,7 @@ class Matcher:
             resting = self._book[symbol] = []
         resting.append(w)
         self._by_cid[cid] = (symbol, w)
-        self._emit(_accepted(cid, now, "paper-" + cid[:16]))
+        self._emit(_accepted(cid, now, "paper-" + cid))  # unique as the cid is
         if self._quotes:
             quote = self._quotes.get(symbol)
             if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:

@@ -188,3 +188,17 @@ def test_cancel_resting_order() -> None:
     assert h.oms.cancel(o.id)
     assert status(h, o) is S.CANCELLED and h.gateway.matcher.working() == 0
     assert not h.oms.cancel(o.id)
+
+
+def test_venue_order_ids_stay_unique_for_many_orders_in_one_millisecond() -> None:
+    # The venue id is unique in the orders table: a prefix of the (time-ordered) client
+    # order id repeated for orders made within one millisecond, as backtests make them.
+    from engine.events import OrderAccepted
+
+    h = Harness()
+    h.trade(100.0)
+    h.quote(99.5, 100.5, bid_qty=1e9, ask_qty=1e9)
+    for _ in range(3000):
+        h.submit("buy", 1, type="limit", limit_price="90")
+    ids = [e.order.exchange_order_id for e in h.rec.of(OrderAccepted)]
+    assert len(ids) == 3000 and len(set(ids)) == 3000
