@@ -139,7 +139,10 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out
     if kind is str and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
-        return list(map(_text, values))  # unique text (trade ids): a memo would not help
+        # Unique text (trade ids): a memo would not help.
+        if nulls:
+            return [NULL if v is None else _text(v) for v in values]
+        return list(map(_text, values))
     if kind in _MEMO_OK or (kind.__hash__ is not None and not issubclass(kind, tuple)):
         return list(map(cache.memo(kind).__getitem__, values))
     return list(map(encode_value, values))

@@ -37,6 +37,15 @@ def test_floats_keep_their_shortest_repr() -> None:
     assert _lines(encode_rows([(-0.5, None)])) == [["-0.5", "\\N"]]  # a one-row column
 
 
+def test_a_column_of_unique_text_with_nulls() -> None:
+    # Unique text (trade ids, venue order ids) skips the memo; NULLs must still be NULL.
+    values = [f"id-{i}" for i in range(40)]
+    values[3] = values[30] = None  # type: ignore[call-overload]
+    got = _lines(encode_rows([(v,) for v in values]))
+    assert got == [[encode_value(v)] for v in values]
+    assert got[3] == ["\\N"] and got[30] == ["\\N"]
+
+
 def test_the_cache_is_shared_across_calls_and_stays_bounded() -> None:
     cache = TextCache(limit=10)
     for i in range(50):
