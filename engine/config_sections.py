@@ -216,7 +216,10 @@ class BacktestConfig(_Section, frozen=True):
     ``data``: bar files in the recorded format; relative paths from the working directory,
     else from the config file's directory. ``symbol``/``exchange``/``timeframe`` override
     what the file names say. ``start``/``end``: ISO dates (UTC) bounding the bars.
-    ``starting_cash`` overrides ``portfolio.starting_cash``.
+    ``starting_cash`` overrides ``portfolio.starting_cash``. ``persist_bars``: with a
+    database configured, also write the bars to ``price_data`` (off: the bars come from
+    files, ``tradeengine data import`` loads those, and the overrides above would file
+    them under names that are not the venue's).
     """
 
     data: list[str] = msgspec.field(default_factory=list)
@@ -226,3 +229,4 @@ class BacktestConfig(_Section, frozen=True):
     start: str = ""
     end: str = ""
     starting_cash: Decimal | None = None
+    persist_bars: bool = False

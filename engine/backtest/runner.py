@@ -246,7 +246,7 @@ def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> 
     bt = config.backtest
     symbols = sorted({str(s.info.symbol) for s in series})
     marketdata = msgspec.structs.replace(config.marketdata, source="replay", symbols=symbols,
-                                         persist_bars=persist,
+                                         persist_bars=persist and bt.persist_bars,
                                          timeframes=sorted({s.info.timeframe or "1m"
                                                             for s in series}))
     portfolio = config.portfolio

@@ -204,9 +204,16 @@ def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: obj
 
     trades, prices, orders, status = asyncio.run(counts())
     assert trades == len(result.fills)
-    assert prices == result.bars
+    assert prices == 0  # the bars are the files' (persist_bars is off by default)
     assert orders == len({f.order_id for f in result.fills})
     assert status == "finished"
+
+    dsn = make_database()  # type: ignore[operator]
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text().replace("[backtest]", "[backtest]\npersist_bars = true"))
+    result = run_backtest(load_config(path, env={}), persist_dsn=dsn)
+    trades, prices, orders, status = asyncio.run(counts())
+    assert (trades, prices, status) == (len(result.fills), result.bars, "finished")
 
 
 def test_date_range_limits_the_bars_and_a_bad_date_names_its_key(tmp_path: Path) -> None:
