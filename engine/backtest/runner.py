@@ -241,8 +241,8 @@ def _stream(index: int, s: BarSeries) -> Iterator[tuple[Any, ...]]:
 
 
 def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> Config:
-    """The run's config: replay on a SimClock, no endpoints, its cash; bars persisted only
-    when the run persists."""
+    """The run's config: replay on a SimClock, no endpoints, its cash, no alert per fill;
+    bars persisted only when asked."""
     bt = config.backtest
     symbols = sorted({str(s.info.symbol) for s in series})
     marketdata = msgspec.structs.replace(config.marketdata, source="replay", symbols=symbols,
@@ -257,8 +257,11 @@ def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> 
     portfolio = msgspec.structs.replace(portfolio, mark_interval_ms=1,
                                         snapshot_interval_s=86_400.0)
     health = msgspec.structs.replace(config.health, enabled=False)
+    # An info alert per fill is for an operator watching a live account; a backtest's fills
+    # are its result (slippage, risk and halt alerts stay).
+    oms = msgspec.structs.replace(config.oms, alert_fills=False)
     return msgspec.structs.replace(config, marketdata=marketdata, portfolio=portfolio,
-                                   health=health)
+                                   health=health, oms=oms)
 
 
 def _iso(ts_ns: int) -> str:
