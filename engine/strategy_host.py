@@ -1,6 +1,7 @@
 """Runs strategy plugins: dispatch from the bus, the guard, halting, hot reload.
 
-Every call into a plugin goes through :meth:`StrategyHost._call`, the one guard: an
+Every call into a plugin goes through the guard (:meth:`StrategyHost._call`, and its twin
+for the per-bar hook, ``_call_on_bar``, which skips the generic dispatch): an
 exception, or a hook that runs longer than its budget, halts that strategy (its working
 orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
 other strategies go on. A halted strategy gets no further events until it is reloaded.
@@ -12,118 +13,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.events import OrderEvent, OrderFilled
-from engine.ids import OrderId, StrategyId, Symbol
+from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
-from engine.model import Alert, AlertSeverity, Bar, Order, Signal, SignalDirection, TradeTick
+from engine.model import Alert, AlertSeverity, Bar, Signal, TradeTick
 from engine.oms.children import is_rollup
 from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_config
 from engine.strategy import IndicatorSource, Strategy
+from engine.strategy_context import StrategyActions, StrategyContext
 
 __all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_MS = 250.0
-
-
-class StrategyActions(Protocol):
-    """What the order side of the engine offers strategies (OMS, risk, portfolio)."""
-
-    def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
-        """Risk-check and submit; None when rejected."""
-        ...
-
-    def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:
-        """Cancel one order of the strategy."""
-        ...
-
-    def cancel_all(self, strategy_id: StrategyId) -> int:
-        """Cancel every working order of the strategy; the number cancelled."""
-        ...
-
-    def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
-        """The strategy's net position."""
-        ...
-
-    def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
-        """The strategy's working orders."""
-        ...
-
-    def cash(self) -> Decimal:
-        """Account cash."""
-        ...
-
-    def equity(self) -> Decimal:
-        """Account equity."""
-        ...
-
-
-class StrategyContext:
-    """The concrete :class:`~engine.strategy.Context` given to one strategy."""
-
-    def __init__(
-        self,
-        strategy_id: StrategyId,
-        *,
-        clock: Clock,
-        bus: MessageBus,
-        indicators: IndicatorSource,
-        actions: StrategyActions,
-        bars: Callable[[str, str], Any],
-    ) -> None:
-        self.strategy_id = strategy_id
-        self.clock = clock
-        self.indicators = indicators
-        self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
-            logging.LoggerAdapter(logging.getLogger(f"strategy.{strategy_id}"),
-                                  {"strategy": strategy_id}))
-        self._bus = bus
-        self._actions = actions
-        self._bars = bars
-
-    def bars(self, symbol: str, timeframe: str) -> Any:
-        """See :meth:`engine.strategy.Context.bars`."""
-        return self._bars(symbol, timeframe)
-
-    def position(self, symbol: str) -> Decimal:
-        """See :meth:`engine.strategy.Context.position`."""
-        return self._actions.position(self.strategy_id, symbol)
-
-    @property
-    def cash(self) -> Decimal:
-        """See :attr:`engine.strategy.Context.cash`."""
-        return self._actions.cash()
-
-    @property
-    def equity(self) -> Decimal:
-        """See :attr:`engine.strategy.Context.equity`."""
-        return self._actions.equity()
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """See :meth:`engine.strategy.Context.open_orders`."""
-        return self._actions.open_orders(self.strategy_id, symbol)
-
-    def submit(self, intent: Any) -> OrderId | None:
-        """See :meth:`engine.strategy.Context.submit`."""
-        return self._actions.submit(self.strategy_id, intent)
-
-    def cancel(self, order_id: OrderId) -> None:
-        """See :meth:`engine.strategy.Context.cancel`."""
-        self._actions.cancel(self.strategy_id, order_id)
-
-    def emit_signal(self, symbol: str, direction: SignalDirection, strength: float,
-                    reasoning: dict[str, Any] | None = None) -> Signal:
-        """See :meth:`engine.strategy.Context.emit_signal`."""
-        signal = Signal(strategy_id=self.strategy_id, symbol=Symbol(symbol), direction=direction,
-                        strength=strength, ts_ns=self.clock.now_ns(), reasoning=reasoning or {})
-        self._bus.publish(signal)
-        return signal
 
 
 @dataclass(slots=True)

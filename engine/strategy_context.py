@@ -1,0 +1,111 @@
+"""What a strategy sees and acts through: its :class:`StrategyContext` (the read-only view
+and the only way to act), over the :class:`StrategyActions` the trading stack provides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engine.bus import MessageBus
+from engine.clock import Clock
+from engine.ids import OrderId, StrategyId, Symbol
+from engine.model import Order, Signal, SignalDirection
+from engine.strategy import IndicatorSource
+
+__all__ = ["StrategyActions", "StrategyContext"]
+
+
+class StrategyActions(Protocol):
+    """What the order side of the engine offers strategies (OMS, risk, portfolio)."""
+
+    def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
+        """Risk-check and submit; None when rejected."""
+        ...
+
+    def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:
+        """Cancel one order of the strategy."""
+        ...
+
+    def cancel_all(self, strategy_id: StrategyId) -> int:
+        """Cancel every working order of the strategy; the number cancelled."""
+        ...
+
+    def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
+        """The strategy's net position."""
+        ...
+
+    def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
+        """The strategy's working orders."""
+        ...
+
+    def cash(self) -> Decimal:
+        """Account cash."""
+        ...
+
+    def equity(self) -> Decimal:
+        """Account equity."""
+        ...
+
+
+class StrategyContext:
+    """The concrete :class:`~engine.strategy.Context` given to one strategy."""
+
+    def __init__(
+        self,
+        strategy_id: StrategyId,
+        *,
+        clock: Clock,
+        bus: MessageBus,
+        indicators: IndicatorSource,
+        actions: StrategyActions,
+        bars: Callable[[str, str], Any],
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.clock = clock
+        self.indicators = indicators
+        self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
+            logging.LoggerAdapter(logging.getLogger(f"strategy.{strategy_id}"),
+                                  {"strategy": strategy_id}))
+        self._bus = bus
+        self._actions = actions
+        self._bars = bars
+
+    def bars(self, symbol: str, timeframe: str) -> Any:
+        """See :meth:`engine.strategy.Context.bars`."""
+        return self._bars(symbol, timeframe)
+
+    def position(self, symbol: str) -> Decimal:
+        """See :meth:`engine.strategy.Context.position`."""
+        return self._actions.position(self.strategy_id, symbol)
+
+    @property
+    def cash(self) -> Decimal:
+        """See :attr:`engine.strategy.Context.cash`."""
+        return self._actions.cash()
+
+    @property
+    def equity(self) -> Decimal:
+        """See :attr:`engine.strategy.Context.equity`."""
+        return self._actions.equity()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """See :meth:`engine.strategy.Context.open_orders`."""
+        return self._actions.open_orders(self.strategy_id, symbol)
+
+    def submit(self, intent: Any) -> OrderId | None:
+        """See :meth:`engine.strategy.Context.submit`."""
+        return self._actions.submit(self.strategy_id, intent)
+
+    def cancel(self, order_id: OrderId) -> None:
+        """See :meth:`engine.strategy.Context.cancel`."""
+        self._actions.cancel(self.strategy_id, order_id)
+
+    def emit_signal(self, symbol: str, direction: SignalDirection, strength: float,
+                    reasoning: dict[str, Any] | None = None) -> Signal:
+        """See :meth:`engine.strategy.Context.emit_signal`."""
+        signal = Signal(strategy_id=self.strategy_id, symbol=Symbol(symbol), direction=direction,
+                        strength=strength, ts_ns=self.clock.now_ns(), reasoning=reasoning or {})
+        self._bus.publish(signal)
+        return signal
