@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,10 +16,13 @@ from engine.store.records import BacktestRecord
 
 __all__ = ["drive_persisted"]
 
+_log = logging.getLogger(__name__)
 
-async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> None:
+
+async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[str, Any]:
     """Run ``steps`` (the synchronous drive loop, yielding every few thousand bars) while
-    the store writer flushes in the background; then drain the writer."""
+    the store writer flushes in the background; then drain the writer. Returns the
+    writer's counts (``rows_written`` per table, ``rows_rejected``)."""
     from engine import store  # noqa: PLC0415
 
     schema = engine.config.database.schema
@@ -51,6 +55,12 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> None:
             writer.submit(BacktestRecord(**{**_fields(record), "status": "finished",
                                             "finished_ns": time.time_ns()}))
             await writer.close(timeout=600.0)
+            status = writer.status()
+            if status.rows_rejected:
+                _log.error("the database refused %d rows of this backtest (kept in %s)",
+                           status.rows_rejected, journal)
+            return {"rows_written": dict(status.rows_written),
+                    "rows_rejected": status.rows_rejected}
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -48,6 +48,8 @@ class BacktestResult:
     equity: list[Decimal] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     bars: int = 0
+    persisted: dict[str, Any] = field(default_factory=dict)
+    """With a database: the writer's ``rows_written`` per table and ``rows_rejected``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +161,8 @@ def run_backtest(config: Config, *, base: Path | None = None,
     else:
         from engine.backtest.persist import drive_persisted  # noqa: PLC0415
 
-        asyncio.run(drive_persisted(engine, _drive(engine, series, result), persist_dsn))
+        result.persisted = asyncio.run(
+            drive_persisted(engine, _drive(engine, series, result), persist_dsn))
     engine.strategies.stop()
     positions_open = result.metrics.pop("_open_flags")
     result.metrics = {

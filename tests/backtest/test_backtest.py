@@ -214,6 +214,13 @@ def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: obj
     result = run_backtest(load_config(path, env={}), persist_dsn=dsn)
     trades, prices, orders, status = asyncio.run(counts())
     assert (trades, prices, status) == (len(result.fills), result.bars, "finished")
+    assert result.persisted["rows_rejected"] == 0
+
+    # The same backtest again on the same database: new orders and fills, nothing refused
+    # (ids are unique per run, bars already there are left alone).
+    again = run_backtest(load_config(path, env={}), persist_dsn=dsn)
+    assert again.persisted["rows_rejected"] == 0
+    assert again.persisted["rows_written"]["trades"] == len(again.fills)
 
 
 def test_date_range_limits_the_bars_and_a_bad_date_names_its_key(tmp_path: Path) -> None:
