@@ -170,22 +170,9 @@ class StrategyHost:
         try:
             getattr(slot.loaded.strategy, hook)(*args)
         except Exception as exc:
-            slot.errors += 1
-            self.halt(slot.loaded.strategy.id, f"{hook} raised {exc.__class__.__name__}: {exc}",
-                      exc=exc)
+            self._raised(slot, hook, exc)
             return
-        finally:
-            slot.calls += 1
-        elapsed = time.perf_counter_ns() - started
-        if elapsed > slot.slowest_ns:
-            slot.slowest_ns = elapsed
-        if elapsed > slot.budget_ns:
-            if not self._enforce_budget:
-                slot.over_budget += 1
-            elif slot.halted is None:
-                self.halt(slot.loaded.strategy.id,
-                          f"{hook} took {elapsed / 1e6:.1f} ms, "
-                          f"budget {slot.budget_ns / 1e6:.0f} ms")
+        self._took(slot, hook, time.perf_counter_ns() - started)
 
     def _call_on_bar(self, slot: _Slot, bar: Bar) -> None:
         # _call for the one hook called per bar, without its generic dispatch.
@@ -193,20 +180,25 @@ class StrategyHost:
         try:
             slot.loaded.strategy.on_bar(slot.context, bar)
         except Exception as exc:
-            slot.calls += 1
-            slot.errors += 1
-            self.halt(slot.loaded.strategy.id, f"on_bar raised {exc.__class__.__name__}: {exc}",
-                      exc=exc)
+            self._raised(slot, "on_bar", exc)
             return
+        self._took(slot, "on_bar", time.perf_counter_ns() - started)
+
+    def _raised(self, slot: _Slot, hook: str, exc: Exception) -> None:
         slot.calls += 1
-        elapsed = time.perf_counter_ns() - started
+        slot.errors += 1
+        self.halt(slot.loaded.strategy.id, f"{hook} raised {exc.__class__.__name__}: {exc}",
+                  exc=exc)
+
+    def _took(self, slot: _Slot, hook: str, elapsed: int) -> None:
+        slot.calls += 1
         if elapsed > slot.slowest_ns:
             slot.slowest_ns = elapsed
         if elapsed > slot.budget_ns:
             if not self._enforce_budget:
                 slot.over_budget += 1
             elif slot.halted is None:
-                self.halt(slot.loaded.strategy.id, f"on_bar took {elapsed / 1e6:.1f} ms, "
+                self.halt(slot.loaded.strategy.id, f"{hook} took {elapsed / 1e6:.1f} ms, "
                                                    f"budget {slot.budget_ns / 1e6:.0f} ms")
 
     def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None) -> None:
