@@ -21,6 +21,10 @@ A record is delivered at the moment it became known: a trade or quote at its tim
 at its *close* (open time + timeframe). Looping restarts each file on its own, shifting its
 timestamps by its span in whole days (and its trade ids by the id span), so time and ids
 keep increasing and UTC bar boundaries stay aligned.
+
+A record whose time was shifted (``align_start`` moved its file, or a later loop) is no
+longer the venue's history: its venue reads ``replay:<venue>``, so bars persisted from it
+can never pass for the venue's own in ``price_data``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from engine.marketdata.recorded import DataFileError, RecordedData, read_file
 from engine.marketdata.timeframes import NS_PER_MINUTE, timeframe_ns
 from engine.model import Bar, OrderSide, Quote, TradeTick
 
-__all__ = ["BUNDLED_DATA", "ReplayGateway", "resolve_data_path"]
+__all__ = ["BUNDLED_DATA", "ReplayGateway", "resolve_data_path", "shifted_venue"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +68,11 @@ def resolve_data_path(name: str | Path) -> Path:
     return bundled if bundled.exists() else path
 
 
+def shifted_venue(venue: Venue) -> Venue:
+    """The venue of records replayed at times other than their own."""
+    return Venue(f"replay:{venue}")
+
+
 class _Source:
     """One loaded file with its per-loop shifts and its rows as Python lists."""
 
@@ -71,6 +80,8 @@ class _Source:
         self.data = data
         self.info = data.info
         self.shift_ns = shift_ns
+        self.looped_venue = shifted_venue(data.info.venue)
+        self.venue = data.info.venue if shift_ns == 0 else self.looped_venue
         cols = data.columns
         self.ts = np.asarray(cols["ts"], dtype=np.int64) + shift_ns
         self.bar_len = timeframe_ns(data.info.timeframe) if data.info.timeframe else 0
@@ -181,7 +192,7 @@ class ReplayGateway:
         ts = int(src.ts[row]) + cycle * src.span_ns
         loop_index = cycle
         info, rows = src.info, src.rows
-        venue = info.venue
+        venue = src.venue if cycle == 0 else src.looped_venue
         if info.kind == "trades":
             tid = rows["trade_id"][row]
             return TradeTick(venue, info.symbol, ts, rows["price"][row], rows["qty"][row],
@@ -273,7 +284,7 @@ class ReplayGateway:
             if src.info.kind == "trades":
                 rows = keys[lo:hi] & 0xFF_FFFF_FFFF
                 cols = src.data.columns
-                handle(TradeBatch(src.info.venue, src.info.symbol, src.ts[rows],
+                handle(TradeBatch(src.venue, src.info.symbol, src.ts[rows],
                                   cols["price"][rows], cols["qty"][rows], cols["side"][rows],
                                   cols["trade_id"][rows]))
             else:

@@ -121,6 +121,22 @@ async def test_loop_shifts_time_and_ids() -> None:
     assert feed.bad.total == 0  # no duplicate ids, nothing behind a closed bar
     assert [t.ts_ns for t in ticks] == sorted(t.ts_ns for t in ticks)
     assert ticks[2001].ts_ns - ticks[0].ts_ns == 86_400_000_000_000
+    # The first pass is the venue's history; a later pass, shifted in time, is not.
+    assert ticks[0].venue == "binance" and ticks[2001].venue == "replay:binance"
+
+
+def test_records_moved_by_align_start_are_labelled_replay() -> None:
+    # XRP/ETH is from 2019, BTC/USDT from 2021: aligned, BTC/USDT's times are not its own.
+    clock = SimClock()
+    gateway = ReplayGateway([XRP_TRADES, BTC_TRADES], clock, speed=0.0)
+    items: list[InboundItem] = []
+    gateway.drive(items.append, clock)
+    venues = {(getattr(i, "symbol", None), getattr(i, "venue", None)) for i in items}
+    assert venues == {("XRP/ETH", "binance"), ("BTC/USDT", "replay:binance")}
+    unaligned: list[InboundItem] = []
+    ReplayGateway([XRP_TRADES, BTC_TRADES], SimClock(), speed=0.0,
+                  align_start=False).drive(unaligned.append)
+    assert {getattr(i, "venue", None) for i in unaligned} == {"binance"}
 
 
 @pytest.mark.parametrize("bad", ["nope.csv.gz", "binance_xrpeth_1mo_2019.csv.gz"])
