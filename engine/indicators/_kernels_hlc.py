@@ -1,4 +1,4 @@
-"""Batch kernels over high/low/close bars: STOCH (slow %K/%D) and ADX."""
+"""Batch kernel of ADX over high/low/close bars (STOCH is in ``_kernels_stoch``)."""
 
 from __future__ import annotations
 
@@ -8,104 +8,9 @@ from numba import njit
 from engine.indicators._common import fill_nan, first_valid3
 from engine.indicators._kernels_osc import true_range
 
-__all__ = ["adx_kernel", "stoch_kernel"]
+__all__ = ["adx_kernel"]
 
 _EPS = 1e-14
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def stoch_kernel(
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    fastk: int,
-    slowk: int,
-    slowd: int,
-    out_k: np.ndarray,
-    out_d: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """TA_STOCH with SMA smoothing (TA-Lib's default MA type).
-
-    Fast %K is ``(close - lowest low) / (highest high - lowest low) * 100`` over
-    ``fastk`` bars, or 0 when the range is within ``1e-14 * (|hh| + |ll|)`` of
-    zero; slow %K is its ``slowk``-bar SMA, slow %D the ``slowd``-bar SMA of slow
-    %K (TA_SMA running sums; a period of 1 copies).
-    """
-    n = close.shape[0]
-    beg = first_valid3(high, low, close)
-    start = beg + (fastk - 1) + (slowk - 1) + (slowd - 1)
-    fill_nan(out_k, start)
-    fill_nan(out_d, start)
-    if start >= n:
-        return
-    ring_k = np.empty(slowk)
-    ring_d = np.empty(slowd)
-    tot_k = 0.0
-    tot_d = 0.0
-    nk = 0  # fast %K values produced
-    nd = 0  # slow %K values produced
-    trailing = beg
-    lowest_idx = -1
-    highest_idx = -1
-    lowest = 0.0
-    highest = 0.0
-    for today in range(beg + fastk - 1, n):
-        tmp = low[today]
-        if lowest_idx < trailing:
-            lowest_idx = trailing
-            lowest = low[lowest_idx]
-            for i in range(lowest_idx + 1, today + 1):
-                tmp = low[i]
-                if tmp < lowest:
-                    lowest_idx = i
-                    lowest = tmp
-        elif tmp <= lowest:
-            lowest_idx = today
-            lowest = tmp
-        tmp = high[today]
-        if highest_idx < trailing:
-            highest_idx = trailing
-            highest = high[highest_idx]
-            for i in range(highest_idx + 1, today + 1):
-                tmp = high[i]
-                if tmp > highest:
-                    highest_idx = i
-                    highest = tmp
-        elif tmp >= highest:
-            highest_idx = today
-            highest = tmp
-        diff = highest - lowest
-        if not (abs(diff) <= _EPS * (abs(highest) + abs(lowest))):
-            fk = (close[today] - lowest) / diff * 100.0
-        else:
-            fk = 0.0
-        trailing += 1
-        # slow %K: SMA(slowk) of fast %K
-        if slowk == 1:
-            sk = fk
-        else:
-            ring_k[nk % slowk] = fk
-            tot_k += fk
-            nk += 1
-            if nk < slowk:
-                continue
-            t = tot_k
-            tot_k -= ring_k[nk % slowk]
-            sk = t / float(slowk)
-        # slow %D: SMA(slowd) of slow %K
-        if slowd == 1:
-            sd = sk
-        else:
-            ring_d[nd % slowd] = sk
-            tot_d += sk
-            nd += 1
-            if nd < slowd:
-                continue
-            t = tot_d
-            tot_d -= ring_d[nd % slowd]
-            sd = t / float(slowd)
-        out_k[today] = sk
-        out_d[today] = sd
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.indicators._kernels_hlc import adx_kernel, stoch_kernel
+from engine.indicators._kernels_hlc import adx_kernel
 from engine.indicators._kernels_osc import (
     atr_kernel,
     obv_kernel,
@@ -16,6 +16,7 @@ from engine.indicators._kernels_osc import (
     rsi_kernel,
     vwap_kernel,
 )
+from engine.indicators._kernels_stoch import stoch_kernel
 from engine.indicators._validate import (
     as_series,
     check_out,
