@@ -41,7 +41,7 @@ from engine.indicators._lanes import (
 )
 
 __all__ = [
-    "atr_run", "ema_run", "macd_run", "rsi_run", "warm_bars",
+    "atr_run", "ema_run", "lane_layout", "macd_run", "rsi_run", "same_bits", "warm_bars",
 ]  # fmt: skip
 
 _MIN_SPAN = 256
@@ -57,7 +57,7 @@ def warm_bars(decay: float) -> int:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _same(a: float, b: float) -> bool:  # pragma: no cover - compiled
+def same_bits(a: float, b: float) -> bool:  # pragma: no cover - compiled
     """Bit equality for non-NaN doubles (tells -0.0 from +0.0); NaN never matches."""
     return a == b and (a != 0.0 or 1.0 / a == 1.0 / b)
 
@@ -90,7 +90,7 @@ def _ema_serial(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _layout(lo: int, hi: int, warm: int, lanes: int) -> tuple[int, int]:  # pragma: no cover
+def lane_layout(lo: int, hi: int, warm: int, lanes: int) -> tuple[int, int]:  # pragma: no cover
     """``(w, d)``: the warm-up rounded up to whole lane steps and the spacing of
     ``lanes`` lanes over bars ``lo..hi-1``; ``d == 0`` when too short to pay off."""
     w = (warm + 3) // 4 * 4
@@ -106,7 +106,7 @@ def ema_run(
 ) -> float:  # pragma: no cover - compiled
     """EMA steps for bars ``lo..hi-1`` (``lo >= 1``) from state ``prev``; returns
     the last state. Lane c > 0 guesses the input value before its start."""
-    w, d = _layout(lo, hi, warm, EMA_LANES)
+    w, d = lane_layout(lo, hi, warm, EMA_LANES)
     if d == 0:
         return _ema_serial(x, out, lo, hi, prev, k, fused)
     st = np.empty(EMA_LANES)
@@ -123,7 +123,7 @@ def ema_run(
         ema_lanes_plain(x, out, st, lo + w, d, d, k)
     p = st[0]
     for c in range(1, EMA_LANES):  # a lane whose entry state differs is redone serially
-        if not _same(p, snap[c]):
+        if not same_bits(p, snap[c]):
             st[c] = _ema_serial(x, out, lo + c * d + w, lo + (c + 1) * d + w, p, k, fused)
         p = st[c]
     return _ema_serial(x, out, lo + EMA_LANES * d + w, hi, p, k, fused)
@@ -191,7 +191,7 @@ def atr_run(
 ) -> float:  # pragma: no cover - compiled
     """Wilder ATR steps for bars ``lo..hi-1`` (``lo >= 1``) from state ``prev``;
     returns the last state. Lane c > 0 guesses the true range before its start."""
-    w, d = _layout(lo, hi, warm, ATR_LANES)
+    w, d = lane_layout(lo, hi, warm, ATR_LANES)
     if d == 0:
         return _atr_serial(h, lo_, c, out, lo, hi, prev, beta, alpha, fused)
     st = np.empty(ATR_LANES)
@@ -208,7 +208,7 @@ def atr_run(
         atr_lanes_plain(h, lo_, c, out, st, lo + w, d, d, beta, alpha)
     p = st[0]
     for j in range(1, ATR_LANES):
-        if not _same(p, snap[j]):
+        if not same_bits(p, snap[j]):
             a, b = lo + j * d + w, lo + (j + 1) * d + w
             st[j] = _atr_serial(h, lo_, c, out, a, b, p, beta, alpha, fused)
         p = st[j]
@@ -248,7 +248,7 @@ def rsi_run(
 ) -> None:  # pragma: no cover - compiled
     """Wilder RSI steps for bars ``lo..hi-1`` (``lo >= 1``) from (gain, loss).
     Lane c > 0 guesses (0, 0)."""
-    w, d = _layout(lo, hi, warm, RSI_LANES)
+    w, d = lane_layout(lo, hi, warm, RSI_LANES)
     if d == 0:
         _rsi_serial(x, out, lo, hi, gain, loss, period)
         return
@@ -262,7 +262,7 @@ def rsi_run(
     rsi_lanes(x, out, st, lo + w, d, d, pm1, inv)
     g, q = st[0], st[RSI_LANES]
     for c in range(1, RSI_LANES):
-        if not (_same(g, snap[c]) and _same(q, snap[RSI_LANES + c])):
+        if not (same_bits(g, snap[c]) and same_bits(q, snap[RSI_LANES + c])):
             a, b = lo + c * d + w, lo + (c + 1) * d + w
             st[c], st[RSI_LANES + c] = _rsi_serial(x, out, a, b, g, q, period)
         g, q = st[c], st[RSI_LANES + c]
@@ -315,7 +315,7 @@ def macd_run(
     """MACD steps (line, signal, histogram) for bars ``lo..hi-1`` (``lo >= 1``)
     from ``st = (fast, slow, signal)``, which ends as the last state. Lane c > 0
     guesses both EMAs at the input value before its start and a signal of 0."""
-    w, d = _layout(lo, hi, warm, MACD_LANES)
+    w, d = lane_layout(lo, hi, warm, MACD_LANES)
     if d == 0:
         _macd_serial(x, om, osg, oh, lo, hi, st, kf, ks, kg, fused)
         return
@@ -335,7 +335,9 @@ def macd_run(
     st[0], st[1], st[2] = ls[0], ls[n], ls[2 * n]
     for c in range(1, n):
         if not (
-            _same(st[0], snap[c]) and _same(st[1], snap[n + c]) and _same(st[2], snap[2 * n + c])
+            same_bits(st[0], snap[c])
+            and same_bits(st[1], snap[n + c])
+            and same_bits(st[2], snap[2 * n + c])
         ):
             _macd_serial(
                 x, om, osg, oh, lo + c * d + w, lo + (c + 1) * d + w, st, kf, ks, kg, fused

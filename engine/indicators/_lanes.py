@@ -137,13 +137,19 @@ def _make(
     n_in: int,
     n_state: int,
     n_param: int,
-    prev_of: int | None,
+    prev_of: int | tuple[int, ...] | None,
     step: Step,
     n_out: int = 1,
 ) -> Callable[..., Any]:
     """The typing half of an intrinsic running ``step`` over ``lanes`` lanes (see
-    the module docstring): argument types in, ``(signature, codegen)`` or None out."""
+    the module docstring): argument types in, ``(signature, codegen)`` or None out.
+    ``prev_of`` names the input whose previous bar ``step`` gets (or a tuple of
+    inputs: ``step`` then gets a list of their previous bars)."""
     n_arr = n_in + n_out + 1
+    pv = () if prev_of is None else (prev_of,) if isinstance(prev_of, int) else prev_of
+
+    def prev_arg(prevs: list[Any]) -> Any:
+        return prevs[0] if isinstance(prev_of, int) else (prevs if pv else None)
 
     def typer(*args: Any) -> Any:
         arrays, ints, floats = args[:n_arr], args[n_arr : n_arr + 3], args[n_arr + 3 :]
@@ -168,8 +174,8 @@ def _make(
                     b.load(_ptr(b, state, ir.Constant(_I64, s * lanes + 4 * g), _V4), align=8)
                     for s in range(n_state)
                 ]
-                if prev_of is not None:
-                    vals.append(_lane_values(b, ins[prev_of], ir.Constant(_I64, -1), goffs))
+                for i in pv:
+                    vals.append(_lane_values(b, ins[i], ir.Constant(_I64, -1), goffs))
                 slots.append([cgutils.alloca_once_value(b, v) for v in vals])  # type: ignore[no-untyped-call]
             nblk = b.udiv(nsteps, ir.Constant(_I64, 4))
             with cgutils.for_range(b, nblk) as loop:
@@ -177,16 +183,15 @@ def _make(
                 for goffs, gslots in zip(groups, slots, strict=True):
                     cols = [_gather(b, a, t, goffs) for a in ins]
                     vals = [b.load(s) for s in gslots]
-                    st, prev = vals[:n_state], (vals[n_state] if prev_of is not None else None)
+                    st, prevs = vals[:n_state], vals[n_state:]
                     res: list[list[Any]] = [[] for _ in outs]
                     for s in range(4):
                         now = [c[s] for c in cols]
-                        st, o = step(b, params, st, now, prev)
-                        if prev_of is not None:
-                            prev = now[prev_of]
+                        st, o = step(b, params, st, now, prev_arg(prevs))
+                        prevs = [now[i] for i in pv]
                         for r, v in zip(res, o, strict=True):
                             r.append(v)
-                    for slot, v in zip(gslots, [*st, prev][: len(gslots)], strict=True):
+                    for slot, v in zip(gslots, [*st, *prevs], strict=True):
                         b.store(v, slot)
                     for out, r in zip(outs, res, strict=True):
                         _scatter(b, out, t, goffs, r)

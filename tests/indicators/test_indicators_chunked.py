@@ -10,6 +10,7 @@ from conftest import random_walk
 
 import engine.indicators as ind
 from engine.indicators import _chunked as ch
+from engine.indicators import _kernels_hlc as hlc
 
 talib = pytest.importorskip("talib")
 
@@ -109,3 +110,26 @@ def test_unfused_paths_equal_plain_python() -> None:
         prev = prev * beta + tr(i) * alpha
         ref.append(prev)
     assert_same(ind.atr(b.high, b.low, b.close, q, fused=False), np.array(ref), "atr unfused")
+
+
+@pytest.mark.parametrize("warm", [1, 50, 700, 3000])
+def test_adx_any_warmup_equals_serial(warm: int) -> None:
+    b = random_walk(150_000, seed=26)
+    n = b.close.shape[0]
+    got, ref = np.full(n, np.nan), np.full(n, np.nan)
+    st, ref_st = np.array([1.0, 2.0, 3.0, 20.0]), np.array([1.0, 2.0, 3.0, 20.0])
+    hlc.adx_run(b.high, b.low, b.close, got, 20, n, st, 14, warm)
+    hlc._adx_serial(b.high, b.low, b.close, ref, 20, n, ref_st, 14)
+    assert_same(got, ref, f"adx warm={warm}")
+    assert_same(st, ref_st, "adx final state")
+
+
+@pytest.mark.parametrize("period", [2, 14, 50])
+@pytest.mark.parametrize("col", [0, 1, 2])
+def test_adx_with_interior_nan_and_flat_runs_equals_talib(period: int, col: int) -> None:
+    b = random_walk(200_000, seed=27)
+    h, lo, c = b.high.copy(), b.low.copy(), b.close.copy()
+    h[120_000:121_000] = lo[120_000:121_000] = c[120_000:121_000] = 50.0
+    assert_same(ind.adx(h, lo, c, period), talib.ADX(h, lo, c, period), f"adx {period} flat")
+    (h, lo, c)[col][90_000] = np.nan
+    assert_same(ind.adx(h, lo, c, period), talib.ADX(h, lo, c, period), f"adx {period} nan")
