@@ -10,8 +10,9 @@ divisions inside the running-sum loop. Here, blocks of bars go through:
    series to the bar-by-bar kernel);
 2. fast %K (vectorized, one division per bar);
 3. the running sums of slow %K over this block interleaved with those of slow
-   %D over the previous block, so the two add chains overlap and hold no
-   division (the sums are stored raw, then divided in a vectorized pass).
+   %D over the previous block, so the two add chains overlap and neither waits
+   on a division: the raw %K sums are divided when %D takes them (one division
+   a bar, off both chains), the raw %D sums in a vectorized pass after.
 
 Every rounding is TA-Lib's, in TA-Lib's order: the outputs are identical.
 """
