@@ -106,3 +106,24 @@ def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
         yield cluster
     finally:
         asyncio.run(cluster.stop())
+
+
+@pytest.fixture
+def paper_engine(tmp_path: Path) -> Callable[[str, str], object]:
+    """``paper_engine(config_text, dsn)``: an engine built from a config file with that
+    text, on ``dsn`` and a state directory in ``tmp_path``, with the installed replay and
+    paper gateways (not started)."""
+    from engine.app import build_app
+    from engine.config import load_config
+    from engine.runner import load_factory
+
+    def make(text: str, dsn: str) -> object:
+        path = tmp_path / "paper.toml"
+        path.write_text(text)
+        config = load_config(path, env={"TRADEENGINE_DATABASE__DSN": dsn,
+                                        "TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path / "state")})
+        return build_app(config, config_path=path,
+                         market_data_gateway=load_factory("market_data"),
+                         execution=load_factory("execution"))
+
+    return make

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 
-from engine.app import build_app
+from engine.app import Engine, build_app
 from engine.config import load_config
 from engine.runner import load_factory
 
@@ -30,14 +31,9 @@ qty = "0.1"
 """
 
 
-async def test_paper_trading_is_recorded(database_url: str, tmp_path: Path) -> None:
-    path = tmp_path / "paper.toml"
-    path.write_text(CONFIG)
-    config = load_config(path, env={"TRADEENGINE_DATABASE__DSN": database_url,
-                                    "TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path / "state")})
-    engine = build_app(config, config_path=path,
-                       market_data_gateway=load_factory("market_data"),
-                       execution=load_factory("execution"))
+async def test_paper_trading_is_recorded(database_url: str, tmp_path: Path,
+                                        paper_engine: Callable[[str, str], Engine]) -> None:
+    engine = paper_engine(CONFIG, database_url)
     task = asyncio.create_task(engine.run())
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "tradeengine"})
     try:

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -143,24 +144,16 @@ port = 0
 
 
 def test_a_running_engine_keeps_its_risk_state_in_the_database(
-        make_database: Callable[[], str], tmp_path: Path) -> None:
+        make_database: Callable[[], str], tmp_path: Path,
+        paper_engine: Callable[[str, str], Any]) -> None:
     """On a database of its own: the halted state it leaves behind would halt any later
     engine of the same account on that database (which is the point)."""
-    asyncio.run(_engine_scenario(make_database(), tmp_path))
+    database_url = make_database()
+    asyncio.run(_engine_scenario(paper_engine(ENGINE_CONFIG, database_url), database_url,
+                                 tmp_path))
 
 
-async def _engine_scenario(database_url: str, tmp_path: Path) -> None:
-    from engine.app import build_app
-    from engine.config import load_config
-    from engine.runner import load_factory
-
-    path = tmp_path / "paper.toml"
-    path.write_text(ENGINE_CONFIG)
-    config = load_config(path, env={"TRADEENGINE_DATABASE__DSN": database_url,
-                                    "TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path / "state")})
-    engine = build_app(config, config_path=path,
-                       market_data_gateway=load_factory("market_data"),
-                       execution=load_factory("execution"))
+async def _engine_scenario(engine: Any, database_url: str, tmp_path: Path) -> None:
     task = asyncio.create_task(engine.run())
     try:
         for _ in range(300):
