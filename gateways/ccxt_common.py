@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt.async_support as ccxt_async
@@ -83,3 +84,25 @@ def ohlcv_bar(venue: Venue, symbol: Symbol, timeframe: str, row: list[Any]) -> B
     """A ccxt OHLCV row ``[ms, o, h, l, c, v]`` as a closed Bar."""
     return Bar(venue, symbol, timeframe, int(row[0]) * NS_PER_MS, float(row[1]),
                float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+
+
+async def next_ticker(exchange: Any, symbol: str,
+                      wait: Callable[[Awaitable[Any]], Awaitable[Any]], *,
+                      streaming: bool) -> dict[str, Any] | None:
+    """The next top of book of ``symbol``: the book ticker where the venue has one, else
+    the ticker; streamed (``watch_*``) or polled (``fetch_*``), each call through ``wait``
+    (the caller's timeout). None when a stream stays quiet: never an error, since quotes
+    are not backfilled."""
+    book = getattr(exchange, "has", {}).get("watchBidsAsks" if streaming else "fetchBidsAsks")
+    if book:
+        call = (exchange.watch_bids_asks if streaming else exchange.fetch_bids_asks)([symbol])
+    else:
+        call = (exchange.watch_ticker if streaming else exchange.fetch_ticker)(symbol)
+    try:
+        got = await wait(call)
+    except TimeoutError:
+        if not streaming:
+            raise
+        return None
+    ticker: dict[str, Any] | None = got.get(symbol) if book else got
+    return ticker

@@ -43,7 +43,8 @@ from engine.gateway import (
 from engine.ids import Symbol, Venue
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import OrderSide, TradeTick
-from gateways.ccxt_common import Backoff, build_exchange, ohlcv_bar, ticker_quote
+from gateways.ccxt_common import Backoff, build_exchange, next_ticker, ohlcv_bar, ticker_quote
+from gateways.ccxt_track import SymbolTrack
 
 __all__ = ["CcxtMarketDataGateway"]
 
@@ -54,21 +55,6 @@ _RETRYABLE: Final = (ccxt_async.NetworkError, ccxt_async.ExchangeNotAvailable, T
                      ConnectionError)
 
 
-class _SymbolTrack:
-    """Delivery bookkeeping of one symbol."""
-
-    __slots__ = ("down", "last_bar_ms", "last_trade_id", "last_trade_ms", "newest_open_ms",
-                 "seen_at_last_ms")
-
-    def __init__(self) -> None:
-        self.last_trade_id: int | None = None
-        self.last_trade_ms = 0
-        self.seen_at_last_ms: set[str] = set()
-        self.last_bar_ms: int | None = None
-        self.newest_open_ms = 0
-        self.down: set[str] = set()
-
-
 class CcxtMarketDataGateway:
     """:class:`~engine.gateway.MarketDataGateway` over ccxt; see the module docstring."""
 
@@ -77,6 +63,7 @@ class CcxtMarketDataGateway:
         self._config = exchange
         self._clock = clock
         self._venue = Venue(exchange.name)
+        self._contiguous_ids = str(self._venue).startswith("binance")  # aggTrade ids
         self._stall_s = stall_timeout_s
         self._tf = bar_timeframe
         self._tf_ms = timeframe_ns(bar_timeframe) // _NS_PER_MS
@@ -84,7 +71,7 @@ class CcxtMarketDataGateway:
         self._trades: list[Symbol] = []
         self._bars: list[Symbol] = []
         self._quotes: list[Symbol] = []
-        self._track: dict[Symbol, _SymbolTrack] = {}
+        self._track: dict[Symbol, SymbolTrack] = {}
         self._closed = False
         self._ws = False
         self.reconnects = 0
@@ -109,7 +96,7 @@ class CcxtMarketDataGateway:
                     trade_id: int | None = None) -> None:
         """Continue after what the store already holds: backfill bars after ``bar_ts_ns``
         and trades after ``trade_id`` on the first connection."""
-        track = self._track.setdefault(symbol, _SymbolTrack())
+        track = self._track.setdefault(symbol, SymbolTrack())
         if bar_ts_ns is not None:
             track.last_bar_ms = bar_ts_ns // _NS_PER_MS
         if trade_id is not None:
@@ -148,7 +135,7 @@ class CcxtMarketDataGateway:
     def _add(self, streams: list[Symbol], symbol: Symbol) -> None:
         if symbol not in streams:
             streams.append(symbol)
-        self._track.setdefault(symbol, _SymbolTrack())
+        self._track.setdefault(symbol, SymbolTrack())
 
     async def run(self, sink: MarketDataSink) -> None:
         """Stream every subscription into ``sink`` until closed."""
@@ -221,18 +208,16 @@ class CcxtMarketDataGateway:
     async def _interrupted(self, sink: MarketDataSink, symbol: Symbol, kind: str,
                            exc: BaseException) -> None:
         track = self._track[symbol]
-        if kind not in track.down:
-            self.reconnects += 1
-            _log.warning("%s %s %s stream lost: %s", self._venue, symbol, kind, exc)
-            if kind != "quotes" and not (track.down - {"quotes"}):
-                await sink.put(FeedInterrupted(self._venue, (symbol,), self._clock.now_ns(),
-                                               f"{kind}: {exc}"))
-            track.down.add(kind)
+        if kind in track.down:
+            return
+        self.reconnects += 1
+        _log.warning("%s %s %s stream lost: %s", self._venue, symbol, kind, exc)
+        if track.stream_down(kind):
+            await sink.put(FeedInterrupted(self._venue, (symbol,), self._clock.now_ns(),
+                                           f"{kind}: {exc}"))
 
     async def _restored(self, sink: MarketDataSink, symbol: Symbol, kind: str) -> None:
-        track = self._track[symbol]
-        track.down.discard(kind)
-        if kind != "quotes" and not (track.down - {"quotes"}):
+        if self._track[symbol].stream_up(kind):
             await sink.put(FeedRestored(self._venue, (symbol,), self._clock.now_ns()))
 
     async def _watch(self, call: Any) -> Any:
@@ -249,13 +234,8 @@ class CcxtMarketDataGateway:
 
     # -- trades ---------------------------------------------------------------------------
 
-    @property
-    def _contiguous_ids(self) -> bool:
-        return str(self._venue).startswith("binance")
-
     async def _resync_trades(self, sink: MarketDataSink, symbol: Symbol) -> None:
-        track = self._track[symbol]
-        if track.last_trade_id is not None or track.last_trade_ms:
+        if not self._track[symbol].fresh:
             await self._backfill_trades(sink, symbol)
 
     async def _trades_step(self, sink: MarketDataSink, symbol: Symbol) -> None:
@@ -285,7 +265,7 @@ class CcxtMarketDataGateway:
             await sink.put(RecordRejected(self._venue, symbol, "malformed",
                                           self._clock.now_ns(), f"{exc!r}: {raw!r}"[:200]))
             return False
-        if not backfill and track.last_trade_id is None and not track.last_trade_ms:
+        if not backfill and track.fresh:
             # First trade seen: fill its minute from its start, so its bar is complete.
             track.last_trade_ms = ts_ms - ts_ms % 60_000
             await self._backfill_trades(sink, symbol, before_ms=ts_ms)
@@ -300,14 +280,9 @@ class CcxtMarketDataGateway:
                 if track.last_trade_id is not None and num <= track.last_trade_id:
                     return False
             track.last_trade_id = num
-        else:
-            if ts_ms < track.last_trade_ms or (ts_ms == track.last_trade_ms
-                                               and tid in track.seen_at_last_ms):
-                self.counters["duplicates_dropped"] += 1
-                return False
-            if ts_ms > track.last_trade_ms:
-                track.seen_at_last_ms.clear()
-            track.seen_at_last_ms.add(tid)
+        elif track.seen_by_time(tid, ts_ms):
+            self.counters["duplicates_dropped"] += 1
+            return False
         track.last_trade_ms = ts_ms
         tick = TradeTick(self._venue, symbol, ts_ms * _NS_PER_MS, price, qty,
                          _SIDES.get(raw.get("side") or ""), tid)
@@ -406,25 +381,10 @@ class CcxtMarketDataGateway:
     # -- quotes ---------------------------------------------------------------------------
 
     async def _quotes_step(self, sink: MarketDataSink, symbol: Symbol) -> None:
-        has = getattr(self._ex, "has", {})
         if not self._ws:
             await asyncio.sleep(self._config.poll_interval_s)
-            if has.get("fetchBidsAsks"):
-                tickers = await self._rest(self._ex.fetch_bids_asks([symbol]))
-                ticker = tickers.get(symbol)
-            else:
-                ticker = await self._rest(self._ex.fetch_ticker(symbol))
-            if ticker:
-                self._offer_quote(sink, symbol, ticker)
-            return
-        try:
-            if has.get("watchBidsAsks"):
-                tickers = await self._watch(self._ex.watch_bids_asks([symbol]))
-                ticker = tickers.get(symbol)
-            else:
-                ticker = await self._watch(self._ex.watch_ticker(symbol))
-        except TimeoutError:
-            return  # a quiet book is no error; quotes are never backfilled
+        ticker = await next_ticker(self._ex, symbol, self._watch if self._ws else self._rest,
+                                   streaming=self._ws)
         if ticker:
             self._offer_quote(sink, symbol, ticker)
 
