@@ -25,7 +25,6 @@ for ``stale_after_bars`` x the bar interval raises an alert and fails readiness.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Final
@@ -43,6 +42,7 @@ from engine.gateway import (
 )
 from engine.ids import Symbol, Venue
 from engine.marketdata import stale as _report
+from engine.marketdata.gateway_runner import close_gateway, connect_and_subscribe, run_with_restarts
 from engine.marketdata.inbox import Inbox
 from engine.marketdata.ringbuffer import BarRing
 from engine.marketdata.state import BASE_TIMEFRAME, CloseResult, SymbolState
@@ -108,8 +108,8 @@ class MarketDataFeed:
         self._closed = False
         self._handlers: dict[type, Callable[[Any], None]] = {
             TradeTick: self.on_trade, TradeBatch: self.on_trades, Bar: self.on_bar,
-            Quote: self.on_quote, FeedInterrupted: self._on_interrupted,
-            FeedRestored: self._on_restored, RecordRejected: self._on_rejected,
+            Quote: self.on_quote, FeedInterrupted: self._on_link,
+            FeedRestored: self._on_link, RecordRejected: self._on_rejected,
         }
         now = clock.now_ns()
         for symbol in config.symbols:
@@ -119,18 +119,8 @@ class MarketDataFeed:
 
     async def start(self) -> None:
         """Connect the gateway and subscribe the configured symbols and streams."""
-        gateway = self._gateway
-        if gateway is None:
-            return
-        async with asyncio.timeout(self._connect_timeout_s):
-            await gateway.connect()
-            for symbol in map(Symbol, self._config.symbols):
-                if "trades" in self._config.streams:
-                    await gateway.subscribe_trades(symbol)
-                if "bars" in self._config.streams:
-                    await gateway.subscribe_bars(symbol, "1m")
-                if "quotes" in self._config.streams:
-                    await gateway.subscribe_quotes(symbol)
+        if self._gateway is not None:
+            await connect_and_subscribe(self._gateway, self._config, self._connect_timeout_s)
 
     def start_timers(self) -> None:
         """Set the one-second clock tick (idle bar closing, stale detection). :meth:`run`
@@ -148,7 +138,9 @@ class MarketDataFeed:
         try:
             async with asyncio.TaskGroup() as group:
                 if self._gateway is not None:
-                    group.create_task(self._run_gateway(self._gateway), name="md-gateway")
+                    group.create_task(run_with_restarts(self._gateway, self.inbox,
+                                                        lambda: self._closed),
+                                      name="md-gateway")
                 await self._consume()
         finally:
             self._clock.cancel("marketdata.tick")
@@ -160,25 +152,9 @@ class MarketDataFeed:
         self._closed = True
         self.inbox.close()
         if self._gateway is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self._connect_timeout_s):
-                    await self._gateway.close()
+            await close_gateway(self._gateway, self._connect_timeout_s)
 
     stop = close
-
-    async def _run_gateway(self, gateway: MarketDataGateway) -> None:
-        delay = 1.0
-        while not self._closed:
-            try:
-                await gateway.run(self.inbox)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a gateway bug must not stop the engine
-                _log.exception("market data gateway failed; restarting in %.0f s", delay,
-                               exc_info=exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
 
     async def _consume(self) -> None:
         inbox = self.inbox
@@ -384,19 +360,13 @@ class MarketDataFeed:
     def _alert(self, alert: Alert) -> None:
         self._bus.publish(alert)
 
-    def _on_interrupted(self, event: FeedInterrupted) -> None:
+    def _on_link(self, event: FeedInterrupted | FeedRestored) -> None:
+        # An interrupted symbol closes no bars by the clock: its backfill must land first.
         for st in self._states_of(event.symbols):
-            st.interrupted = True
-
-    def _on_restored(self, event: FeedRestored) -> None:
-        for st in self._states_of(event.symbols):
-            st.interrupted = False
+            st.interrupted = isinstance(event, FeedInterrupted)
 
     def _on_rejected(self, event: RecordRejected) -> None:
-        try:
-            reason = Reason[event.reason.upper()]
-        except KeyError:
-            reason = Reason.MALFORMED
+        reason = Reason.__members__.get(event.reason.upper(), Reason.MALFORMED)
         self.bad.reject(event.symbol, reason, self._clock.now_ns(), event.detail)
 
     def _states_of(self, symbols: tuple[Symbol, ...]) -> list[SymbolState]:
