@@ -75,6 +75,9 @@ class OmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     submit_timeout_s: float = 10.0
     submit_retries: int = 2
     volume_bucket_s: int = 60
+    volume_profile: bool = True
+    """Learn the volume profile from bars (VWAP weights); off, VWAP slices equally and a
+    bar costs the OMS one set test (backtests without VWAP)."""
 
 
 class PreTradeCheck(Protocol):
@@ -118,7 +121,7 @@ class OrderManager(OrderTransitions):
         self.algos = AlgoExecutor(clock, self, self.profile)
         OrderTransitions.__init__(self)
         self._stop_symbols = self.stops.symbols
-        self._profile_bars = self.profile.pending
+        self._profile_bars = self.profile.pending if self.config.volume_profile else None
         self._publish = bus.publish
         self._now = clock.now_ns
         self._order_ids = self.ids.order_ids
@@ -201,9 +204,10 @@ class OrderManager(OrderTransitions):
     def on_bar(self, bar: Bar) -> None:
         """Queue the bar for the volume profile; trigger emulated stops on the bar's range."""
         pending = self._profile_bars
-        pending.append(bar)
-        if len(pending) >= _PROFILE_BATCH:
-            self.profile.learn()
+        if pending is not None:
+            pending.append(bar)
+            if len(pending) >= _PROFILE_BATCH:
+                self.profile.learn()
         if bar.symbol in self._stop_symbols:
             fired = self.stops.triggered(bar.symbol, to_decimal(bar.open), to_decimal(bar.high),
                                          to_decimal(bar.low))

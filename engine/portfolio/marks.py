@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["EquityGuard", "LazyMarks", "price_bounds"]
 
 _INF = float("inf")
+_NEG_INF = Decimal("-Infinity")
 _ALWAYS = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
 _SHRINK = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
 _PRICE_ULPS = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
@@ -100,6 +101,9 @@ class LazyMarks:
         _lazy_until: int
         _pending_ts: int | None
         _pending_marks: dict[Symbol, float | None]
+        _worst: float | None
+        _worst_base: float
+        _worst_long: bool
         _next_mark: int
         _next_snapshot: int
         _mark_ns: int
@@ -133,12 +137,18 @@ class LazyMarks:
         b = self._bounds.get(symbol)
         if ts >= self._next_mark:
             if ts < self._lazy_until and (b is None or b[0] < price < b[1]):
+                w = self._worst
+                if w is not None and b is not None and (
+                        price < w if self._worst_long else price > w):
+                    self._worst = price
                 self._next_mark = ts + self._mark_ns
                 self.last_ts = self._pending_ts = ts  # nothing can act: keep the close only
             elif self._pending_ts is not None and ts >= self.performance.day_end_ns:
                 self._settle()  # the day closes with the last lazy mark's equity
         else:
-            if b is not None and not b[0] < price < b[1]:
+            w = self._worst
+            if b is not None and (not b[0] < price < b[1] or w is not None and (
+                    price < w if self._worst_long else price > w)):
                 self._lazy_until = 0  # the next mark is due later: make it exact
             if self._pending_ts is not None and symbol in self._open:
                 self._pending_marks.setdefault(symbol, self._marks.get(symbol))
@@ -152,17 +162,27 @@ class LazyMarks:
 
     def _settle(self) -> None:
         """Record the last lazy mark's equity (at the marks of that moment)."""
+        self._apply_worst()
         ts, self._pending_ts = self._pending_ts, None
         held, self._pending_marks = self._pending_marks, {}
         assert ts is not None
-        if held:
-            now = {symbol: self._marks.get(symbol) for symbol in held}
-            self._set_marks(held)
-            equity = self.cash + self.position_value()
-            self._set_marks(now)
-        else:
-            equity = self.equity()
-        self.performance.settle(ts, equity)
+        self.performance.settle(ts, self._equity_at(held) if held else self.equity())
+
+    def _apply_worst(self) -> None:
+        """Give the performance tracker the deepest drawdown of the skipped marks: with one
+        open symbol and an unchanged high-water mark it is at the worst close."""
+        w = self._worst
+        if w is not None and w != self._worst_base:
+            (symbol,) = self._open
+            self.performance.drawdown_at(self._equity_at({symbol: w}))
+        self._worst = None
+
+    def _equity_at(self, marks: dict[Symbol, float | None]) -> Decimal:
+        now = {symbol: self._marks.get(symbol) for symbol in marks}
+        self._set_marks(marks)
+        equity = self.cash + self.position_value()
+        self._set_marks(now)
+        return equity
 
     def _set_marks(self, marks: dict[Symbol, float | None]) -> None:
         for symbol, price in marks.items():
@@ -179,6 +199,14 @@ class LazyMarks:
             self._lazy_until = 0
             return
         floor, ceiling, until = self.performance.equity_bounds()
+        self._worst = None
+        if len(self._open) == 1:  # drawdowns below the floor: tracked by the worst close
+            floor = _NEG_INF
+            (symbol, state), = self._open.items()
+            w = self._marks.get(symbol)
+            if w is not None:
+                self._worst = self._worst_base = w
+                self._worst_long = state.qty > 0
         for guard in self._guards:
             f, c, u = guard.equity_bounds()
             floor, ceiling, until = max(floor, f), min(ceiling, c), min(until, u)

@@ -164,6 +164,12 @@ class PerformanceTracker:
         high-water mark) and its time is before ``until_ns`` (the end of the day)."""
         return self._dd_floor, self.hwm, self._day_hi
 
+    def drawdown_at(self, equity: Decimal) -> None:
+        """Record the drawdown of an earlier mark of the day that was not checked (at a
+        high-water mark that has not changed since)."""
+        if equity < self._dd_floor:
+            self._drawdown(equity)
+
     def settle(self, ts_ns: int, equity: Decimal) -> None:
         """Record a mark that :meth:`equity_bounds` says changes nothing else (the last
         equity, which closes the day, and a curve point) without checking it."""

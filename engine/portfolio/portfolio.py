@@ -77,6 +77,9 @@ class Portfolio(LazyMarks):
         self._lazy_until = 0  # marks before this time may be lazy (0: the next is exact)
         self._pending_ts: int | None = None  # time of the last lazy mark not yet recorded
         self._pending_marks: dict[Symbol, float | None] = {}  # marks as of that mark
+        self._worst: float | None = None  # one open symbol: its worst close since the last
+        self._worst_base = 0.0  # exact mark (lowest when long), and its close at that mark
+        self._worst_long = True
         self._day_listeners: list[Callable[[PerformanceDay], None]] = []
         self._mark_ns = cfg.mark_interval_ms * NS_PER_MS
         self._snapshot_ns = int(cfg.snapshot_interval_s * NS_PER_S)
@@ -174,6 +177,10 @@ class Portfolio(LazyMarks):
             symbol, price = bar.symbol, bar.close
             b = self._bounds.get(symbol)
             if b is None or b[0] < price < b[1]:
+                w = self._worst
+                if w is not None and b is not None and (
+                        price < w if self._worst_long else price > w):
+                    self._worst = price
                 if self._marks.get(symbol) != price:
                     self._marks[symbol] = price
                     self._dec.pop(symbol, None)
@@ -193,6 +200,7 @@ class Portfolio(LazyMarks):
     def mark(self, ts: int) -> Decimal:
         """Evaluate equity now: curve, drawdown, day close, guards, listeners, snapshot when
         due."""
+        self._apply_worst()
         if self._pending_ts is not None:
             if ts >= self.performance.day_end_ns:
                 self._settle()  # the day closes with the last lazy mark's equity

@@ -86,11 +86,12 @@ def test_an_idle_bar_is_lazy_and_a_guard_still_trips_on_its_bar() -> None:
     h = build(cfg, False)
     h.submit("buy", 500)
     h.bar(100.0, 100.0, 100.0, 100.0, v=1e6)  # filled at the open: 50,000 long
-    for close in (100.5, 100.2):  # a new high-water mark, then the day's deepest drawdown
-        h.bar(close, close, close, close, v=1e6)
-        assert h.portfolio._pending_ts is None
+    h.bar(100.5, 100.5, 100.5, 100.5, v=1e6)  # a new high-water mark: exact
+    assert h.portfolio._pending_ts is None
+    h.bar(100.2, 100.2, 100.2, 100.2, v=1e6)  # a drawdown: only the worst close is kept
     h.bar(100.3, 100.3, 100.3, 100.3, v=1e6)
     assert h.portfolio._pending_ts is not None  # skipped: nothing could act
+    assert h.portfolio.drawdown_pct() > 0
     h.bar(100.3, 100.3, 90.0, 90.0, v=1e6)  # ~-5,000 on ~100,000: the drawdown guard trips
     (event,) = h.rec.of(RiskStateChanged)
     assert event.source == "guard:drawdown" and event.ts_ns == h.clock.now_ns() - 60 * 10**9
