@@ -25,8 +25,8 @@ class Entry:
     """The OMS's mutable record of one order: current version, last seq, how it is worked."""
 
     __slots__ = (
-        "counted", "decision_price", "emulated", "first_trade", "notional", "order",
-        "routed_late", "seq", "trade_ids", "triggered",
+        "buy", "counted", "decision_price", "emulated", "first_trade", "notional", "order",
+        "qty", "routed_late", "seq", "strategy_qty", "trade_ids", "triggered",
     )
 
     def __init__(self, order: Order, decision_price: Decimal | None, emulated: str = "") -> None:
@@ -40,6 +40,10 @@ class Entry:
         self.first_trade: str | None = None  # venue trade ids seen (duplicates are ignored):
         self.trade_ids: set[str] | None = None  # the first one, then the others
         self.counted = order.parent_id is None
+        self.buy = order.side is _BUY
+        # the book's [sell, buy] open quantities this order counts in (account, strategy)
+        self.qty: list[Decimal] | None = None
+        self.strategy_qty: list[Decimal] | None = None
 
 
 class OrderBook:
@@ -108,55 +112,63 @@ class OrderBook:
             sid = order.strategy_id
             self._count[sid] = self._count.get(sid, 0) + 1
             self._total += 1
-            self._move(order, order.qty - order.filled_qty)
+            symbol = order.symbol
+            q = self._qty.get(symbol)
+            if q is None:
+                q = self._qty[symbol] = [_ZERO, _ZERO]
+            per = self._strategy_qty.get(sid)
+            if per is None:
+                per = self._strategy_qty[sid] = {}
+            sq = per.get(symbol)
+            if sq is None:
+                sq = per[symbol] = [_ZERO, _ZERO]
+            entry.qty, entry.strategy_qty = q, sq
+            remaining = order.qty - order.filled_qty
+            i = entry.buy
+            q[i] += remaining
+            sq[i] += remaining
 
     def add_closed(self, entry: Entry) -> None:
         """Register an order that never worked (rejected by risk)."""
-        self._remember(entry)
+        order = entry.order
+        self._remember(entry, order.client_order_id, order.id.int)
 
     def filled(self, entry: Entry, qty: Decimal, done: bool = False) -> None:
         """Account for a fill of a working order; ``done``: it is filled in full (closed)."""
-        if entry.counted:
-            self._move(entry.order, -qty)
+        q = entry.qty
+        if q is not None:
+            i = entry.buy
+            q[i] -= qty
+            entry.strategy_qty[i] -= qty  # type: ignore[index]  # set with qty
         if done:
             self.close(entry, _ZERO)
 
     def close(self, entry: Entry, remaining: Decimal) -> None:
         """Move a working order to the closed list; ``remaining`` was still open."""
         order = entry.order
-        if self._open.pop(order.client_order_id, None) is None:
+        cid = order.client_order_id
+        if self._open.pop(cid, None) is None:
             return
-        self._by_id.pop(order.id.int, None)
-        if entry.counted:
-            sid = order.strategy_id
-            self._count[sid] -= 1
+        key = order.id.int
+        del self._by_id[key]
+        q = entry.qty
+        if q is not None:
+            self._count[order.strategy_id] -= 1
             self._total -= 1
             if remaining:
-                self._move(order, -remaining)
-        self._remember(entry)
+                i = entry.buy
+                q[i] -= remaining
+                entry.strategy_qty[i] -= remaining  # type: ignore[index]  # set with qty
+        self._remember(entry, cid, key)
 
-    def _move(self, order: Order, delta: Decimal) -> None:
-        buy = order.side is _BUY
-        symbol = order.symbol
-        q = self._qty.get(symbol)
-        if q is None:
-            q = self._qty[symbol] = [_ZERO, _ZERO]
-        q[buy] += delta
-        per = self._strategy_qty.get(order.strategy_id)
-        if per is None:
-            per = self._strategy_qty[order.strategy_id] = {}
-        q = per.get(symbol)
-        if q is None:
-            q = per[symbol] = [_ZERO, _ZERO]
-        q[buy] += delta
-
-    def _remember(self, entry: Entry) -> None:
-        order = entry.order
-        self._closed[order.client_order_id] = entry
-        self._closed_by_id[order.id.int] = order.client_order_id
-        while len(self._closed) > self._keep_closed:
-            _, old = self._closed.popitem(last=False)
-            self._closed_by_id.pop(old.order.id.int, None)
+    def _remember(self, entry: Entry, cid: ClientOrderId, key: int) -> None:
+        closed = self._closed
+        closed[cid] = entry
+        self._closed_by_id[key] = cid
+        if len(closed) > self._keep_closed:
+            while len(closed) > self._keep_closed:
+                _, old = closed.popitem(last=False)
+                self._closed_by_id.pop(old.order.id.int, None)
 
     def __len__(self) -> int:
         return len(self._open)

@@ -56,7 +56,6 @@ __all__ = ["OmsConfig", "OrderManager", "PreTradeCheck", "PriceView"]
 
 _log = logging.getLogger(__name__)
 
-_ev_close = evolver(Order, ("status", "reject_reason", "updated_ns", "version"))
 _ev_venue = evolver(Order, ("type", "stop_price"))
 
 _PENDING = OrderStatus.PENDING
@@ -125,6 +124,7 @@ class OrderManager(OrderTransitions):
         self._publish = bus.publish
         self._now = clock.now_ns
         self._order_ids = self.ids.order_ids
+        self._fill_id = self.ids.fill_id
         self._last_price = prices.last_price
         self._check = risk.check
         bps = self.config.slippage_alert_bps

@@ -13,6 +13,8 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from engine.events import (
     OrderAccepted,
     OrderCancelled,
@@ -38,20 +40,19 @@ if TYPE_CHECKING:
         VenueRejected,
         VenueTriggered,
     )
+    from engine.ids import FillId
     from engine.oms.manager import OmsConfig
 
 __all__ = ["OrderTransitions", "describe"]
 
 _log = logging.getLogger(__name__)
 
-_ev_accept = evolver(Order, ("status", "exchange_order_id", "updated_ns", "version"))
-_ev_close = evolver(Order, ("status", "reject_reason", "updated_ns", "version"))
-_ev_touch = evolver(Order, ("updated_ns", "version"))
 _ev_fill = evolver(Order, ("status", "filled_qty", "avg_fill_price", "fee", "fee_currency",
                            "updated_ns", "version"))
-_ev_exchange_id = evolver(Order, ("exchange_order_id",))
+_replace = msgspec.structs.replace  # a few fields: cheaper than an evolver
 
 _PENDING = OrderStatus.PENDING
+_OPEN = OrderStatus.OPEN
 _FILLED = OrderStatus.FILLED
 _BUY = OrderSide.BUY
 _CLOSE_EVENTS = {"rejected": OrderRejected, "cancelled": OrderCancelled,
@@ -67,14 +68,23 @@ class OrderTransitions(ChildOrders):
         _publish: Callable[[object], None]
         _slip_up: Decimal | None
         _slip_down: Decimal
+        _fill_id: Callable[[], FillId]
 
     # -- reports from the gateway ----------------------------------------------------------
 
     def _on_accepted(self, entry: Entry, r: VenueAccepted) -> None:
-        if entry.routed_late and entry.order.status is not _PENDING:
-            entry.order = _ev_exchange_id(entry.order, r.exchange_order_id)
-            return
-        self._apply_accept(entry, r.ts_ns, r.exchange_order_id, None)
+        order = entry.order
+        if order.status is _PENDING:  # the legal case of _apply_accept, inlined
+            seq = entry.seq = entry.seq + 1
+            ts = r.ts_ns
+            entry.order = new = _replace(order, status=_OPEN,
+                                         exchange_order_id=r.exchange_order_id,
+                                         updated_ns=ts, version=seq)
+            self._publish(OrderAccepted(new, seq, ts, {}))
+        elif entry.routed_late:
+            entry.order = _replace(order, exchange_order_id=r.exchange_order_id)
+        else:
+            self._apply_accept(entry, r.ts_ns, r.exchange_order_id, None)
 
     def _on_rejected(self, entry: Entry, r: VenueRejected) -> None:
         if entry.routed_late and entry.order.status is not _PENDING:
@@ -108,8 +118,8 @@ class OrderTransitions(ChildOrders):
                 trade_ids.add(tid)
         order = entry.order
         fill = Fill(
-            self.ids.fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
-            order.side, r.qty, r.price, r.ts_ns, r.trade_id, r.fee, r.fee_currency, r.liquidity,
+            self._fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
+            order.side, r.qty, r.price, r.ts_ns, tid, r.fee, r.fee_currency, r.liquidity,
             order.strategy_id, entry.decision_price)
         if self._apply_fill(entry, fill):
             self.counts["fills"] += 1
@@ -120,7 +130,8 @@ class OrderTransitions(ChildOrders):
     def _reject_new(self, order: Order, price: Decimal | None, reason: str, now: int) -> Order:
         """A new order refused by risk: closed as rejected at seq 1, never routed."""
         self.counts["rejected"] += 1
-        rejected = _ev_close(order, OrderStatus.REJECTED, reason, now, 1)
+        rejected = _replace(order, status=OrderStatus.REJECTED, reject_reason=reason,
+                            updated_ns=now, version=1)
         entry = Entry(rejected, price)
         entry.seq = 1
         self.book.add_closed(entry)
@@ -137,7 +148,8 @@ class OrderTransitions(ChildOrders):
             return
         seq = entry.seq + 1
         entry.seq = seq
-        entry.order = new = _ev_accept(order, status, exchange_id, ts, seq)
+        entry.order = new = _replace(order, status=status, exchange_order_id=exchange_id,
+                                     updated_ns=ts, version=seq)
         self._publish(OrderAccepted(new, seq, ts, payload or {}))
 
     def _apply_trigger(self, entry: Entry, ts: int, price: Decimal) -> bool:
@@ -149,7 +161,7 @@ class OrderTransitions(ChildOrders):
         seq = entry.seq + 1
         entry.seq = seq
         entry.triggered = True
-        entry.order = new = _ev_touch(entry.order, ts, seq)
+        entry.order = new = _replace(entry.order, updated_ns=ts, version=seq)
         self._publish(OrderTriggered(new, seq, ts, {"trigger_price": str(price)}))
         return True
 
@@ -163,7 +175,8 @@ class OrderTransitions(ChildOrders):
         seq = entry.seq + 1
         entry.seq = seq
         reason = payload.get("reason") if kind == "rejected" else order.reject_reason
-        entry.order = new = _ev_close(order, status, reason, ts, seq)
+        entry.order = new = _replace(order, status=status, reject_reason=reason, updated_ns=ts,
+                                     version=seq)
         self.book.close(entry, order.qty - order.filled_qty)
         if entry.emulated == "stop" and not entry.triggered:
             self.stops.disarm(entry)
@@ -182,13 +195,20 @@ class OrderTransitions(ChildOrders):
         except InvalidTransition as exc:
             self._illegal(exc, fill.ts_ns)
             return False
-        filled = order.filled_qty + qty
-        entry.notional += qty * fill.price
-        seq = entry.seq + 1
-        entry.seq = seq
+        price = fill.price
+        if order.filled_qty:
+            filled = order.filled_qty + qty
+            entry.notional += qty * price
+            avg = entry.notional / filled
+        else:  # the first fill: its price is the average (qty x price / qty, exactly)
+            filled = qty
+            avg = price
+            if status is not _FILLED:
+                entry.notional = qty * price
+        seq = entry.seq = entry.seq + 1
         ts = fill.ts_ns
-        entry.order = new = _ev_fill(order, status, filled, entry.notional / filled,
-                                     order.fee + fill.fee, fill.fee_currency, ts, seq)
+        entry.order = new = _ev_fill(order, status, filled, avg, order.fee + fill.fee,
+                                     fill.fee_currency, ts, seq)
         self.book.filled(entry, qty, status is _FILLED)
         self._publish(OrderFilled(new, seq, ts, {}, fill=fill))
         return True

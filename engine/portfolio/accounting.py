@@ -82,6 +82,14 @@ class PositionState:
         self.version += 1
         return realized
 
+    def copy(self) -> PositionState:
+        """An independent copy."""
+        new = PositionState()
+        new.qty, new.cost, new.realized, new.fees = self.qty, self.cost, self.realized, self.fees
+        new.opened_ns, new.closed_ns = self.opened_ns, self.closed_ns
+        new.updated_ns, new.version = self.updated_ns, self.version
+        return new
+
     def avg_entry_price(self) -> Decimal:
         """Average entry price (display: rounded to 28 digits); 0 when flat."""
         return abs(self.cost / self.qty) if self.qty else _ZERO

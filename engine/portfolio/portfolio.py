@@ -68,6 +68,7 @@ class Portfolio(LazyMarks):
         self._equity: Decimal | None = None  # cached; None after a change
         self._venues: dict[Symbol, Venue] = {}
         self._strategies: dict[tuple[StrategyId | None, Symbol], PositionState] = {}
+        self._shared: dict[Symbol, tuple[StrategyId | None, Symbol]] = {}  # see _book
         self._marks: dict[Symbol, float] = {}
         self._dec: dict[Symbol, Decimal] = {}
         self.performance = PerformanceTracker(cfg.starting_cash, cfg.equity_curve_points)
@@ -138,17 +139,23 @@ class Portfolio(LazyMarks):
         price = fill.price
         fee = fill.fee
         ts = fill.ts_ns
+        key = (fill.strategy_id, symbol)
         state = self._positions.get(symbol)
         if state is None:
-            state = self._positions[symbol] = PositionState()
+            # while one strategy trades a symbol, its position is the account's: one object
+            state = self._positions[symbol] = self._strategies[key] = PositionState()
             self._venues[symbol] = fill.venue
+            self._shared[symbol] = key
         before = state.qty
-        realized = state.apply(qty, price, fee, ts)
-        key = (fill.strategy_id, symbol)
         sstate = self._strategies.get(key)
-        if sstate is None:
-            sstate = self._strategies[key] = PositionState()
-        sstate.apply(qty, price, fee, ts)
+        if sstate is not state:
+            shared = self._shared.pop(symbol, None)
+            if shared is not None:  # a second strategy: the first one's share is its own now
+                self._strategies[shared] = state.copy()
+            if sstate is None:
+                sstate = self._strategies[key] = PositionState()
+            sstate.apply(qty, price, fee, ts)
+        realized = state.apply(qty, price, fee, ts)
         self.cash -= qty * price + fee
         if realized:
             self.realized += realized

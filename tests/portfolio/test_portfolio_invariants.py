@@ -55,6 +55,10 @@ def check_invariants(p: Portfolio, ledger: list[Fill]) -> None:
         by_strategy = sum((p.position_qty(symbol, s, account=False)  # type: ignore[arg-type]
                            for s in ("a", "b", "s1", None)), Decimal(0))
         assert by_strategy == ledger_qty
+        for s in ("a", "b", "s1", None):
+            assert p.position_qty(symbol, s, account=False) == sum(  # type: ignore[arg-type]
+                (f.qty if f.side is OrderSide.BUY else -f.qty for f in ledger
+                 if f.symbol == symbol and f.strategy_id == s), Decimal(0))
         pos = p.position(symbol)
         assert pos is not None and pos.avg_entry_price >= 0
 
