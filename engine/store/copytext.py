@@ -5,9 +5,10 @@ row for a trade on our machines), which made the client, not the server, the bot
 of the writer. Text COPY lets PostgreSQL parse the values on its own core:
 
 - Decimal, int -> ``str`` (exact; PostgreSQL's numeric input accepts exponents, NaN and
-  Infinity), float -> its shortest round-trip text (``nan``/``inf`` are read by numeric
-  and float8 alike), bool -> ``t``/``f``, UUID -> ``str``, datetime/date -> ISO 8601
-  (aware UTC datetimes carry ``+00:00``), list -> array literal, None -> ``\\N``;
+  Infinity), float -> its shortest round-trip text (NaN and infinities as ``NaN``,
+  ``Infinity``, read by numeric and float8 alike), bool -> ``t``/``f``, UUID -> ``str``,
+  datetime/date -> ISO 8601 (aware UTC datetimes carry ``+00:00``), list -> array literal,
+  None -> ``\\N``;
 - text is escaped per the COPY text rules (backslash, tab, newline, carriage return).
 
 Rows are encoded column by column: a column whose values share one type goes through a
@@ -25,6 +26,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 __all__ = ["TextCache", "encode_rows", "encode_value"]
 
@@ -123,6 +126,19 @@ class TextCache:
                 memo.clear()
 
 
+def _floats(values: tuple[Any, ...]) -> list[str]:
+    """A column of floats (and Nones). orjson writes the shortest round-trip digits, as
+    ``repr`` does, about ten times faster (17-digit floats cost ``repr`` over 1 us each);
+    only the notation may differ (``1e-7`` for ``1e-07``, ``0.00001`` for ``1e-05``), never
+    the number PostgreSQL reads, nor its numeric scale. It writes ``null`` for None, NaN
+    and infinities: those few are encoded one by one."""
+    data = orjson.dumps(values).decode()
+    out = data[1:-1].split(",")
+    if "n" in data:  # no finite number contains an "n"
+        out = [encode_value(v) if s == "null" else s for v, s in zip(values, out, strict=True)]
+    return out
+
+
 def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
     kinds = set(map(type, values))
     nulls = _NONE in kinds
@@ -131,10 +147,9 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         return [NULL] * len(values) if not kinds else list(map(encode_value, values))
     kind = kinds.pop()
     if kind in _NUMBERS:
-        if kind is float:  # one repr of the tuple: a third cheaper than a str per value
-            out = repr(values)[1:-1].rstrip(",").split(", ")  # nan/inf are valid input
-        else:
-            out = list(map(str, values))
+        if kind is float:
+            return _floats(values)
+        out = list(map(str, values))
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out

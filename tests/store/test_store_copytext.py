@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import random
+import struct
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -32,9 +34,20 @@ def test_columns_of_one_type_and_of_mixed_types_encode_like_single_values() -> N
 
 
 def test_floats_keep_their_shortest_repr() -> None:
-    got = _lines(encode_rows([(0.1, 1e-7), (40000.452551189286, None), (math.nan, math.inf)]))
-    assert got == [["0.1", "1e-07"], ["40000.452551189286", "\\N"], ["nan", "inf"]]
+    got = _lines(encode_rows([(0.1, 1e-7), (40000.452551189286, None), (math.nan, math.inf),
+                              (-math.inf, 1e22)]))
+    assert got == [["0.1", "1e-7"], ["40000.452551189286", "\\N"], ["NaN", "Infinity"],
+                   ["-Infinity", "1e+22"]]
     assert _lines(encode_rows([(-0.5, None)])) == [["-0.5", "\\N"]]  # a one-row column
+
+
+def test_float_text_is_the_number_repr_writes() -> None:
+    rnd = random.Random(7)
+    values = [struct.unpack("<d", rnd.getrandbits(64).to_bytes(8, "little"))[0]
+              for _ in range(3000)] + [rnd.uniform(1e-7, 1e-3) for _ in range(1000)]
+    values = [v for v in values if math.isfinite(v)]
+    got = [line[0] for line in _lines(encode_rows([(v,) for v in values]))]
+    assert [Decimal(s) for s in got] == [Decimal(repr(v)) for v in values]
 
 
 def test_a_column_of_unique_text_with_nulls() -> None:
@@ -61,13 +74,20 @@ def test_the_cache_is_shared_across_calls_and_stays_bounded() -> None:
 async def test_postgresql_reads_back_what_was_encoded(store_dsn: str) -> None:
     rows = [("x\ty", Decimal("42000.12345678"), 0.1, TS, None, U),
             ("z", Decimal("-0.5"), 1e-7, TS, 7, None)]
+    floats = [9.519581719615124e-05, 1e16, 123.0, 40000.452551189286, 5e-324]
     conn = await connect(store_dsn)
     try:
         await conn.execute("CREATE TEMP TABLE t (s text, d numeric, f numeric, ts timestamptz,"
                            " i integer, u uuid)")
         await conn.copy_to_table("t", source=io.BytesIO(encode_rows(rows)), format="text")
         back = [tuple(r) for r in await conn.fetch("SELECT * FROM t ORDER BY s")]
+        # the numeric PostgreSQL reads (value and scale) is the one repr's text gives
+        await conn.execute("CREATE TEMP TABLE f (x numeric, r text)")
+        await conn.copy_to_table("f", source=io.BytesIO(encode_rows(
+            [(v, repr(v)) for v in floats])), format="text")
+        same = await conn.fetchval("SELECT bool_and(x::text = r::numeric::text) FROM f")
     finally:
         await conn.close()
     assert back == [("x\ty", Decimal("42000.12345678"), Decimal("0.1"), TS, None, U),
                     ("z", Decimal("-0.5"), Decimal("1E-7"), TS, 7, None)]
+    assert same is True
