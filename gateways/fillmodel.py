@@ -25,7 +25,7 @@ Rules (``PaperFillModel`` holds the knobs):
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
@@ -44,6 +44,7 @@ from engine.ids import ClientOrderId, Symbol
 from engine.model import (
     NS_PER_MS,
     Bar,
+    DecimalPrices,
     LiquiditySide,
     Order,
     OrderSide,
@@ -59,6 +60,7 @@ __all__ = ["Matcher", "PaperFillModel"]
 
 _ZERO = Decimal(0)
 _TENK = Decimal(10_000)
+_ONE = Decimal(1)
 _MARKET, _LIMIT, _STOP, _STOP_LIMIT = 0, 1, 2, 3
 
 
@@ -105,10 +107,11 @@ class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 class _Working:
     __slots__ = ("arrived", "buy", "cid", "eligible_ns", "kind", "limit", "live", "remaining",
-                 "stop", "submit_ns", "tif")
+                 "stop", "submit_ns", "symbol", "tif")
 
     def __init__(self, order: Order, kind: int, now: int, latency_ns: int) -> None:
         self.cid = order.client_order_id
+        self.symbol = order.symbol
         self.buy = order.side is _BUY
         self.kind = kind
         self.limit = order.limit_price
@@ -125,14 +128,17 @@ class Matcher:
     """Resting paper orders per symbol, matched against trades, bars and quotes."""
 
     def __init__(self, model: PaperFillModel, emit: Callable[[ExecutionReport], None],
-                 ids: IdGenerator | None = None, *, remember: int = 100_000) -> None:
+                 ids: IdGenerator | None = None, *, remember: int = 100_000,
+                 prices: DecimalPrices | None = None) -> None:
         self.model = model
         self._emit = emit
         self._trade_prefix = (ids or IdGenerator()).uuid().hex
         self._trade_seq = 0
         self._book: dict[Symbol, list[_Working]] = {}
-        self._by_cid: dict[ClientOrderId, tuple[Symbol, _Working]] = {}
-        self._seen: OrderedDict[ClientOrderId, None] = OrderedDict()
+        self._by_cid: dict[ClientOrderId, _Working] = {}
+        self._seen: set[ClientOrderId] = set()  # submitted client ids (idempotency), and
+        self._seen_order: deque[ClientOrderId] = deque()  # in arrival order, to forget old ones
+        self._prices = prices or DecimalPrices()
         self._remember = remember
         self._quotes: dict[Symbol, Quote] = {}
         self._latency_ns = int(model.latency_ms * NS_PER_MS)
@@ -141,6 +147,8 @@ class Matcher:
         self._maker = model.maker_fee_bps / _TENK
         self._taker = model.taker_fee_bps / _TENK
         self._share = model.volume_share
+        # a trade's whole size is available: x * Decimal(1) is x, digits included
+        self._whole = model.volume_share.as_tuple() == _ONE.as_tuple()
         self._touch = model.limit_fill == "touch"
         self._fee_quantum = model.fee_quantum
         self._fee_currency = model.fee_currency
@@ -155,11 +163,13 @@ class Matcher:
     def submit(self, order: Order, now: int) -> None:
         """Accept ``order`` (a repeated client order id is ignored: idempotent)."""
         cid = order.client_order_id
-        if cid in self._seen:
+        seen = self._seen
+        if cid in seen:
             return
-        self._seen[cid] = None
-        if len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
+        seen.add(cid)
+        self._seen_order.append(cid)
+        if len(seen) > self._remember:
+            seen.discard(self._seen_order.popleft())
         kind = _MARKET if order.type is _MARKET_T else _kind(order.type)
         if kind < 0:
             self._emit(VenueRejected(cid, now, f"paper venue does not work {order.type.value}"))
@@ -170,7 +180,7 @@ class Matcher:
         if resting is None:
             resting = self._book[symbol] = []
         resting.append(w)
-        self._by_cid[cid] = (symbol, w)
+        self._by_cid[cid] = w
         self._emit(VenueAccepted(cid, now, "paper-" + cid))  # unique as the cid is
         if self._quotes:
             quote = self._quotes.get(symbol)
@@ -179,10 +189,10 @@ class Matcher:
 
     def cancel(self, cid: ClientOrderId, now: int, reason: str = "requested") -> bool:
         """Cancel a working order; False when it is not working."""
-        found = self._by_cid.get(cid)
-        if found is None:
+        w = self._by_cid.get(cid)
+        if w is None:
             return False
-        self._remove(found[0], found[1])
+        self._remove(w.symbol, w)
         self._emit(VenueCancelled(cid, now, reason))
         return True
 
@@ -200,10 +210,12 @@ class Matcher:
         if not orders:
             return
         ts = tick.ts_ns
-        price, size = tick.price, tick.qty
+        size = tick.qty
+        p = self._prices.get(tick.symbol, tick.price)
         # to_decimal inlined for the usual floats (shortest round-trip text)
-        p = Decimal(repr(price)) if price.__class__ is float else to_decimal(price)
-        avail = (Decimal(repr(size)) if size.__class__ is float else to_decimal(size)) * self._share
+        avail = Decimal(repr(size)) if size.__class__ is float else to_decimal(size)
+        if not self._whole:
+            avail *= self._share
         zero_latency = self._latency_ns == 0
         for w in list(orders):
             if not w.live or not (zero_latency or ts >= w.eligible_ns):
@@ -211,10 +223,18 @@ class Matcher:
             if w.kind == _MARKET and not w.arrived and w.tif is _GTC:
                 # the common case, inlined: a market order's first eligible price
                 w.arrived = True
-                qty = w.remaining if w.remaining < avail else avail
+                remaining = w.remaining
+                qty = remaining if remaining < avail else avail
                 if qty > 0:
-                    self._fill(tick.symbol, w, ts, qty, p * self._up if w.buy else p * self._down,
-                               _TAKER)
+                    px = p * self._up if w.buy else p * self._down
+                    if qty == remaining:  # filled in full (_fill and _remove inlined)
+                        w.remaining = _ZERO
+                        w.live = False
+                        self._by_cid.pop(w.cid, None)
+                        orders.remove(w)
+                        self._emit_fill(w, ts, qty, px, _TAKER)
+                    else:
+                        self._fill(tick.symbol, w, ts, qty, px, _TAKER)
                 avail -= qty
             else:
                 if w.kind >= _STOP:
@@ -335,11 +355,15 @@ class Matcher:
 
     def _fill(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal, px: Decimal,
               liquidity: LiquiditySide) -> None:
-        rate = self._taker if liquidity is _TAKER else self._maker
-        fee = (qty * px * rate).quantize(self._fee_quantum, ROUND_HALF_EVEN)
         w.remaining -= qty
         if w.remaining <= 0:
             self._remove(symbol, w)
+        self._emit_fill(w, ts, qty, px, liquidity)
+
+    def _emit_fill(self, w: _Working, ts: int, qty: Decimal, px: Decimal,
+                   liquidity: LiquiditySide) -> None:
+        rate = self._taker if liquidity is _TAKER else self._maker
+        fee = (qty * px * rate).quantize(self._fee_quantum, ROUND_HALF_EVEN)
         self.fills += 1
         seq = self._trade_seq = self._trade_seq + 1
         trade_id = f"{self._trade_prefix}-{seq}"  # unique across restarts

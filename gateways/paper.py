@@ -19,7 +19,7 @@ from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.execution import ExecutionReport, GatewayCapabilities, GatewayHealth, ReportHandler
 from engine.ids import Venue
-from engine.model import Bar, Order, OrderType, Quote, TimeInForce, TradeTick
+from engine.model import Bar, DecimalPrices, Order, OrderType, Quote, TimeInForce, TradeTick
 from engine.oms.fastobj import IdGenerator
 from engine.oms.manager import OmsConfig
 from engine.oms.stack import OrderLoader, TradingStack
@@ -45,12 +45,13 @@ class PaperGateway:
     name = "paper-gateway"
 
     def __init__(self, *, clock: Clock, model: PaperFillModel | None = None,
-                 venue: Venue = PAPER_VENUE, ids: IdGenerator | None = None) -> None:
+                 venue: Venue = PAPER_VENUE, ids: IdGenerator | None = None,
+                 prices: DecimalPrices | None = None) -> None:
         self._clock = clock
         self._venue = venue
         self._handler: ReportHandler | None = None
         self.model = model or PaperFillModel()
-        self.matcher = Matcher(self.model, self._report, ids)
+        self.matcher = Matcher(self.model, self._report, ids, prices=prices)
         self.on_trade = self.matcher.on_trade
         self.on_bar = self.matcher.on_bar
         self.on_quote = self.matcher.on_quote
@@ -143,8 +144,10 @@ def build_paper_stack(
 
     What paper mode and backtests wire; market data published on ``bus`` drives the fills.
     """
-    gateway = PaperGateway(clock=clock, model=model, venue=venue)
+    prices = DecimalPrices()  # each trade price becomes a Decimal once, for both
+    gateway = PaperGateway(clock=clock, model=model, venue=venue, prices=prices)
     gateway.attach(bus)
     stack = TradingStack(bus=bus, clock=clock, gateway=gateway, risk_store=risk_store,
-                         risk=risk, portfolio=portfolio, oms=oms, load_orders=load_orders)
+                         risk=risk, portfolio=portfolio, oms=oms, load_orders=load_orders,
+                         prices=prices)
     return gateway, stack

@@ -21,7 +21,7 @@ from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.events import OrderFilled
 from engine.execution import ExecutionGateway, SyncExecution
-from engine.model import Bar, TradeTick
+from engine.model import Bar, DecimalPrices, TradeTick
 from engine.oms.book import OrderBook
 from engine.oms.commands import RestoredOrder
 from engine.oms.fastobj import IdGenerator
@@ -45,6 +45,7 @@ class TradingStack:
         risk_store: RiskStateStore, risk: RiskConfig | None = None,
         portfolio: PortfolioConfig | None = None, oms: OmsConfig | None = None,
         queued: bool | None = None, load_orders: OrderLoader | None = None,
+        prices: DecimalPrices | None = None,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -53,7 +54,7 @@ class TradingStack:
         oms_config = oms or OmsConfig()
         self._load_orders = load_orders
         ids = IdGenerator()
-        self.portfolio = Portfolio(bus=bus, config=portfolio)
+        self.portfolio = Portfolio(bus=bus, config=portfolio, prices=prices)
         self.book = OrderBook(oms_config.keep_closed_orders)
         self.risk = RiskEngine(
             bus=bus, clock=clock, config=self.risk_config, portfolio=self.portfolio,

@@ -30,7 +30,17 @@ import msgspec
 from engine.bus import MessageBus
 from engine.events import OrderFilled, PositionChanged
 from engine.ids import StrategyId, Symbol, Venue
-from engine.model import NS_PER_MS, NS_PER_S, Bar, Fill, OrderSide, Position, Quote, TradeTick
+from engine.model import (
+    NS_PER_MS,
+    NS_PER_S,
+    Bar,
+    DecimalPrices,
+    Fill,
+    OrderSide,
+    Position,
+    Quote,
+    TradeTick,
+)
 from engine.portfolio.accounting import PositionState
 from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
@@ -57,7 +67,8 @@ class Portfolio(LazyMarks):
 
     name = "portfolio"
 
-    def __init__(self, *, bus: MessageBus, config: PortfolioConfig | None = None) -> None:
+    def __init__(self, *, bus: MessageBus, config: PortfolioConfig | None = None,
+                 prices: DecimalPrices | None = None) -> None:
         self.config = cfg = config or PortfolioConfig()
         self._publish = bus.publish
         self.cash = cfg.starting_cash
@@ -71,6 +82,7 @@ class Portfolio(LazyMarks):
         self._shared: dict[Symbol, tuple[StrategyId | None, Symbol]] = {}  # see _book
         self._marks: dict[Symbol, float] = {}
         self._dec: dict[Symbol, Decimal] = {}
+        self._to_decimal = (prices or DecimalPrices()).get  # shared with the paper matcher
         self.performance = PerformanceTracker(cfg.starting_cash, cfg.equity_curve_points)
         self._equity_listeners: list[Callable[[int, Decimal], None]] = []
         self._guards: list[EquityGuard] = []
@@ -265,7 +277,7 @@ class Portfolio(LazyMarks):
             raw = self._marks.get(symbol)
             if raw is None:
                 return None
-            dec = self._dec[symbol] = Decimal(repr(raw))
+            dec = self._dec[symbol] = self._to_decimal(symbol, raw)
         return dec
 
     def last_price(self, symbol: Symbol) -> Decimal | None:
