@@ -62,6 +62,10 @@ class OrderBook:
         # Python), account-wide and per strategy
         self._qty: dict[Symbol, list[Decimal]] = {}
         self._strategy_qty: dict[StrategyId | None, dict[Symbol, list[Decimal]]] = {}
+        # per strategy and symbol: (the account's cells, the strategy's cells)
+        self._cells: dict[StrategyId | None, dict[Symbol, tuple[list[Decimal], list[Decimal]]]] = {}
+        self.get_working = self._open.get
+        """The entry of a working order by client order id (a dict lookup)."""
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -113,16 +117,11 @@ class OrderBook:
             self._count[sid] = self._count.get(sid, 0) + 1
             self._total += 1
             symbol = order.symbol
-            q = self._qty.get(symbol)
-            if q is None:
-                q = self._qty[symbol] = [_ZERO, _ZERO]
-            per = self._strategy_qty.get(sid)
-            if per is None:
-                per = self._strategy_qty[sid] = {}
-            sq = per.get(symbol)
-            if sq is None:
-                sq = per[symbol] = [_ZERO, _ZERO]
-            entry.qty, entry.strategy_qty = q, sq
+            per = self._cells.get(sid)
+            cells = None if per is None else per.get(symbol)
+            if cells is None:
+                cells = self._new_cells(sid, symbol)
+            entry.qty, entry.strategy_qty = q, sq = cells
             remaining = order.qty - order.filled_qty
             i = entry.buy
             q[i] += remaining
@@ -132,6 +131,15 @@ class OrderBook:
         """Register an order that never worked (rejected by risk)."""
         order = entry.order
         self._remember(entry, order.client_order_id, order.id.int)
+
+    def _new_cells(self, sid: StrategyId | None,
+                   symbol: Symbol) -> tuple[list[Decimal], list[Decimal]]:
+        q = self._qty.get(symbol)
+        if q is None:
+            q = self._qty[symbol] = [_ZERO, _ZERO]
+        sq = self._strategy_qty.setdefault(sid, {}).setdefault(symbol, [_ZERO, _ZERO])
+        cells = self._cells.setdefault(sid, {})[symbol] = (q, sq)
+        return cells
 
     def filled(self, entry: Entry, qty: Decimal, done: bool = False) -> None:
         """Account for a fill of a working order; ``done``: it is filled in full (closed)."""

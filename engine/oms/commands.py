@@ -13,6 +13,7 @@ from engine.oms.states import InvalidOrder
 __all__ = ["AlgoParams", "RestoredOrder", "SubmitOrder"]
 
 _ZERO = Decimal(0)
+_MARKET = OrderType.MARKET
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +76,7 @@ class SubmitOrder:
     def validate(self) -> None:
         """Raise :class:`InvalidOrder` when the intent can never be a valid order."""
         qty = self.qty
-        if (self.type is OrderType.MARKET and self.limit_price is None and self.stop_price is None
+        if (self.type is _MARKET and self.limit_price is None and self.stop_price is None
                 and self.algo is None and type(qty) is Decimal and qty > _ZERO
                 and qty.is_finite() and self.side.__class__ is OrderSide
                 and self.time_in_force.__class__ is TimeInForce):

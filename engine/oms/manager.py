@@ -125,6 +125,8 @@ class OrderManager(OrderTransitions):
         self._now = clock.now_ns
         self._order_ids = self.ids.order_ids
         self._fill_id = self.ids.fill_id
+        self._get_working = self.book.get_working
+        self._alert_fills = self.config.alert_fills
         self._last_price = prices.last_price
         self._check = risk.check
         bps = self.config.slippage_alert_bps
@@ -217,7 +219,8 @@ class OrderManager(OrderTransitions):
 
     def on_report(self, report: ExecutionReport) -> None:
         """Apply a gateway report (the gateway's report handler)."""
-        entry = self.book.get(report.client_order_id)
+        entry = self._get_working(report.client_order_id) or self.book.get(
+            report.client_order_id)
         if entry is None:
             self.counts["unknown_reports"] += 1
             self._alert(AlertSeverity.ERROR, "unknown order report",

@@ -69,6 +69,7 @@ class OrderTransitions(ChildOrders):
         _slip_up: Decimal | None
         _slip_down: Decimal
         _fill_id: Callable[[], FillId]
+        _alert_fills: bool
 
     # -- reports from the gateway ----------------------------------------------------------
 
@@ -121,9 +122,22 @@ class OrderTransitions(ChildOrders):
             self._fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
             order.side, r.qty, r.price, r.ts_ns, tid, r.fee, r.fee_currency, r.liquidity,
             order.strategy_id, entry.decision_price)
-        if self._apply_fill(entry, fill):
-            self.counts["fills"] += 1
-            self._after_fill(entry, fill)
+        if not self._apply_fill(entry, fill):
+            return
+        self.counts["fills"] += 1
+        order = entry.order
+        if self._alert_fills:
+            self._alert(AlertSeverity.INFO, "order filled",
+                        f"{describe(order)}: {fill.qty} @ {fill.price}", fill.ts_ns, order)
+        decision = entry.decision_price
+        if decision is not None and self._slip_up is not None and (
+                fill.price > decision * self._slip_up if order.side is _BUY
+                else fill.price < decision * self._slip_down):
+            self._slippage_alert(order, fill, decision)
+        if order.parent_id is not None:
+            self.child_filled(order.parent_id, fill)
+            if order.status is _FILLED:
+                self._after_close(entry, fill.ts_ns)
 
     # -- transitions -----------------------------------------------------------------------
 
@@ -213,24 +227,11 @@ class OrderTransitions(ChildOrders):
         self._publish(OrderFilled(new, seq, ts, {}, fill=fill))
         return True
 
-    def _after_fill(self, entry: Entry, fill: Fill) -> None:
-        order = entry.order
-        if self.config.alert_fills:
-            self._alert(AlertSeverity.INFO, "order filled",
-                        f"{describe(order)}: {fill.qty} @ {fill.price}", fill.ts_ns, order)
-        decision = entry.decision_price
-        if decision is not None and self._slip_up is not None:
-            buy = order.side is _BUY
-            if fill.price > decision * self._slip_up if buy else (
-                    fill.price < decision * self._slip_down):
-                bps = (fill.price - decision) / decision * (10_000 if buy else -10_000)
-                self._alert(AlertSeverity.WARNING, "large slippage",
-                            f"{describe(order)}: filled {fill.price} vs decision {decision} "
-                            f"({bps:.1f} bps)", fill.ts_ns, order)
-        if order.parent_id is not None:
-            self.child_filled(order.parent_id, fill)
-            if order.status is _FILLED:
-                self._after_close(entry, fill.ts_ns)
+    def _slippage_alert(self, order: Order, fill: Fill, decision: Decimal) -> None:
+        bps = (fill.price - decision) / decision * (10_000 if order.side is _BUY else -10_000)
+        self._alert(AlertSeverity.WARNING, "large slippage",
+                    f"{describe(order)}: filled {fill.price} vs decision {decision} "
+                    f"({bps:.1f} bps)", fill.ts_ns, order)
 
     def _illegal(self, exc: InvalidTransition, ts: int) -> None:
         self.counts["illegal"] += 1

@@ -186,7 +186,17 @@ class Portfolio(LazyMarks):
 
     def on_trade(self, tick: TradeTick) -> None:
         """Mark to a trade."""
-        self._set_mark(tick.symbol, tick.price, tick.ts_ns)
+        ts = tick.ts_ns
+        if ts < self._next_mark and not self._lazy_until and self._pending_ts is None:
+            # no mark due and nothing lazy to keep track of (see _set_mark): the price only
+            symbol, price = tick.symbol, tick.price
+            if self._marks.get(symbol) != price:
+                self._marks[symbol] = price
+                self._dec.pop(symbol, None)
+                if symbol in self._open:
+                    self._equity = None
+            return
+        self._set_mark(tick.symbol, tick.price, ts)
 
     def on_bar(self, bar: Bar) -> None:
         """Mark to a bar's close (at the bar's end)."""
@@ -271,7 +281,8 @@ class Portfolio(LazyMarks):
 
     # -- views -----------------------------------------------------------------------------
 
-    def _mark(self, symbol: Symbol) -> Decimal | None:
+    def last_price(self, symbol: Symbol) -> Decimal | None:
+        """The last price of ``symbol`` as Decimal (None before any)."""
         dec = self._dec.get(symbol)
         if dec is None:
             raw = self._marks.get(symbol)
@@ -280,9 +291,7 @@ class Portfolio(LazyMarks):
             dec = self._dec[symbol] = self._to_decimal(symbol, raw)
         return dec
 
-    def last_price(self, symbol: Symbol) -> Decimal | None:
-        """The last price of ``symbol`` as Decimal (None before any)."""
-        return self._mark(symbol)
+    _mark = last_price
 
     def position_qty(self, symbol: Symbol, strategy_id: StrategyId | None = None, *,
                      account: bool = True) -> Decimal:
