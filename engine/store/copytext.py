@@ -76,6 +76,10 @@ _ENC: dict[type, Callable[[Any], str]] = {
 }
 
 
+_DIRECT: dict[type, Callable[[Any], str]] = {str: _text, datetime: datetime.isoformat}
+"""Encoders of the types whose columns skip the memo when their values are unique."""
+
+
 def _other(v: Any) -> str:
     """Subclasses (asyncpg's UUID, enum-derived str...) encode like their base; the type
     is remembered so the next value of it is a dict hit."""
@@ -153,11 +157,12 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out
-    if kind is str and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
-        # Unique text (trade ids): a memo would not help.
+    if kind in _DIRECT and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
+        # Unique values (trade ids, fill times): a memo would not help.
+        enc = _DIRECT[kind]
         if nulls:
-            return [NULL if v is None else _text(v) for v in values]
-        return list(map(_text, values))
+            return [NULL if v is None else enc(v) for v in values]
+        return list(map(enc, values))
     if kind in _MEMO_OK or (kind.__hash__ is not None and not issubclass(kind, tuple)):
         return list(map(cache.memo(kind).__getitem__, values))
     return list(map(encode_value, values))

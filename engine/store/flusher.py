@@ -42,13 +42,14 @@ from engine.store.copytext import TextCache, encode_rows
 from engine.store.journal import Batch
 from engine.store.tables import FLUSH_ORDER, SPECS, TableSpec
 
-__all__ = ["ASYNC_COMMIT_TABLES", "SLICE_S", "Flusher", "is_poison"]
+__all__ = ["ASYNC_COMMIT_TABLES", "SLICE_S", "Flusher", "is_poison", "with_latest"]
 
 SLICE_S = 0.0005
 """CPU time one slice of COPY data should take to encode (seconds)."""
 ASYNC_COMMIT_TABLES: frozenset[str] = frozenset({"price_data", "market_data_latest"})
 """Tables whose transactions (when they hold nothing else) skip the WAL flush wait."""
 _MIN_SLICE, _MAX_SLICE = 32, 8192
+_LATEST_CHUNK = 2048
 Row = tuple[Any, ...]
 
 
@@ -113,16 +114,26 @@ def _same(value: Any) -> Any:
     return value.hex if isinstance(value, UUID) else value
 
 
-def _latest_bars(cols: tuple[str, ...], rows: list[Row]) -> list[Row]:
-    """The newest bar per (exchange, symbol, timeframe): the market_data_latest rows.
-    ``rows`` sorted by ts (stable), so the last row per key is the newest."""
-    ex, sy, tf = (cols.index(c) for c in ("exchange", "symbol", "timeframe"))
-    latest = dict(zip(map(itemgetter(ex, sy, tf), rows), rows, strict=True))
-    want = SPECS["market_data_latest"].columns
-    if want == cols:
-        return list(latest.values())
-    idx = [cols.index(c) for c in want]
-    return [tuple(row[i] for i in idx) for row in latest.values()]
+async def with_latest(batch: Batch) -> Batch:
+    """``batch`` (a new dict) with the ``market_data_latest`` rows its bars make: the
+    newest bar per (exchange, symbol, timeframe). Unchanged if it has them already. Yields
+    to the loop every few thousand bars."""
+    batch = dict(batch)
+    if batch.get("price_data", ((), []))[1] and "market_data_latest" not in batch:
+        cols, rows = batch["price_data"]
+        in_order = sorted(rows, key=itemgetter(cols.index("ts")))  # linear when in order
+        key = itemgetter(*(cols.index(c) for c in ("exchange", "symbol", "timeframe")))
+        latest: dict[Any, Row] = {}
+        for i in range(0, len(in_order), _LATEST_CHUNK):
+            if i:
+                await asyncio.sleep(0)
+            chunk = in_order[i:i + _LATEST_CHUNK]
+            latest.update(zip(map(key, chunk), chunk, strict=True))
+        want = SPECS["market_data_latest"].columns
+        idx = [cols.index(c) for c in want]
+        batch["market_data_latest"] = (want, list(latest.values()) if want == cols else
+                                       [tuple(row[i] for i in idx) for row in latest.values()])
+    return batch
 
 
 def _months_between(lo: datetime, hi: datetime) -> set[tuple[int, int]]:
@@ -147,15 +158,13 @@ class Flusher:
         self._staged.clear()
 
     async def write(self, conn: asyncpg.Connection, batch: Batch) -> dict[str, int]:
-        """Write ``batch`` in one transaction; returns rows written per table."""
-        batch = dict(batch)
+        """Write ``batch`` in one transaction; returns rows written per table. Bars also
+        update ``market_data_latest`` (see :func:`with_latest`)."""
         if batch.get("price_data", ((), []))[1]:
             cols, rows = batch["price_data"]
             ts = itemgetter(cols.index("ts"))
-            in_order = sorted(rows, key=ts)  # linear when already in time order
-            await self._ensure_partitions(conn, ts(in_order[0]), ts(in_order[-1]))
-            batch["market_data_latest"] = (SPECS["market_data_latest"].columns,
-                                           _latest_bars(cols, in_order))
+            await self._ensure_partitions(conn, min(map(ts, rows)), max(map(ts, rows)))
+        batch = await with_latest(batch)
         if any(SPECS[name].optimistic for name in batch):
             try:
                 return await self._transaction(conn, batch, optimistic=True)

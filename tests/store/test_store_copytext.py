@@ -57,6 +57,9 @@ def test_a_column_of_unique_text_with_nulls() -> None:
     got = _lines(encode_rows([(v,) for v in values]))
     assert got == [[encode_value(v)] for v in values]
     assert got[3] == ["\\N"] and got[30] == ["\\N"]
+    times = [TS.replace(microsecond=i) for i in range(40)]  # unique times skip the memo too
+    times[20] = None  # type: ignore[call-overload]
+    assert _lines(encode_rows([(v,) for v in times])) == [[encode_value(v)] for v in times]
 
 
 def test_the_cache_is_shared_across_calls_and_stays_bounded() -> None:
