@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.backtest.curve import EquityCurve
 from engine.model import Fill, OrderSide
 
 __all__ = ["RoundTrip", "compute_metrics", "round_trips"]
@@ -95,22 +96,20 @@ def _max_drawdown(equity: npt.NDArray[np.float64],
     return max_dd, longest
 
 
-def compute_metrics(
-    ts_ns: Sequence[int],
-    equity: Sequence[Decimal],
-    fills: Sequence[Fill],
-    position_open: Sequence[bool],
-) -> dict[str, Any]:
-    """All report metrics; values are JSON-able and rounded for stable files."""
-    eq = np.array([float(e) for e in equity], dtype=np.float64)
-    ts_s = np.array(ts_ns, dtype=np.float64) / 1e9
+def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: Decimal,
+                    end_equity: Decimal) -> dict[str, Any]:
+    """All report metrics; values are JSON-able and rounded for stable files.
+    ``start_equity``/``end_equity`` are the portfolio's exact figures."""
+    eq = np.asarray(curve.equity, dtype=np.float64)
+    ts_s = np.asarray(curve.ts_ns, dtype=np.float64) / 1e9
+    position_open = curve.position_open
     trips = round_trips(fills)
     wins = [t.pnl for t in trips if t.pnl > 0]
     losses = [t.pnl for t in trips if t.pnl <= 0]
     fees = sum((f.fee for f in fills), _ZERO)
     result: dict[str, Any] = {
-        "start_equity": str(equity[0]) if len(equity) else None,
-        "end_equity": str(equity[-1]) if len(equity) else None,
+        "start_equity": str(start_equity),
+        "end_equity": str(end_equity),
         "bars": len(eq),
         "fills": len(fills),
         "trades": len(trips),
