@@ -1,7 +1,7 @@
 """Runs strategy plugins: dispatch from the bus, the guard, halting, hot reload.
 
 Every call into a plugin goes through the guard (:meth:`StrategyHost._call`, and its twin
-for the per-bar hook, ``_call_on_bar``, which skips the generic dispatch): an
+for the per-bar hook, inlined in :meth:`StrategyHost.on_bar`): an
 exception, or a hook that runs longer than its budget, halts that strategy (its working
 orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
 other strategies go on. A halted strategy gets no further events until it is reloaded.
@@ -31,6 +31,7 @@ __all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
 _log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_MS = 250.0
+_now = time.perf_counter_ns
 
 
 @dataclass(slots=True)
@@ -137,7 +138,17 @@ class StrategyHost:
             return
         for slot in self._by_symbol.get(bar.symbol, ()):
             if slot.halted is None:
-                self._call_on_bar(slot, bar)
+                # The guard of _call, inlined for the one hook called at every bar.
+                started = _now()
+                try:
+                    slot.loaded.strategy.on_bar(slot.context, bar)
+                except Exception as exc:
+                    self._raised(slot, "on_bar", exc)
+                    continue
+                elapsed = _now() - started
+                slot.calls += 1
+                if elapsed > slot.slowest_ns or elapsed > slot.budget_ns:
+                    self._slow(slot, "on_bar", elapsed)
 
     def on_trade(self, trade: TradeTick) -> None:
         """Deliver a public trade to strategies that override ``on_trade``."""
@@ -174,16 +185,6 @@ class StrategyHost:
             return
         self._took(slot, hook, time.perf_counter_ns() - started)
 
-    def _call_on_bar(self, slot: _Slot, bar: Bar) -> None:
-        # _call for the one hook called per bar, without its generic dispatch.
-        started = time.perf_counter_ns()
-        try:
-            slot.loaded.strategy.on_bar(slot.context, bar)
-        except Exception as exc:
-            self._raised(slot, "on_bar", exc)
-            return
-        self._took(slot, "on_bar", time.perf_counter_ns() - started)
-
     def _raised(self, slot: _Slot, hook: str, exc: Exception) -> None:
         slot.calls += 1
         slot.errors += 1
@@ -192,6 +193,9 @@ class StrategyHost:
 
     def _took(self, slot: _Slot, hook: str, elapsed: int) -> None:
         slot.calls += 1
+        self._slow(slot, hook, elapsed)
+
+    def _slow(self, slot: _Slot, hook: str, elapsed: int) -> None:
         if elapsed > slot.slowest_ns:
             slot.slowest_ns = elapsed
         if elapsed > slot.budget_ns:

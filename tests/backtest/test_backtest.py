@@ -249,3 +249,27 @@ def test_equity_curve_ends_at_the_portfolios_exact_equity(tmp_path: Path) -> Non
     assert result.equity[-1] == pytest.approx(end, rel=1e-12)
     assert result.equity[0] == pytest.approx(100_000, rel=1e-9)
     assert 0 < result.metrics["exposure"] < 1
+
+
+def test_strategies_sharing_a_symbol_each_see_their_own_position(tmp_path: Path) -> None:
+    """ctx.position is the strategy's own: two EMA crosses on one symbol each hold 0 or
+    their own size, whatever the other holds."""
+    extra = """
+[[strategies]]
+name = "slow_ema"
+class = "ema_cross"
+symbol = "BTC/USD"
+fast = 8
+slow = 30
+qty = "0.3"
+"""
+    result = run_backtest(load_config(ema_config(tmp_path, extra), env={}))
+    held = {"ema": Decimal(0), "slow_ema": Decimal(0)}
+    sizes = {"ema": Decimal("0.5"), "slow_ema": Decimal("0.3")}
+    seen = set()
+    for fill in result.fills:
+        sid = str(fill.strategy_id)
+        held[sid] += fill.qty if fill.side.value == "buy" else -fill.qty
+        assert Decimal(0) <= held[sid] <= sizes[sid], (sid, held[sid])
+        seen.add(sid)
+    assert seen == {"ema", "slow_ema"}
