@@ -3,26 +3,28 @@
 Market data objects (:class:`~engine.model.Bar`, :class:`~engine.model.TradeTick`,
 :class:`~engine.model.Quote`) and :class:`~engine.model.Alert`,
 :class:`~engine.model.Signal`, :class:`~engine.model.Prediction` are published as they are;
-the classes here describe changes of state.
+the classes here describe changes of state. They are :class:`msgspec.Struct` like the
+objects they carry; ``OrderFilled``'s ``fill`` is keyword-only (it follows ``payload``,
+which has a default).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from engine.model import Fill, Order, Position
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderEvent:
+class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     """Base of order events: the order as it is after the event, and the event's sequence
     number within that order (``order_events.seq``)."""
 
     order: Order
     seq: int
     ts_ns: int
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -30,45 +32,37 @@ class OrderEvent:
         return _KIND[type(self)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderSubmitted(OrderEvent):
+class OrderSubmitted(OrderEvent, frozen=True, gc=False):
     """The engine accepted an intent (risk passed) and sent it towards a gateway."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderAccepted(OrderEvent):
+class OrderAccepted(OrderEvent, frozen=True, gc=False):
     """The venue (or the emulator) acknowledged the order: it is working."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderRejected(OrderEvent):
+class OrderRejected(OrderEvent, frozen=True, gc=False):
     """Risk or the venue refused the order; ``order.reject_reason`` says why."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderTriggered(OrderEvent):
+class OrderTriggered(OrderEvent, frozen=True, gc=False):
     """An emulated stop order's trigger price traded."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderFilled(OrderEvent):
+class OrderFilled(OrderEvent, frozen=True, gc=False, kw_only=True):
     """A fill (partial or complete) happened."""
 
     fill: Fill
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderCancelled(OrderEvent):
+class OrderCancelled(OrderEvent, frozen=True, gc=False):
     """The order was cancelled (by request, IOC remainder, shutdown policy)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderExpired(OrderEvent):
+class OrderExpired(OrderEvent, frozen=True, gc=False):
     """The order's time in force ran out."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PositionChanged:
+class PositionChanged(msgspec.Struct, frozen=True, gc=False):
     """A position after a fill or a mark-to-market."""
 
     position: Position

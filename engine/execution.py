@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+import msgspec
+
 from engine.ids import ClientOrderId, Venue
 from engine.model import LiquiditySide, Order, OrderType, TimeInForce
 
@@ -46,37 +48,32 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutionReport:
+class ExecutionReport(msgspec.Struct, frozen=True, gc=False):
     """Base of what a venue says about one order, identified by its client order id."""
 
     client_order_id: ClientOrderId
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueAccepted(ExecutionReport):
+class VenueAccepted(ExecutionReport, frozen=True, gc=False):
     """The venue acknowledged the order; it is working."""
 
     exchange_order_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueRejected(ExecutionReport):
+class VenueRejected(ExecutionReport, frozen=True, gc=False):
     """The venue (or the path to it) refused the order."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueTriggered(ExecutionReport):
+class VenueTriggered(ExecutionReport, frozen=True, gc=False):
     """A stop order held at the venue had its trigger price traded."""
 
     trigger_price: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueFilled(ExecutionReport):
+class VenueFilled(ExecutionReport, frozen=True, gc=False):
     """An execution of ``qty`` at ``price``; ``trade_id`` is unique per venue, forever."""
 
     trade_id: str
@@ -87,15 +84,13 @@ class VenueFilled(ExecutionReport):
     liquidity: LiquiditySide
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueCancelled(ExecutionReport):
+class VenueCancelled(ExecutionReport, frozen=True, gc=False):
     """The order stopped working before it was filled (request, IOC/FOK remainder)."""
 
     reason: str = "requested"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VenueExpired(ExecutionReport):
+class VenueExpired(ExecutionReport, frozen=True, gc=False):
     """The venue expired the order."""
 
     reason: str = "expired"

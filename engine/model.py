@@ -10,10 +10,12 @@ Conventions, which every part of the engine relies on:
   is far too hot for Decimal. A price read from market data becomes a Decimal at the point
   where it turns into money (a fill price, a limit price), through :func:`to_decimal`.
 - Every object is frozen and slotted: handlers share them without defensive copies.
-- Market data objects are :class:`msgspec.Struct` (frozen, outside the cycle collector):
-  one is built per record at rates where a frozen dataclass's ``__init__`` (one
-  ``object.__setattr__`` per field) costs more than everything else the record goes
-  through. The other objects are frozen dataclasses.
+- Market data, orders, fills, positions and alerts are :class:`msgspec.Struct` (frozen,
+  outside the cycle collector): they are built at rates where a frozen dataclass's
+  ``__init__`` (one ``object.__setattr__`` per field) costs more than everything else the
+  object goes through. Build them by keyword; the hot paths build them positionally, in
+  field order. :func:`msgspec.structs.replace` makes a changed copy. Signals and
+  predictions (rare, with dict fields) are frozen dataclasses.
 """
 
 from __future__ import annotations
@@ -187,8 +189,7 @@ class Quote(msgspec.Struct, frozen=True, gc=False):
         return (self.bid + self.ask) / 2.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Order:
+class Order(msgspec.Struct, frozen=True, gc=False):
     """An order as the engine knows it at one moment; a new version is a new object."""
 
     id: OrderId
@@ -226,8 +227,7 @@ class Order:
         return self.qty if self.side is OrderSide.BUY else -self.qty
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Fill:
+class Fill(msgspec.Struct, frozen=True, gc=False):
     """One execution of (part of) an order: a row of the append-only trades ledger."""
 
     id: FillId
@@ -252,8 +252,7 @@ class Fill:
         return self.qty * self.price
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Position:
+class Position(msgspec.Struct, frozen=True, gc=False):
     """Net position in one symbol; ``qty`` > 0 long, < 0 short."""
 
     venue: Venue
@@ -301,8 +300,7 @@ class Prediction:
     feature_importance: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True, gc=False):
     """Something an operator should see; persisted and published."""
 
     severity: AlertSeverity

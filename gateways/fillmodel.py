@@ -53,7 +53,7 @@ from engine.model import (
     TradeTick,
     to_decimal,
 )
-from engine.oms.fastobj import IdGenerator, constructor
+from engine.oms.fastobj import IdGenerator
 
 __all__ = ["Matcher", "PaperFillModel"]
 
@@ -79,11 +79,6 @@ _MAKER, _TAKER = LiquiditySide.MAKER, LiquiditySide.TAKER
 _BUY = OrderSide.BUY
 _GTC = TimeInForce.GTC
 _MARKET_T = OrderType.MARKET
-_filled = constructor(VenueFilled)
-_accepted = constructor(VenueAccepted)
-_cancelled = constructor(VenueCancelled)
-_rejected = constructor(VenueRejected)
-_triggered = constructor(VenueTriggered)
 
 
 class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -167,7 +162,7 @@ class Matcher:
             self._seen.popitem(last=False)
         kind = _MARKET if order.type is _MARKET_T else _kind(order.type)
         if kind < 0:
-            self._emit(_rejected(cid, now, f"paper venue does not work {order.type.value}"))
+            self._emit(VenueRejected(cid, now, f"paper venue does not work {order.type.value}"))
             return
         w = _Working(order, kind, now, self._latency_ns)
         symbol = order.symbol
@@ -176,7 +171,7 @@ class Matcher:
             resting = self._book[symbol] = []
         resting.append(w)
         self._by_cid[cid] = (symbol, w)
-        self._emit(_accepted(cid, now, "paper-" + cid))  # unique as the cid is
+        self._emit(VenueAccepted(cid, now, "paper-" + cid))  # unique as the cid is
         if self._quotes:
             quote = self._quotes.get(symbol)
             if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:
@@ -188,7 +183,7 @@ class Matcher:
         if found is None:
             return False
         self._remove(found[0], found[1])
-        self._emit(_cancelled(cid, now, reason))
+        self._emit(VenueCancelled(cid, now, reason))
         return True
 
     def working(self, symbol: Symbol | None = None) -> int:
@@ -330,13 +325,13 @@ class Matcher:
         tif = w.tif
         if tif is TimeInForce.FOK and qty < w.remaining:
             self._remove(symbol, w)
-            self._emit(_cancelled(w.cid, ts, "fok: not fillable in full"))
+            self._emit(VenueCancelled(w.cid, ts, "fok: not fillable in full"))
             return
         if qty > 0:
             self._fill(symbol, w, ts, qty, px, liquidity)
         if tif is TimeInForce.IOC and w.live:
             self._remove(symbol, w)
-            self._emit(_cancelled(w.cid, ts, "ioc: remainder cancelled"))
+            self._emit(VenueCancelled(w.cid, ts, "ioc: remainder cancelled"))
 
     def _fill(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal, px: Decimal,
               liquidity: LiquiditySide) -> None:
@@ -348,11 +343,11 @@ class Matcher:
         self.fills += 1
         seq = self._trade_seq = self._trade_seq + 1
         trade_id = f"{self._trade_prefix}-{seq}"  # unique across restarts
-        self._emit(_filled(w.cid, ts, trade_id, qty, px, fee, self._fee_currency, liquidity))
+        self._emit(VenueFilled(w.cid, ts, trade_id, qty, px, fee, self._fee_currency, liquidity))
 
     def _trigger(self, w: _Working, ts: int, price: Decimal) -> None:
         w.kind = _MARKET if w.kind == _STOP else _LIMIT
-        self._emit(_triggered(w.cid, ts, price))
+        self._emit(VenueTriggered(w.cid, ts, price))
 
     def _remove(self, symbol: Symbol, w: _Working) -> None:
         w.live = False

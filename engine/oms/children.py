@@ -24,7 +24,7 @@ from engine.model import (
 )
 from engine.oms.book import Entry
 from engine.oms.commands import AlgoParams, RestoredOrder
-from engine.oms.fastobj import constructor, evolver
+from engine.oms.fastobj import evolver
 from engine.oms.stops import StopEmulator
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ChildOrders", "is_rollup"]
 
-_new_order = constructor(Order)
 _ev_venue = evolver(Order, ("type", "stop_price"))
 _VENUE_TYPE = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
 _ALGO_TYPES = frozenset({OrderType.TWAP, OrderType.VWAP})
@@ -110,7 +109,7 @@ class ChildOrders:
             sign = 1 if p.side is OrderSide.BUY else -1
             limit = last * (10_000 + sign * params.child_limit_bps) / 10_000
             tif = TimeInForce.IOC
-        child = _new_order(
+        child = Order(
             oid, ClientOrderId(oid.hex), p.venue, p.symbol, p.side, order_type, qty, ts_ns,
             p.strategy_id, tif, limit, None, p.reduce_only, p.id, OrderStatus.PENDING, ZERO,
             None, ZERO, None, None, None, ts_ns, 1)

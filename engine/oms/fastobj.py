@@ -1,18 +1,14 @@
-"""Fast construction of frozen, slotted dataclasses on the order hot path.
+"""Cheap copies of frozen domain objects and cheap ids on the order hot path.
 
-A frozen dataclass's generated ``__init__`` takes keyword arguments and goes through
-``object.__setattr__`` once per field; for :class:`~engine.model.Order` (23 fields) that is
-several microseconds, paid three times per order life. The functions built here do the same
-work with positional arguments and the slot descriptors directly, the way ``dataclasses``
-itself builds ``__init__`` (generated source, compiled once at import). The objects they
-return are ordinary instances of the class: equal, hashable and frozen as usual.
-
-Only classes without ``__post_init__`` validation may be built this way.
+:class:`~engine.model.Order` and the other hot objects are frozen ``msgspec.Struct``
+classes, built positionally where it matters (a 23-field struct in ~0.15 us). A new version
+of an order is a copy with a few fields changed: :func:`evolver` compiles, once at import,
+a function that rebuilds the struct positionally with the changed values, which costs half
+of :func:`msgspec.structs.replace`'s keyword matching.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import time
@@ -22,58 +18,35 @@ from typing import Any, TypeVar
 
 from engine.ids import ClientOrderId, FillId, OrderId
 
-__all__ = ["IdGenerator", "constructor", "evolver", "field_names"]
+__all__ = ["IdGenerator", "evolver", "field_names"]
 
 T = TypeVar("T")
 
 
 def field_names(cls: type) -> tuple[str, ...]:
-    """The dataclass fields of ``cls`` in declaration order."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def _setters(cls: type, names: Sequence[str]) -> dict[str, Any]:
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} validates in __post_init__; build it normally")
-    return {f"_s{i}": getattr(cls, name).__set__ for i, name in enumerate(names)}
-
-
-def _compile(name: str, src: str, namespace: dict[str, Any]) -> Callable[..., Any]:
-    exec(compile(src, f"<fastobj {name}>", "exec"), namespace)
-    fn: Callable[..., Any] = namespace[name]
-    return fn
-
-
-def constructor(cls: type[T]) -> Callable[..., T]:
-    """A function taking every field positionally, in declaration order, returning a ``cls``."""
-    names = field_names(cls)
-    ns = _setters(cls, names)
-    ns.update(_new=object.__new__, _cls=cls)
-    args = ", ".join(f"a{i}" for i in range(len(names)))
-    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
-    src = f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n"
-    return _compile("make", src, ns)
+    """The fields of the ``msgspec.Struct`` class ``cls`` in declaration order."""
+    names: tuple[str, ...] = cls.__struct_fields__  # type: ignore[attr-defined]
+    return names
 
 
 def evolver(cls: type[T], changed: Sequence[str]) -> Callable[..., T]:
     """A function ``f(src, *values)`` returning a copy of ``src`` with ``changed`` replaced.
 
-    ``values`` are given in the order of ``changed``; the other fields are copied.
+    ``values`` are given in the order of ``changed``; the other fields are copied. ``cls``
+    must take every field positionally (no keyword-only fields).
     """
     names = field_names(cls)
     unknown = set(changed) - set(names)
     if unknown:
         raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
-    ns = _setters(cls, names)
-    ns.update(_new=object.__new__, _cls=cls)
     position = {name: i for i, name in enumerate(changed)}
-    lines = []
-    for i, name in enumerate(names):
-        source = f"v{position[name]}" if name in position else f"src.{name}"
-        lines.append(f"    _s{i}(o, {source})\n")
+    values = ", ".join(f"v{position[n]}" if n in position else f"src.{n}" for n in names)
     args = ", ".join(["src"] + [f"v{i}" for i in range(len(changed))])
-    src = f"def evolve({args}):\n    o = _new(_cls)\n{''.join(lines)}    return o\n"
-    return _compile("evolve", src, ns)
+    src = f"def evolve({args}):\n    return _cls({values})\n"
+    namespace: dict[str, Any] = {"_cls": cls}
+    exec(compile(src, f"<evolver {cls.__name__}>", "exec"), namespace)
+    fn: Callable[..., T] = namespace["evolve"]
+    return fn
 
 
 class IdGenerator:

@@ -48,7 +48,7 @@ from engine.model import (
 from engine.oms.algos import AlgoExecutor, VolumeProfile
 from engine.oms.book import Entry, OrderBook
 from engine.oms.commands import AlgoParams, SubmitOrder
-from engine.oms.fastobj import IdGenerator, constructor, evolver
+from engine.oms.fastobj import IdGenerator, evolver
 from engine.oms.router import OrderRouter
 from engine.oms.transitions import OrderTransitions, describe
 
@@ -56,8 +56,6 @@ __all__ = ["OmsConfig", "OrderManager", "PreTradeCheck", "PriceView"]
 
 _log = logging.getLogger(__name__)
 
-_new_order = constructor(Order)
-_submitted = constructor(OrderSubmitted)
 _ev_close = evolver(Order, ("status", "reject_reason", "updated_ns", "version"))
 _ev_venue = evolver(Order, ("type", "stop_price"))
 
@@ -151,7 +149,7 @@ class OrderManager(OrderTransitions):
         cmd.validate()
         now = self._now()
         oid, cid = self._order_ids()
-        order = _new_order(
+        order = Order(
             oid, cid, cmd.venue or self.venue, cmd.symbol, cmd.side, cmd.type, cmd.qty, now,
             cmd.strategy_id, cmd.time_in_force, cmd.limit_price, cmd.stop_price,
             cmd.reduce_only, None, _PENDING, ZERO, None, ZERO, None, None, None, now, 1)
@@ -239,7 +237,7 @@ class OrderManager(OrderTransitions):
         payload: dict[str, Any] = {} if price is None else {"decision_price": str(price)}
         if algo is not None:
             payload["algo"] = algo.to_payload()
-        self._publish(_submitted(order, 1, now, payload))
+        self._publish(OrderSubmitted(order, 1, now, payload))
         if not emulated:
             refused = self._route(order)
             if refused is not None:

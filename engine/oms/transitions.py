@@ -24,7 +24,7 @@ from engine.events import (
 from engine.model import Alert, AlertSeverity, Fill, Order, OrderSide, OrderStatus
 from engine.oms.book import Entry
 from engine.oms.children import ChildOrders
-from engine.oms.fastobj import constructor, evolver
+from engine.oms.fastobj import evolver
 from engine.oms.states import InvalidTransition, next_status
 
 if TYPE_CHECKING:
@@ -44,13 +44,6 @@ __all__ = ["OrderTransitions", "describe"]
 
 _log = logging.getLogger(__name__)
 
-_new_fill = constructor(Fill)
-_accepted = constructor(OrderAccepted)
-_rejected = constructor(OrderRejected)
-_triggered = constructor(OrderTriggered)
-_filled = constructor(OrderFilled)
-_cancelled = constructor(OrderCancelled)
-_expired = constructor(OrderExpired)
 _ev_accept = evolver(Order, ("status", "exchange_order_id", "updated_ns", "version"))
 _ev_close = evolver(Order, ("status", "reject_reason", "updated_ns", "version"))
 _ev_touch = evolver(Order, ("updated_ns", "version"))
@@ -61,7 +54,8 @@ _ev_exchange_id = evolver(Order, ("exchange_order_id",))
 _PENDING = OrderStatus.PENDING
 _FILLED = OrderStatus.FILLED
 _BUY = OrderSide.BUY
-_CLOSE_EVENTS = {"rejected": _rejected, "cancelled": _cancelled, "expired": _expired}
+_CLOSE_EVENTS = {"rejected": OrderRejected, "cancelled": OrderCancelled,
+                 "expired": OrderExpired}
 
 
 class OrderTransitions(ChildOrders):
@@ -113,7 +107,7 @@ class OrderTransitions(ChildOrders):
             else:
                 trade_ids.add(tid)
         order = entry.order
-        fill = _new_fill(
+        fill = Fill(
             self.ids.fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
             order.side, r.qty, r.price, r.ts_ns, r.trade_id, r.fee, r.fee_currency, r.liquidity,
             order.strategy_id, entry.decision_price)
@@ -130,7 +124,7 @@ class OrderTransitions(ChildOrders):
         entry = Entry(rejected, price)
         entry.seq = 1
         self.book.add_closed(entry)
-        self._publish(_rejected(rejected, 1, now, {"reason": reason, "source": "risk"}))
+        self._publish(OrderRejected(rejected, 1, now, {"reason": reason, "source": "risk"}))
         return rejected
 
     def _apply_accept(self, entry: Entry, ts: int, exchange_id: str | None,
@@ -144,7 +138,7 @@ class OrderTransitions(ChildOrders):
         seq = entry.seq + 1
         entry.seq = seq
         entry.order = new = _ev_accept(order, status, exchange_id, ts, seq)
-        self._publish(_accepted(new, seq, ts, payload or {}))
+        self._publish(OrderAccepted(new, seq, ts, payload or {}))
 
     def _apply_trigger(self, entry: Entry, ts: int, price: Decimal) -> bool:
         try:
@@ -156,7 +150,7 @@ class OrderTransitions(ChildOrders):
         entry.seq = seq
         entry.triggered = True
         entry.order = new = _ev_touch(entry.order, ts, seq)
-        self._publish(_triggered(new, seq, ts, {"trigger_price": str(price)}))
+        self._publish(OrderTriggered(new, seq, ts, {"trigger_price": str(price)}))
         return True
 
     def _apply_close(self, entry: Entry, kind: str, ts: int, payload: dict[str, Any]) -> None:
@@ -196,7 +190,7 @@ class OrderTransitions(ChildOrders):
         entry.order = new = _ev_fill(order, status, filled, entry.notional / filled,
                                      order.fee + fill.fee, fill.fee_currency, ts, seq)
         self.book.filled(entry, qty, status is _FILLED)
-        self._publish(_filled(new, seq, ts, {}, fill))
+        self._publish(OrderFilled(new, seq, ts, {}, fill=fill))
         return True
 
     def _after_fill(self, entry: Entry, fill: Fill) -> None:

@@ -25,13 +25,11 @@ from decimal import Decimal
 
 from engine.ids import Symbol, Venue
 from engine.model import Position
-from engine.oms.fastobj import constructor
 
 __all__ = ["PositionState"]
 
 _ZERO = Decimal(0)
 _RELEASE_QUANTUM = Decimal("1e-12")
-_new_position = constructor(Position)
 
 
 class PositionState:
@@ -98,9 +96,9 @@ class PositionState:
         """The frozen :class:`Position` as it stands."""
         qty = self.qty
         if qty:
-            return _new_position(
+            return Position(
                 venue, symbol, qty, abs(self.cost / qty), self.realized,
                 _ZERO if mark is None else qty * mark - self.cost, self.fees, self.opened_ns,
                 self.closed_ns, self.updated_ns, self.version or 1)
-        return _new_position(venue, symbol, qty, _ZERO, self.realized, _ZERO, self.fees, None,
+        return Position(venue, symbol, qty, _ZERO, self.realized, _ZERO, self.fees, None,
                              self.closed_ns, self.updated_ns, self.version or 1)

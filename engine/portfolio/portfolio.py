@@ -27,7 +27,6 @@ from engine.bus import MessageBus
 from engine.events import OrderFilled, PositionChanged
 from engine.ids import StrategyId, Symbol, Venue
 from engine.model import NS_PER_MS, NS_PER_S, Bar, Fill, OrderSide, Position, Quote, TradeTick
-from engine.oms.fastobj import constructor
 from engine.portfolio.accounting import PositionState
 from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
 from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
@@ -35,7 +34,6 @@ from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioS
 __all__ = ["Portfolio", "PortfolioConfig"]
 
 _ZERO = Decimal(0)
-_position_changed = constructor(PositionChanged)
 _BUY = OrderSide.BUY
 
 
@@ -113,7 +111,7 @@ class Portfolio:
             return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
         state = self._book(fill)
         symbol, ts = fill.symbol, fill.ts_ns
-        self._publish(_position_changed(state.to_position(fill.venue, symbol,
+        self._publish(PositionChanged(state.to_position(fill.venue, symbol,
                                                           self._mark(symbol)), ts))
         if ts >= self._next_mark:
             self.mark(ts)
@@ -201,7 +199,7 @@ class Portfolio:
         for symbol, state in self._positions.items():
             if state.qty:
                 pos = state.to_position(self._venues[symbol], symbol, self._mark(symbol))
-                self._publish(_position_changed(pos, ts))
+                self._publish(PositionChanged(pos, ts))
                 held[symbol] = {"qty": str(pos.qty), "avg_entry_price": str(pos.avg_entry_price),
                                 "unrealized_pnl": str(pos.unrealized_pnl)}
         row = self.portfolio_row(ts)

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import orjson
 
 from engine import events as ev
@@ -65,6 +66,8 @@ def _json_default(obj: Any) -> Any:
         return str(obj)
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
+    if isinstance(obj, msgspec.Struct):  # orders, fills, positions: like a dataclass
+        return msgspec.structs.asdict(obj)
     if isinstance(obj, float) and math.isnan(obj):  # pragma: no cover - orjson emits null
         return None
     return str(obj)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import replace
 from decimal import Decimal
 
 import asyncpg
+from msgspec.structs import replace
 
 from engine import events as ev
 from engine import model as m

@@ -3,11 +3,11 @@ schedule, and the fills ledger the portfolio is rebuilt from."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import store_factories as f
+from msgspec.structs import replace
 
 from engine import events as ev
 from engine import model as m
