@@ -47,6 +47,7 @@ class StackActions:
         self._stack = stack
         self._position_qty = stack.portfolio.position_qty
         self._open_orders = stack.oms.open_orders
+        self._open_count = stack.oms.book.open_count
 
     def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
         """Submit with the strategy's id attached; None when rejected."""
@@ -72,8 +73,10 @@ class StackActions:
 
     def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
         """The strategy's working orders."""
+        if not self._open_count(strategy_id, account=False):
+            return []
         orders = self._open_orders(strategy_id)
-        if not orders or symbol is None:
+        if symbol is None:
             return orders
         return [o for o in orders if o.symbol == symbol]
 

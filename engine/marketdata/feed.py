@@ -300,11 +300,12 @@ class MarketDataFeed:
         self.check_stale(now_ns)
 
     def replay_lane(self, timeframe: str) -> ReplayLane:
-        """A lane for one stream of recorded closed bars of ``timeframe`` (backtests): the
-        result of :meth:`on_bar` for each, at a fraction of the cost."""
-        return ReplayLane(self, timeframe, self._emit, self._clock.now_ns)
-
-    # -- reading --------------------------------------------------------------------------
+        """A lane for recorded closed bars of ``timeframe`` (backtests): :meth:`on_bar`'s
+        result at a fraction of the cost. Persisting, bars take the feed's own emit."""
+        if self._persist is not None:
+            return ReplayLane(self, timeframe, self._emit, self._clock.now_ns)
+        return ReplayLane(self, timeframe, self._bus.publish, self._clock.now_ns,
+                          self.bars_emitted)
 
     def bars(self, symbol: Symbol | str, timeframe: str) -> BarRing:
         """The ring buffer of closed bars of ``symbol`` and ``timeframe`` (a live view)."""

@@ -49,16 +49,18 @@ def good_bars(open_: npt.NDArray[np.float64], high: npt.NDArray[np.float64],
 class ReplayLane:
     """Pushes one stream's recorded closed bars (venue, symbol, timeframe) into the feed."""
 
-    __slots__ = ("_counts", "_emit", "_fallback", "_last", "_now", "_ring", "_st",
-                 "_states", "_timeframe", "pushed_fast")
+    __slots__ = ("_counts", "_emit", "_emitted", "_fallback", "_last", "_now", "_ring",
+                 "_st", "_states", "_timeframe", "pushed_fast")
 
     def __init__(self, feed: MarketDataFeed, timeframe: str, emit: Callable[[Bar], None],
-                 now: Callable[[], int]) -> None:
+                 now: Callable[[], int], emitted: dict[str, int] | None = None) -> None:
         """``emit`` publishes (and persists) a closed bar as the feed does; ``now`` is the
-        feed's clock."""
+        feed's clock. With ``emitted`` (the feed's bars-emitted counters), ``emit`` only
+        publishes and the lane adds its bars to the counters at :meth:`finish`."""
         self._fallback = feed.on_bar
         self._states = feed.states
         self._counts = feed.counts
+        self._emitted = emitted
         self._emit = emit
         self._now = now
         self._timeframe = timeframe
@@ -99,4 +101,7 @@ class ReplayLane:
     def finish(self) -> None:
         """Fold the steady-state bars into the feed's counters."""
         self._counts["bar"] += self.pushed_fast
+        if self._emitted is not None and self.pushed_fast:
+            tf = self._timeframe
+            self._emitted[tf] = self._emitted.get(tf, 0) + self.pushed_fast
         self.pushed_fast = 0
