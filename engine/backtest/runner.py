@@ -166,7 +166,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
         from engine.backtest.persist import drive_persisted  # noqa: PLC0415
 
         result.persisted = asyncio.run(
-            drive_persisted(engine, _drive(engine, series, result), persist_dsn))
+            drive_persisted(engine, _drive(engine, series, result, chunk=100), persist_dsn))
     engine.strategies.stop()
     portfolio = engine.trading.portfolio
     curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
