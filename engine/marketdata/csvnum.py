@@ -27,6 +27,24 @@ _MAX_EXACT = 1 << 53
 _POW10 = np.array([10.0 ** k for k in range(23)])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _digits(data: npt.NDArray[np.uint8], i: int, mant: int, ndigits: int, exact: bool
+            ) -> tuple[int, int, int, bool, int]:
+    """Decimal digits from ``i`` into the mantissa (while it has room; beyond that the
+    field is not exact): (next index, mantissa, digits seen, exact, digits kept)."""
+    kept = 0
+    n = data.shape[0]
+    while i < n and 48 <= data[i] <= 57:
+        if mant < 100_000_000_000_000_000:
+            mant = mant * 10 + (data[i] - 48)
+            kept += 1
+        else:
+            exact = False
+        ndigits += 1
+        i += 1
+    return i, mant, ndigits, exact, kept
+
+
 @njit(cache=True, nogil=True)
 def _parse(data: npt.NDArray[np.uint8], ncols: int, out: npt.NDArray[np.float64],
            slow: npt.NDArray[np.int64], pow10: npt.NDArray[np.float64]
@@ -47,27 +65,11 @@ def _parse(data: npt.NDArray[np.uint8], ncols: int, out: npt.NDArray[np.float64]
             if i < n and (data[i] == 45 or data[i] == 43):
                 neg = data[i] == 45
                 i += 1
-            mant = 0
-            ndigits = 0
             exp10 = 0
-            exact = True
-            while i < n and 48 <= data[i] <= 57:
-                if mant < 100_000_000_000_000_000:
-                    mant = mant * 10 + (data[i] - 48)
-                else:
-                    exact = False
-                ndigits += 1
-                i += 1
+            i, mant, ndigits, exact, _ = _digits(data, i, 0, 0, True)
             if i < n and data[i] == 46:
-                i += 1
-                while i < n and 48 <= data[i] <= 57:
-                    if mant < 100_000_000_000_000_000:
-                        mant = mant * 10 + (data[i] - 48)
-                        exp10 -= 1
-                    else:
-                        exact = False
-                    ndigits += 1
-                    i += 1
+                i, mant, ndigits, exact, kept = _digits(data, i + 1, mant, ndigits, exact)
+                exp10 -= kept
             if i < n and (data[i] == 101 or data[i] == 69):
                 i += 1
                 eneg = False
