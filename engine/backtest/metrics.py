@@ -85,15 +85,15 @@ def _max_drawdown(equity: npt.NDArray[np.float64],
     peaks = np.maximum.accumulate(equity)
     drawdown = np.where(peaks > 0, (peaks - equity) / peaks, 0.0)
     max_dd = float(drawdown.max()) if len(drawdown) else 0.0
-    longest, start = 0.0, None
-    for i in range(len(equity)):
-        if equity[i] < peaks[i]:
-            if start is None:
-                start = ts_s[i - 1] if i else ts_s[i]
-            longest = max(longest, ts_s[i] - start)
-        else:
-            start = None
-    return max_dd, longest
+    # Runs of marks below the running peak; a run's time starts at the mark before it
+    # (the peak's), and lasts to its last mark.
+    below = np.concatenate([[False], equity < peaks, [False]])
+    edges = np.flatnonzero(np.diff(below.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2] - 1
+    if not len(starts):
+        return max_dd, 0.0
+    begin = ts_s[np.maximum(starts - 1, 0)]
+    return max_dd, float(np.max(ts_s[ends] - begin))
 
 
 def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: Decimal,
