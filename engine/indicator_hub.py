@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from engine import indicators as ind
+from engine.arrays import sorted_unique
 from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
@@ -230,7 +231,7 @@ class IndicatorHub:
         known = {s: v for s, v in series.items() if s in tf.symbols}
         if not known:
             return
-        grid = np.unique(np.concatenate([np.asarray(ts, dtype=np.int64)
+        grid = sorted_unique(np.concatenate([np.asarray(ts, dtype=np.int64)
                                          for ts, _ in known.values()]))
         closes = np.full((len(grid), len(tf.symbols)), np.nan)
         counts = np.zeros(len(grid), dtype=np.int64)

@@ -20,6 +20,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from engine.arrays import sorted_unique
 from engine.model import Fill, OrderSide
 
 __all__ = ["EquityCurve", "MarkSeries", "equity_curve"]
@@ -50,7 +51,7 @@ def equity_curve(marks: Sequence[MarkSeries], fills: Sequence[Fill],
     by_symbol: dict[str, list[MarkSeries]] = {}
     for m in marks:
         by_symbol.setdefault(m.symbol, []).append(m)
-    times = np.unique(np.concatenate([m.close_ns for m in marks])) if marks else (
+    times = sorted_unique(np.concatenate([m.close_ns for m in marks])) if marks else (
         np.zeros(0, dtype=np.int64))
     n = len(times)
     cash = np.zeros(n)
