@@ -32,25 +32,45 @@ _ZERO = Decimal(0)
 
 
 class VolumeProfile:
-    """Recent traded volume per time-of-day bucket and symbol (an EMA over days)."""
+    """Recent traded volume per time-of-day bucket and symbol (an EMA over days).
+
+    Bars are learnt in batches: the OMS appends each bar to :attr:`pending` (one list append
+    per bar, the only work a bar costs when no VWAP runs) and calls :meth:`learn` when
+    :attr:`batch` are waiting; :meth:`weights` learns what waits first.
+    """
+
+    batch = 4096
 
     def __init__(self, bucket_s: int = 60, alpha: float = 0.3) -> None:
         self._bucket_ns = bucket_s * NS_PER_S
         self._per_day = 86_400 // bucket_s
         self._alpha = alpha
         self._volume: dict[Symbol, dict[int, float]] = {}
+        self.pending: list[Bar] = []
 
     def on_bar(self, bar: Bar) -> None:
-        """Learn from a closed bar."""
-        if not bar.closed:
-            return
-        buckets = self._volume.setdefault(bar.symbol, {})
-        key = bar.ts_ns // self._bucket_ns % self._per_day
-        old = buckets.get(key)
-        buckets[key] = bar.volume if old is None else old + self._alpha * (bar.volume - old)
+        """Learn from a bar now (closed bars only)."""
+        self.pending.append(bar)
+        self.learn()
+
+    def learn(self) -> None:
+        """Fold the pending bars into the profile, in arrival order."""
+        bucket_ns, per_day, alpha = self._bucket_ns, self._per_day, self._alpha
+        volume = self._volume
+        for bar in self.pending:
+            if not bar.closed:
+                continue
+            buckets = volume.get(bar.symbol)
+            if buckets is None:
+                buckets = volume[bar.symbol] = {}
+            key = bar.ts_ns // bucket_ns % per_day
+            old = buckets.get(key)
+            buckets[key] = bar.volume if old is None else old + alpha * (bar.volume - old)
+        self.pending.clear()
 
     def weights(self, symbol: Symbol, times_ns: list[int]) -> list[Decimal]:
         """Relative weights (summing to 1) for slices sent at ``times_ns``."""
+        self.learn()
         n = len(times_ns)
         buckets = self._volume.get(symbol)
         if not buckets:

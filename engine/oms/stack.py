@@ -7,8 +7,8 @@ wiring, in bus-subscription order (which is dispatch order):
 - ``TradeTick``/``Bar``/``Quote`` -> portfolio marks; ``TradeTick``/``Bar`` -> OMS stop
   emulation and volume profile. A paper gateway subscribes itself (``gateway.attach(bus)``)
   *before* this stack is built, so it sees each price before anyone reacts to it;
-- portfolio equity marks -> risk guards; risk state change to HALTED -> cancel all working
-  orders (``risk.cancel_orders_on_halt``);
+- portfolio equity marks -> risk guards (on the marks where they could act); risk state
+  change to HALTED -> cancel all working orders (``risk.cancel_orders_on_halt``);
 - gateway reports -> ``oms.on_report``.
 """
 
@@ -80,7 +80,7 @@ class TradingStack:
         self.portfolio.attach(bus)
         bus.subscribe(TradeTick, self.oms.on_trade)
         bus.subscribe(Bar, self.oms.on_bar)
-        self.portfolio.add_equity_listener(self.risk.on_equity)
+        self.portfolio.add_guard(self.risk)
         self.risk.add_state_listener(self._on_risk_state)
         self.submit = self.oms.submit
         self.cancel = self.oms.cancel
@@ -130,7 +130,7 @@ class TradingStack:
                   float(sum(1 for p in self.portfolio.positions() if p.qty)))
         out.gauge("cash", "Account cash", float(self.portfolio.cash))
         out.gauge("drawdown_pct", "Drawdown from the high-water mark, percent",
-                  float(self.portfolio.performance.drawdown_pct()))
+                  float(self.portfolio.drawdown_pct()))
         for name in ("submitted", "rejected", "fills", "illegal"):
             out.counter(f"oms_{name}", f"OMS {name} orders/reports", float(s[name]))
         for check, n in self.risk.rejections.items():

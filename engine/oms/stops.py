@@ -22,6 +22,8 @@ class StopEmulator:
 
     def __init__(self) -> None:
         self._armed: dict[Symbol, dict[ClientOrderId, Entry]] = {}
+        self.symbols = self._armed.keys()
+        """Symbols with an armed stop (a live view: ``symbol in stops.symbols``)."""
 
     def arm(self, entry: Entry) -> None:
         """Start watching ``entry``'s stop price."""
@@ -35,10 +37,6 @@ class StopEmulator:
             armed.pop(entry.order.client_order_id, None)
             if not armed:
                 del self._armed[entry.order.symbol]
-
-    def watching(self, symbol: Symbol) -> bool:
-        """True when a stop on ``symbol`` is armed (cheap test for the hot path)."""
-        return symbol in self._armed
 
     def triggered(
         self, symbol: Symbol, open_: Decimal, high: Decimal, low: Decimal

@@ -158,6 +158,29 @@ class PerformanceTracker:
         self.curve.append((ts_ns, equity))
         return closed
 
+    def equity_bounds(self) -> tuple[Decimal, Decimal, int]:
+        """``(floor, ceiling, until_ns)``: a mark changes nothing here but ``last_equity``
+        and the curve while equity is above ``floor`` and at or below ``ceiling`` (the
+        high-water mark) and its time is before ``until_ns`` (the end of the day)."""
+        return self._dd_floor, self.hwm, self._day_hi
+
+    def drawdown_at(self, equity: Decimal) -> None:
+        """Record the drawdown of an earlier mark of the day that was not checked (at a
+        high-water mark that has not changed since)."""
+        if equity < self._dd_floor:
+            self._drawdown(equity)
+
+    def settle(self, ts_ns: int, equity: Decimal) -> None:
+        """Record a mark that :meth:`equity_bounds` says changes nothing else (the last
+        equity, which closes the day, and a curve point) without checking it."""
+        self.last_equity = equity
+        self.curve.append((ts_ns, equity))
+
+    @property
+    def day_end_ns(self) -> int:
+        """End of the current day in ns (0 before the first mark)."""
+        return self._day_hi
+
     def _change_day(self, ts_ns: int) -> PerformanceDay | None:
         self._day_lo, self._day_hi = day_bounds(ts_ns)
         today = day_of(ts_ns)

@@ -7,12 +7,16 @@ symbol (for attribution and per-strategy risk limits). Single quote currency: fi
 and cash are all in ``portfolio.currency``.
 
 Prices: the last trade price (a bar's close, a quote's mid when no trades flow) marks
-positions. Equity is evaluated at most every ``mark_interval_ms`` of market-data time (and
+positions. Equity is marked at most every ``mark_interval_ms`` of market-data time (and
 after fills under the same limit): that feeds the equity curve, the drawdown, the daily
-rows and the risk guards (``add_equity_listener``); a closed UTC day is published as a
-``PerformanceDaily`` record. Every ``snapshot_interval_s`` the ``PortfolioState`` row, a
-``PortfolioSnapshot`` and mark-to-market ``PositionChanged`` events are published (store
-records of :mod:`engine.store.records`).
+rows, the risk guards (``add_guard``) and equity listeners (``add_equity_listener``); a
+closed UTC day is published as a ``PerformanceDaily`` record. Without equity listeners a
+mark is lazy (:mod:`engine.portfolio.marks`): while the close stays within the price range
+where neither the performance tracker nor a guard could act, only the float close is kept;
+the other marks are evaluated exactly, so results are those of evaluating every mark. The
+equity curve gets a point per exact mark. Every ``snapshot_interval_s`` the
+``PortfolioState`` row, a ``PortfolioSnapshot`` and mark-to-market ``PositionChanged``
+events are published (store records of :mod:`engine.store.records`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from engine.events import OrderFilled, PositionChanged
 from engine.ids import StrategyId, Symbol, Venue
 from engine.model import NS_PER_MS, NS_PER_S, Bar, Fill, OrderSide, Position, Quote, TradeTick
 from engine.portfolio.accounting import PositionState
+from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
 from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
 
@@ -47,7 +52,7 @@ class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     equity_curve_points: int = 10_000
 
 
-class Portfolio:
+class Portfolio(LazyMarks):
     """Positions, cash and equity of one account."""
 
     name = "portfolio"
@@ -67,6 +72,14 @@ class Portfolio:
         self._dec: dict[Symbol, Decimal] = {}
         self.performance = PerformanceTracker(cfg.starting_cash, cfg.equity_curve_points)
         self._equity_listeners: list[Callable[[int, Decimal], None]] = []
+        self._guards: list[EquityGuard] = []
+        self._bounds: dict[Symbol, tuple[float, float]] = {}  # close ranges of lazy marks
+        self._lazy_until = 0  # marks before this time may be lazy (0: the next is exact)
+        self._pending_ts: int | None = None  # time of the last lazy mark not yet recorded
+        self._pending_marks: dict[Symbol, float | None] = {}  # marks as of that mark
+        self._worst: float | None = None  # one open symbol: its worst close since the last
+        self._worst_base = 0.0  # exact mark (lowest when long), and its close at that mark
+        self._worst_long = True
         self._day_listeners: list[Callable[[PerformanceDay], None]] = []
         self._mark_ns = cfg.mark_interval_ms * NS_PER_MS
         self._snapshot_ns = int(cfg.snapshot_interval_s * NS_PER_S)
@@ -82,8 +95,9 @@ class Portfolio:
         bus.subscribe(Quote, self.on_quote)
 
     def add_equity_listener(self, listener: Callable[[int, Decimal], None]) -> None:
-        """Call ``listener(ts_ns, equity)`` on every equity mark (the risk guards)."""
+        """Call ``listener(ts_ns, equity)`` on every equity mark (every mark is then exact)."""
         self._equity_listeners.append(listener)
+        self.invalidate()
 
     def add_day_listener(self, listener: Callable[[PerformanceDay], None]) -> None:
         """Call ``listener(day)`` when a UTC day closes."""
@@ -109,6 +123,8 @@ class Portfolio:
         oid = fill.order_id
         if oid is not event.order.id and oid != event.order.id:
             return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
+        if self._pending_ts is not None:
+            self._settle()
         state = self._book(fill)
         symbol, ts = fill.symbol, fill.ts_ns
         self._publish(PositionChanged(state.to_position(fill.venue, symbol,
@@ -143,6 +159,7 @@ class Portfolio:
         else:
             self._open.pop(symbol, None)
         self._equity = None
+        self._lazy_until = 0
         if symbol not in self._marks:
             self._marks[symbol] = float(price)
             self._dec[symbol] = price
@@ -154,25 +171,42 @@ class Portfolio:
 
     def on_bar(self, bar: Bar) -> None:
         """Mark to a bar's close (at the bar's end)."""
+        ts = bar.ts_ns
+        if bar.closed and self._next_mark <= ts < self._lazy_until:
+            # a lazy mark, inlined (see _set_mark): the usual case of a backtest
+            symbol, price = bar.symbol, bar.close
+            b = self._bounds.get(symbol)
+            if b is None or b[0] < price < b[1]:
+                w = self._worst
+                if w is not None and b is not None and (
+                        price < w if self._worst_long else price > w):
+                    self._worst = price
+                if self._marks.get(symbol) != price:
+                    self._marks[symbol] = price
+                    self._dec.pop(symbol, None)
+                    if b is not None:
+                        self._equity = None
+                self._next_mark = ts + self._mark_ns
+                self.last_ts = self._pending_ts = ts
+                return
         if bar.closed:
-            self._set_mark(bar.symbol, bar.close, bar.ts_ns)
+            self._set_mark(bar.symbol, bar.close, ts)
 
     def on_quote(self, quote: Quote) -> None:
         """Mark to the mid when no trade price is known yet."""
         if quote.symbol not in self._marks and quote.bid > 0 and quote.ask > 0:
             self._set_mark(quote.symbol, quote.mid, quote.ts_ns)
 
-    def _set_mark(self, symbol: Symbol, price: float, ts: int) -> None:
-        if self._marks.get(symbol) != price:
-            self._marks[symbol] = price
-            self._dec.pop(symbol, None)
-            if symbol in self._open:
-                self._equity = None
-        if ts >= self._next_mark:
-            self.mark(ts)
-
     def mark(self, ts: int) -> Decimal:
-        """Evaluate equity now: curve, drawdown, day close, listeners, snapshot when due."""
+        """Evaluate equity now: curve, drawdown, day close, guards, listeners, snapshot when
+        due."""
+        self._apply_worst()
+        if self._pending_ts is not None:
+            if ts >= self.performance.day_end_ns:
+                self._settle()  # the day closes with the last lazy mark's equity
+            else:
+                self._pending_ts = None  # superseded by this mark
+                self._pending_marks.clear()
         self.last_ts = ts
         self._next_mark = ts + self._mark_ns
         equity = self.equity()
@@ -185,10 +219,13 @@ class Portfolio:
                 equity_end=closed.end_equity))
             for day_listener in self._day_listeners:
                 day_listener(closed)
+        for guard in self._guards:
+            guard.on_equity(ts, equity)
         for listener in self._equity_listeners:
             listener(ts, equity)
         if ts >= self._next_snapshot:
             self.snapshot(ts)
+        self._set_bounds(equity)
         return equity
 
     def snapshot(self, ts: int) -> PortfolioUpdated:
@@ -309,12 +346,13 @@ class Portfolio:
 
     def status(self) -> dict[str, Any]:
         """For /status (money as strings)."""
+        self.settle()
         row = self.portfolio_row(self.last_ts)
         return {
             "cash": str(row.cash), "equity": str(row.equity),
             "realized_pnl": str(row.realized_pnl), "unrealized_pnl": str(row.unrealized_pnl),
             "fees": str(row.fees), "daily_pnl": str(row.daily_pnl),
-            "drawdown_pct": str(round(self.performance.drawdown_pct(), 4)),
+            "drawdown_pct": str(round(self.drawdown_pct(), 4)),
             "max_drawdown_pct": str(round(row.max_drawdown_pct, 4)),
             "high_water_mark": str(row.high_water_mark), "trades": row.num_trades,
             "win_rate": row.win_rate, "sharpe": row.sharpe,

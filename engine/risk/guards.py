@@ -9,6 +9,7 @@ so they trip, warn and reset on exactly the marks where computing them on every 
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ class PortfolioGuards:
         def _save(self, ts: int) -> None: ...
 
     def _init_guards(self) -> None:
+        self._bound_watchers: list[Callable[[], None]] = []
         self._day_lo = self._day_hi = 0  # the first mark checks the day
         self._hwm: Decimal | None = None
         self._dd_k: Decimal | None = None
@@ -78,6 +80,23 @@ class PortfolioGuards:
             self._run_guards(ts_ns, equity)
         if self._hwm_dirty and ts_ns - self._last_save_ns >= self._save_ns:
             self._save(ts_ns)
+
+    def equity_bounds(self) -> tuple[Decimal, Decimal, int]:
+        """``(floor, ceiling, until_ns)``: :meth:`on_equity` does nothing on a mark whose
+        equity is above ``floor`` and below ``ceiling`` (a guard bound or the high-water
+        mark) and whose time is before ``until_ns`` (the day's end; a pending save of the
+        high-water mark). The portfolio skips such marks (see ``Portfolio.add_guard``)."""
+        hwm = self._hwm
+        ceiling = hwm if hwm and hwm < self._ceiling else self._ceiling
+        until = self._day_hi
+        if self._hwm_dirty:  # on_equity saves at ts - last_save >= save_ns (ts is an int)
+            until = min(until, self._last_save_ns + math.ceil(self._save_ns))
+        return self._floor, ceiling, until
+
+    def watch_bounds(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever :meth:`equity_bounds` changes other than on a mark
+        (a state change by an operator, a reload)."""
+        self._bound_watchers.append(callback)
 
     def _check_day(self, ts_ns: int, equity: Decimal) -> None:
         self._day_lo, self._day_hi = day_bounds(ts_ns)
@@ -160,6 +179,8 @@ class PortfolioGuards:
         else:
             self._ceiling = (initial * (_HUNDRED + act) / _HUNDRED - initial * _MARGIN
                              if initial > 0 else _NEG_INF)
+        for watcher in self._bound_watchers:
+            watcher()
 
     def _guard(self, name: str, value: Decimal, limit: Decimal, action: str, ts: int,
                reason: str, figures: dict[str, str]) -> None:
