@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ def good_bars(open_: npt.NDArray[np.float64], high: npt.NDArray[np.float64],
 class ReplayLane:
     """Pushes one stream's recorded closed bars (venue, symbol, timeframe) into the feed."""
 
-    __slots__ = ("_counts", "_emit", "_emitted", "_fallback", "_last", "_now", "_ring",
-                 "_st", "_states", "_timeframe", "pushed_fast")
+    __slots__ = ("_counts", "_emit", "_emitted", "_fallback", "_last", "_length", "_now",
+                 "_ring", "_st", "_states", "_timeframe", "pushed_fast")
 
     def __init__(self, feed: MarketDataFeed, timeframe: str, emit: Callable[[Bar], None],
                  now: Callable[[], int], emitted: dict[str, int] | None = None) -> None:
@@ -64,6 +65,7 @@ class ReplayLane:
         self._emit = emit
         self._now = now
         self._timeframe = timeframe
+        self._length = timeframe_ns(timeframe)
         self._st: SymbolState | None = None
         self._ring: BarRing | None = None
         self._last = -1
@@ -74,7 +76,7 @@ class ReplayLane:
         """Handle ``bar`` as ``feed.on_bar`` would; ``checked`` when :func:`good_bars`
         passed it."""
         st = self._st
-        if st is None or not checked or bar.ts_ns <= self._last:
+        if st is None or not checked or bar.ts_ns <= self._last or st.stale:
             self._slow(bar)
             return
         self._last = ts = bar.ts_ns
@@ -82,7 +84,9 @@ class ReplayLane:
         self._ring.append(bar)  # type: ignore[union-attr]
         st.bars_closed += 1
         st.last_close = bar.close
-        st.last_recv_ns = st.last_event_ns = self._now()
+        st.last_recv_ns = self._now()
+        if ts + self._length > st.last_event_ns:
+            st.last_event_ns = ts + self._length
         self.pushed_fast += 1
         self._emit(bar)
 

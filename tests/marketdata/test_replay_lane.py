@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.bus import MessageBus
@@ -67,6 +67,7 @@ def _run(bars: list[Bar], lane: bool, timeframes: list[str]) -> tuple[object, ..
 
 @settings(max_examples=150, deadline=None)
 @given(steps, st.sampled_from([["1m"], ["1m", "5m"]]))
+@example([(1, 6), (1, 0), (1, 0), (-1, 6)], ["1m"])  # a bar behind the clock: event time
 def test_lane_equals_on_bar(plan: list[tuple[int, int]], timeframes: list[str]) -> None:
     bars = _bars(plan)
     assert _run(bars, True, timeframes) == _run(bars, False, timeframes)
