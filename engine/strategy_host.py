@@ -38,15 +38,26 @@ _now = time.perf_counter_ns
 class _Slot:
     loaded: LoadedStrategy
     context: StrategyContext
-    symbols: frozenset[str]
-    wants_trades: bool
     budget_ns: int
+    symbols: frozenset[str] = frozenset()
+    # The optional hooks the strategy overrides (the others are not called at all).
+    wants_trades: bool = False
+    wants_fills: bool = False
+    wants_updates: bool = False
     halted: str | None = None
     calls: int = 0
     errors: int = 0
     slowest_ns: int = 0
     over_budget: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        strategy = self.loaded.strategy
+        kind = type(strategy)
+        self.symbols = frozenset(strategy.symbols())
+        self.wants_trades = kind.on_trade is not Strategy.on_trade
+        self.wants_fills = kind.on_fill is not Strategy.on_fill
+        self.wants_updates = kind.on_order_update is not Strategy.on_order_update
 
 
 class StrategyHost:
@@ -81,8 +92,7 @@ class StrategyHost:
                                   indicators=self._indicators, actions=self._actions,
                                   bars=self._bars)
         budget_ms = loaded.budget_ms or DEFAULT_BUDGET_MS
-        slot = _Slot(loaded, context, frozenset(strategy.symbols()),
-                     type(strategy).on_trade is not Strategy.on_trade, int(budget_ms * 1e6))
+        slot = _Slot(loaded, context, int(budget_ms * 1e6))
         if not loaded.enabled:
             slot.halted = "disabled in config"
         self._slots[strategy.id] = slot
@@ -165,8 +175,12 @@ class StrategyHost:
         if isinstance(event, OrderFilled):
             if is_rollup(event.order, event.fill):
                 return  # a TWAP/VWAP parent echoing its child's fill: delivered once already
-            self._call(slot, "on_fill", slot.context, event.fill)
-        self._call(slot, "on_order_update", slot.context, event.order)
+            if slot.wants_fills:
+                self._call(slot, "on_fill", slot.context, event.fill)
+                if slot.halted is not None:
+                    return
+        if slot.wants_updates:
+            self._call(slot, "on_order_update", slot.context, event.order)
 
     def on_signal(self, signal: Signal) -> None:
         """Deliver an ML or strategy signal to every other running strategy."""
@@ -260,9 +274,7 @@ class StrategyHost:
             return
         loaded = LoadedStrategy(new, slot.loaded.spec, new_cls.__module__, True,
                                 slot.loaded.budget_ms)
-        self._slots[strategy_id] = _Slot(loaded, slot.context, frozenset(new.symbols()),
-                                         type(new).on_trade is not Strategy.on_trade,
-                                         slot.budget_ns)
+        self._slots[strategy_id] = _Slot(loaded, slot.context, slot.budget_ns)
         self._reindex()
         if self._started:
             self._call(self._slots[strategy_id], "on_start", slot.context)
