@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from engine import indicators as ind
+from engine.arrays import sorted_unique
 from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
@@ -55,7 +56,7 @@ class Handle:
         """Latest value, NaN until ready."""
         group = self._group
         if group.columns is not None:
-            return group.columns[self._row][self._column][group.row]
+            return group.columns[self._row][self._column][group.cursor.at]
         return float(group.outputs[self._row][self._column])
 
     @property
@@ -63,7 +64,7 @@ class Handle:
         """True once past the lookback."""
         group = self._group
         if group.ready_from is not None:
-            return group.row >= group.ready_from[self._column]
+            return group.cursor.at >= group.ready_from[self._column]
         state = group.state
         return state is not None and bool(state.ready[self._column])
 
@@ -71,23 +72,33 @@ class Handle:
         return f"Handle({self._group.key}, col={self._column}, value={self.value})"
 
 
+class _Cursor:
+    """The preloaded row every indicator of a timeframe is at (one object they share, so a
+    bar time moves them all with one store)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at = 0
+
+
 class _Group:
     """One (timeframe, kind, params) indicator over the timeframe's symbols."""
 
     def __init__(self, key: tuple[Any, ...], factory: Callable[[int], Any],
-                 rows: tuple[str, ...], batch: Batch) -> None:
+                 rows: tuple[str, ...], batch: Batch, cursor: _Cursor) -> None:
         self.key = key
+        self.cursor = cursor
         self.factory = factory
         self.rows = rows
         self.batch = batch
         self.state: Any = None
         self.outputs: list[np.ndarray] = [np.full(1, np.nan) for _ in rows]
         # Preloaded (backtests): per output row and symbol the values of every bar time
-        # as a list (row 0 is a NaN row: the value before the first bar time), the row the
-        # cursor is at, and per symbol the first row that is past the lookback.
+        # as a list (row 0 is a NaN row: the value before the first bar time), and per
+        # symbol the first row that is past the lookback; ``cursor.at`` is the row now.
         self.columns: list[list[list[float]]] | None = None
         self.ready_from: list[int] | None = None
-        self.row = 0
 
     def build(self, k: int) -> None:
         self.state = self.factory(k)
@@ -107,12 +118,10 @@ class _Group:
         valid = ~np.isnan(closes)
         first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
         self.ready_from = (first + lookback + 1).tolist()
-        self.row = 0
 
     def stream_from(self, history: np.ndarray) -> None:
         """Leave the preloaded values: seed the streaming state with ``history``."""
         self.columns = self.ready_from = None
-        self.row = 0
         if len(history):
             self.state.seed(history)
         self.outputs = [getattr(self.state, row) for row in self.rows]
@@ -131,6 +140,10 @@ class _Timeframe:
         self.closes = np.full(0, np.nan)
         self.built = False
         self.row = -1  # bar times flushed so far, minus one
+        self.cursor = _Cursor()
+        # Preloaded with one symbol: that symbol and its closes (the fast path of on_bar).
+        self.solo: str | None = None
+        self.solo_closes: list[float] = []
         # Preloaded: the expected bar times, closes (T, K) and per symbol as lists, and
         # how many symbols have a bar at each time.
         self.grid_ts: list[int] | None = None
@@ -218,7 +231,7 @@ class IndicatorHub:
         known = {s: v for s, v in series.items() if s in tf.symbols}
         if not known:
             return
-        grid = np.unique(np.concatenate([np.asarray(ts, dtype=np.int64)
+        grid = sorted_unique(np.concatenate([np.asarray(ts, dtype=np.int64)
                                          for ts, _ in known.values()]))
         closes = np.full((len(grid), len(tf.symbols)), np.nan)
         counts = np.zeros(len(grid), dtype=np.int64)
@@ -238,10 +251,24 @@ class IndicatorHub:
             group.preload(closes)
         tf.grid_ts, tf.grid_closes, tf.grid_counts = grid.tolist(), closes, counts.tolist()
         tf.grid_close_lists = [closes[:, j].tolist() for j in range(closes.shape[1])]
+        tf.cursor.at = 0
+        if len(tf.symbols) == 1:
+            (tf.solo,) = tf.symbols
+            tf.solo_closes = tf.grid_close_lists[0]
 
     def on_bar(self, bar: Bar) -> None:
         """A bar closed: gather it; advance and deliver when its bar time is complete."""
         tf = self._timeframes.get(bar.timeframe)
+        if tf is not None and bar.symbol == tf.solo:
+            # Preloaded, one symbol: the bar is the whole bar time. The expected one moves
+            # the cursor; any other takes the general path below (which streams on).
+            row = tf.row + 1
+            if (row < len(tf.grid_ts) and bar.ts_ns == tf.grid_ts[row]  # type: ignore[arg-type,index]
+                    and bar.close == tf.solo_closes[row] and bar.closed):
+                tf.row = row
+                tf.cursor.at = row + 1
+                self._deliver(bar)
+                return
         if tf is None or bar.symbol not in tf.symbols or not bar.closed:
             if bar.closed:
                 self._deliver(bar)
@@ -279,8 +306,7 @@ class IndicatorHub:
             self._stream_on(tf, tf.row, f"{tf.reported_count} bars at {tf.pending_ts}, "
                                         f"expected {tf.grid_counts[tf.row]}")
         if tf.grid_ts is not None:
-            for group in tf.groups.values():
-                group.row = tf.row + 1  # past the NaN row
+            tf.cursor.at = tf.row + 1  # past the NaN row
         else:
             for group in tf.groups.values():
                 group.advance(tf.closes)
@@ -298,7 +324,7 @@ class IndicatorHub:
                      why)
         for group in tf.groups.values():
             group.stream_from(tf.grid_closes[:consumed])
-        tf.grid_ts = None
+        tf.grid_ts = tf.solo = None
         # What streaming would have gathered: the last bar time's closes (carried), then
         # the bars of the time being gathered.
         tf.closes = (tf.grid_closes[consumed - 1].copy() if consumed
@@ -323,5 +349,5 @@ class IndicatorHub:
         if group is None:
             if tf.built:
                 raise RuntimeError("indicators must be requested in on_start, before data flows")
-            group = tf.groups[key] = _Group(key, factory, rows, batch)
+            group = tf.groups[key] = _Group(key, factory, rows, batch, tf.cursor)
         return Handle(group, column)

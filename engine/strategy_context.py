@@ -71,6 +71,8 @@ class StrategyContext:
         self._bus = bus
         self._actions = actions
         self._bars = bars
+        self._position = actions.position
+        self._open_orders = actions.open_orders
 
     def bars(self, symbol: str, timeframe: str) -> Any:
         """See :meth:`engine.strategy.Context.bars`."""
@@ -78,7 +80,7 @@ class StrategyContext:
 
     def position(self, symbol: str) -> Decimal:
         """See :meth:`engine.strategy.Context.position`."""
-        return self._actions.position(self.strategy_id, symbol)
+        return self._position(self.strategy_id, symbol)
 
     @property
     def cash(self) -> Decimal:
@@ -92,7 +94,7 @@ class StrategyContext:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """See :meth:`engine.strategy.Context.open_orders`."""
-        return self._actions.open_orders(self.strategy_id, symbol)
+        return self._open_orders(self.strategy_id, symbol)
 
     def submit(self, intent: Any) -> OrderId | None:
         """See :meth:`engine.strategy.Context.submit`."""

@@ -1,7 +1,7 @@
 """Runs strategy plugins: dispatch from the bus, the guard, halting, hot reload.
 
 Every call into a plugin goes through the guard (:meth:`StrategyHost._call`, and its twin
-for the per-bar hook, ``_call_on_bar``, which skips the generic dispatch): an
+for the per-bar hook, inlined in :meth:`StrategyHost.on_bar`): an
 exception, or a hook that runs longer than its budget, halts that strategy (its working
 orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
 other strategies go on. A halted strategy gets no further events until it is reloaded.
@@ -31,21 +31,33 @@ __all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
 _log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_MS = 250.0
+_now = time.perf_counter_ns
 
 
 @dataclass(slots=True)
 class _Slot:
     loaded: LoadedStrategy
     context: StrategyContext
-    symbols: frozenset[str]
-    wants_trades: bool
     budget_ns: int
+    symbols: frozenset[str] = frozenset()
+    # The optional hooks the strategy overrides (the others are not called at all).
+    wants_trades: bool = False
+    wants_fills: bool = False
+    wants_updates: bool = False
     halted: str | None = None
     calls: int = 0
     errors: int = 0
     slowest_ns: int = 0
     over_budget: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        strategy = self.loaded.strategy
+        kind = type(strategy)
+        self.symbols = frozenset(strategy.symbols())
+        self.wants_trades = kind.on_trade is not Strategy.on_trade
+        self.wants_fills = kind.on_fill is not Strategy.on_fill
+        self.wants_updates = kind.on_order_update is not Strategy.on_order_update
 
 
 class StrategyHost:
@@ -80,8 +92,7 @@ class StrategyHost:
                                   indicators=self._indicators, actions=self._actions,
                                   bars=self._bars)
         budget_ms = loaded.budget_ms or DEFAULT_BUDGET_MS
-        slot = _Slot(loaded, context, frozenset(strategy.symbols()),
-                     type(strategy).on_trade is not Strategy.on_trade, int(budget_ms * 1e6))
+        slot = _Slot(loaded, context, int(budget_ms * 1e6))
         if not loaded.enabled:
             slot.halted = "disabled in config"
         self._slots[strategy.id] = slot
@@ -137,7 +148,17 @@ class StrategyHost:
             return
         for slot in self._by_symbol.get(bar.symbol, ()):
             if slot.halted is None:
-                self._call_on_bar(slot, bar)
+                # The guard of _call, inlined for the one hook called at every bar.
+                started = _now()
+                try:
+                    slot.loaded.strategy.on_bar(slot.context, bar)
+                except Exception as exc:
+                    self._raised(slot, "on_bar", exc)
+                    continue
+                elapsed = _now() - started
+                slot.calls += 1
+                if elapsed > slot.slowest_ns or elapsed > slot.budget_ns:
+                    self._slow(slot, "on_bar", elapsed)
 
     def on_trade(self, trade: TradeTick) -> None:
         """Deliver a public trade to strategies that override ``on_trade``."""
@@ -154,8 +175,12 @@ class StrategyHost:
         if isinstance(event, OrderFilled):
             if is_rollup(event.order, event.fill):
                 return  # a TWAP/VWAP parent echoing its child's fill: delivered once already
-            self._call(slot, "on_fill", slot.context, event.fill)
-        self._call(slot, "on_order_update", slot.context, event.order)
+            if slot.wants_fills:
+                self._call(slot, "on_fill", slot.context, event.fill)
+                if slot.halted is not None:
+                    return
+        if slot.wants_updates:
+            self._call(slot, "on_order_update", slot.context, event.order)
 
     def on_signal(self, signal: Signal) -> None:
         """Deliver an ML or strategy signal to every other running strategy."""
@@ -174,16 +199,6 @@ class StrategyHost:
             return
         self._took(slot, hook, time.perf_counter_ns() - started)
 
-    def _call_on_bar(self, slot: _Slot, bar: Bar) -> None:
-        # _call for the one hook called per bar, without its generic dispatch.
-        started = time.perf_counter_ns()
-        try:
-            slot.loaded.strategy.on_bar(slot.context, bar)
-        except Exception as exc:
-            self._raised(slot, "on_bar", exc)
-            return
-        self._took(slot, "on_bar", time.perf_counter_ns() - started)
-
     def _raised(self, slot: _Slot, hook: str, exc: Exception) -> None:
         slot.calls += 1
         slot.errors += 1
@@ -192,6 +207,9 @@ class StrategyHost:
 
     def _took(self, slot: _Slot, hook: str, elapsed: int) -> None:
         slot.calls += 1
+        self._slow(slot, hook, elapsed)
+
+    def _slow(self, slot: _Slot, hook: str, elapsed: int) -> None:
         if elapsed > slot.slowest_ns:
             slot.slowest_ns = elapsed
         if elapsed > slot.budget_ns:
@@ -256,9 +274,7 @@ class StrategyHost:
             return
         loaded = LoadedStrategy(new, slot.loaded.spec, new_cls.__module__, True,
                                 slot.loaded.budget_ms)
-        self._slots[strategy_id] = _Slot(loaded, slot.context, frozenset(new.symbols()),
-                                         type(new).on_trade is not Strategy.on_trade,
-                                         slot.budget_ns)
+        self._slots[strategy_id] = _Slot(loaded, slot.context, slot.budget_ns)
         self._reindex()
         if self._started:
             self._call(self._slots[strategy_id], "on_start", slot.context)

@@ -45,6 +45,9 @@ class StackActions:
 
     def __init__(self, stack: TradingStack) -> None:
         self._stack = stack
+        self._position_qty = stack.portfolio.position_qty
+        self._open_orders = stack.oms.open_orders
+        self._open_count = stack.oms.book.open_count
 
     def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
         """Submit with the strategy's id attached; None when rejected."""
@@ -66,12 +69,16 @@ class StackActions:
 
     def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
         """The strategy's own net position."""
-        return self._stack.portfolio.position_qty(Symbol(symbol), strategy_id)
+        return self._position_qty(Symbol(symbol), strategy_id, account=False)
 
     def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
         """The strategy's working orders."""
-        orders = self._stack.oms.open_orders(strategy_id)
-        return [o for o in orders if symbol is None or o.symbol == symbol]
+        if not self._open_count(strategy_id, account=False):
+            return []
+        orders = self._open_orders(strategy_id)
+        if symbol is None:
+            return orders
+        return [o for o in orders if o.symbol == symbol]
 
     def cash(self) -> Decimal:
         """Account cash."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.backtest.curve import EquityCurve
 from engine.model import Fill, OrderSide
 
 __all__ = ["RoundTrip", "compute_metrics", "round_trips"]
@@ -47,35 +48,44 @@ class RoundTrip:
 
 
 def round_trips(fills: Sequence[Fill]) -> list[RoundTrip]:
-    """Split fills (in time order) into round trips per symbol, average-cost accounting."""
+    """Split fills (in time order) into round trips per symbol, average-cost accounting.
+
+    A position keeps its signed cost (the sum of ``qty * price`` of what opened it), so a
+    full close realises ``price * position - cost`` exactly, with no division; only a
+    partial close divides (its share of the cost). A fill's fee goes to the trip it closes
+    (or opens); a flip's fill counts in both trips."""
     trips: list[RoundTrip] = []
-    state: dict[str, list[Any]] = {}  # symbol -> [qty, avg_price, pnl, opened_ns, n_fills]
+    state: dict[str, list[Any]] = {}  # symbol -> [position, cost, pnl, opened_ns, n_fills]
+    buy = OrderSide.BUY
     for fill in fills:
-        qty = fill.qty if fill.side is OrderSide.BUY else -fill.qty
-        st = state.setdefault(fill.symbol, [_ZERO, _ZERO, _ZERO, fill.ts_ns, 0])
-        remaining = qty
+        st = state.get(fill.symbol)
+        if st is None:
+            st = state[fill.symbol] = [_ZERO, _ZERO, _ZERO, fill.ts_ns, 0]
+        price = fill.price
+        signed = fill.qty if fill.side is buy else -fill.qty
+        pos = st[0]
         st[2] -= fill.fee
-        while remaining:
-            pos, avg = st[0], st[1]
-            if pos == 0 or (pos > 0) == (remaining > 0):  # open or add
-                if pos == 0:
-                    st[3], st[4] = fill.ts_ns, st[4]
-                new = pos + remaining
-                st[1] = (avg * abs(pos) + fill.price * abs(remaining)) / abs(new)
-                st[0] = new
-                st[4] += 1
-                remaining = _ZERO
+        if pos and (pos > 0) != (signed > 0):  # reduce, close or flip
+            if abs(signed) < abs(pos):
+                share = st[1] * -signed / pos  # the cost of the part closed
+                st[2] += -signed * price - share
+                st[0], st[1] = pos + signed, st[1] - share
                 continue
-            closing = min(abs(remaining), abs(pos))  # reduce, maybe flip
-            sign = Decimal(1) if pos > 0 else Decimal(-1)
-            st[2] += (fill.price - avg) * closing * sign
-            st[0] = pos - closing * sign
-            remaining += closing * sign
-            if st[0] == 0:
-                st[4] += 1
-                trips.append(RoundTrip(fill.symbol, st[3], fill.ts_ns,
-                                       "long" if sign > 0 else "short", st[2], st[4]))
-                st[1], st[2], st[3], st[4] = _ZERO, _ZERO, fill.ts_ns, 0
+            st[2] += price * pos - st[1]
+            st[4] += 1
+            trips.append(RoundTrip(fill.symbol, st[3], fill.ts_ns,
+                                   "long" if pos > 0 else "short", st[2], st[4]))
+            signed += pos
+            st[0] = st[1] = st[2] = _ZERO
+            st[3], st[4] = fill.ts_ns, 0
+            if not signed:
+                continue
+            pos = _ZERO
+        if not pos:
+            st[3] = fill.ts_ns
+        st[0] = pos + signed
+        st[1] += signed * price
+        st[4] += 1
     return trips
 
 
@@ -84,33 +94,31 @@ def _max_drawdown(equity: npt.NDArray[np.float64],
     peaks = np.maximum.accumulate(equity)
     drawdown = np.where(peaks > 0, (peaks - equity) / peaks, 0.0)
     max_dd = float(drawdown.max()) if len(drawdown) else 0.0
-    longest, start = 0.0, None
-    for i in range(len(equity)):
-        if equity[i] < peaks[i]:
-            if start is None:
-                start = ts_s[i - 1] if i else ts_s[i]
-            longest = max(longest, ts_s[i] - start)
-        else:
-            start = None
-    return max_dd, longest
+    # Runs of marks below the running peak; a run's time starts at the mark before it
+    # (the peak's), and lasts to its last mark.
+    below = np.concatenate([[False], equity < peaks, [False]])
+    edges = np.flatnonzero(np.diff(below.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2] - 1
+    if not len(starts):
+        return max_dd, 0.0
+    begin = ts_s[np.maximum(starts - 1, 0)]
+    return max_dd, float(np.max(ts_s[ends] - begin))
 
 
-def compute_metrics(
-    ts_ns: Sequence[int],
-    equity: Sequence[Decimal],
-    fills: Sequence[Fill],
-    position_open: Sequence[bool],
-) -> dict[str, Any]:
-    """All report metrics; values are JSON-able and rounded for stable files."""
-    eq = np.array([float(e) for e in equity], dtype=np.float64)
-    ts_s = np.array(ts_ns, dtype=np.float64) / 1e9
+def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: Decimal,
+                    end_equity: Decimal) -> dict[str, Any]:
+    """All report metrics; values are JSON-able and rounded for stable files.
+    ``start_equity``/``end_equity`` are the portfolio's exact figures."""
+    eq = np.asarray(curve.equity, dtype=np.float64)
+    ts_s = np.asarray(curve.ts_ns, dtype=np.float64) / 1e9
+    position_open = curve.position_open
     trips = round_trips(fills)
     wins = [t.pnl for t in trips if t.pnl > 0]
     losses = [t.pnl for t in trips if t.pnl <= 0]
     fees = sum((f.fee for f in fills), _ZERO)
     result: dict[str, Any] = {
-        "start_equity": str(equity[0]) if len(equity) else None,
-        "end_equity": str(equity[-1]) if len(equity) else None,
+        "start_equity": str(start_equity),
+        "end_equity": str(end_equity),
         "bars": len(eq),
         "fills": len(fills),
         "trades": len(trips),

@@ -11,7 +11,6 @@ import html
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ def write_report(
     *,
     metrics: dict[str, Any],
     ts_ns: Sequence[int],
-    equity: Sequence[Decimal],
+    equity: Sequence[float],
     fills: Sequence[Fill],
     title: str,
 ) -> dict[str, Path]:
@@ -43,7 +42,7 @@ def write_report(
     return {"metrics": metrics_path, "png": png_path, "html": html_path}
 
 
-def _equity_png(ts_ns: Sequence[int], equity: Sequence[Decimal], fills: Sequence[Fill],
+def _equity_png(ts_ns: Sequence[int], equity: Sequence[float], fills: Sequence[Fill],
                 title: str) -> bytes:
     import io
 

@@ -18,18 +18,20 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
+from engine.backtest.curve import MarkSeries, equity_curve
 from engine.backtest.metrics import compute_metrics
 from engine.config import Config, ConfigError
 from engine.config_sections import utc_ns
 from engine.events import OrderFilled
 from engine.ids import Symbol, Venue
 from engine.marketdata.recorded import DataFileError, FileInfo, parse_name, read_file
+from engine.marketdata.replay_lane import good_bars
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar, Fill
 from engine.oms.children import is_rollup
@@ -44,8 +46,9 @@ class BacktestResult:
     """What a run produced."""
 
     metrics: dict[str, Any]
-    ts_ns: list[int] = field(default_factory=list)
-    equity: list[Decimal] = field(default_factory=list)
+    ts_ns: Any = None
+    """The equity curve's bar times (close, ns; int64 array) and its values (float64)."""
+    equity: Any = None
     fills: list[Fill] = field(default_factory=list)
     bars: int = 0
     persisted: dict[str, Any] = field(default_factory=dict)
@@ -143,11 +146,12 @@ def run_backtest(config: Config, *, base: Path | None = None,
     if engine.trading is None or engine.strategies is None:
         raise ConfigError("strategies: a backtest needs at least one [[strategies]] table")
     result = BacktestResult(metrics={})
-    fills = result.fills
+    fills, fill_times, now = result.fills, [], engine.clock.now_ns
 
     def on_fill(event: OrderFilled) -> None:
         if not is_rollup(event.order, event.fill):
             fills.append(event.fill)
+            fill_times.append(now())
 
     engine.bus.subscribe(OrderFilled, on_fill)
     engine.strategies.start()
@@ -162,16 +166,21 @@ def run_backtest(config: Config, *, base: Path | None = None,
         from engine.backtest.persist import drive_persisted  # noqa: PLC0415
 
         result.persisted = asyncio.run(
-            drive_persisted(engine, _drive(engine, series, result), persist_dsn))
+            drive_persisted(engine, _drive(engine, series, result, chunk=100), persist_dsn))
     engine.strategies.stop()
-    positions_open = result.metrics.pop("_open_flags")
+    portfolio = engine.trading.portfolio
+    curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
+    result.ts_ns, result.equity = curve.ts_ns, curve.equity
+    opens = [int(s.ts.min()) for s in series if len(s.ts)]
+    lasts = [int(s.ts.max()) for s in series if len(s.ts)]
     result.metrics = {
-        **compute_metrics(result.ts_ns, result.equity, fills, positions_open),
+        **compute_metrics(curve, fills, start_equity=portfolio.config.starting_cash,
+                          end_equity=portfolio.equity()),
         "data": [Path(name).name for name in config.backtest.data],
         "symbols": sorted({str(s.info.symbol) for s in series}),
         "strategies": [str(t.get("name")) for t in config.strategies],
-        "first_bar": _iso(result.ts_ns[0]) if result.ts_ns else None,
-        "last_bar": _iso(result.ts_ns[-1]) if result.ts_ns else None,
+        "first_bar": _iso(min(opens)) if opens else None,
+        "last_bar": _iso(max(lasts)) if lasts else None,
         "risk_rejections": engine.trading.risk.status().get("rejections", {}),
     }
     return result
@@ -179,37 +188,79 @@ def run_backtest(config: Config, *, base: Path | None = None,
 
 def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
            chunk: int = 1000) -> Iterator[int]:
-    """Merge the files' bars in time order and push them through the feed; yields the bar
-    count every ``chunk`` bars (so a persisting run can let its writer flush)."""
-    import heapq
-
-    clock, feed, portfolio = engine.clock, engine.marketdata, engine.trading.portfolio
-    on_bar = feed.on_bar
-    ts_out, eq_out = result.ts_ns, result.equity
-    open_flags: list[bool] = []
-    holding = portfolio.has_open_positions
-
-    def on_mark(ts_ns: int, equity: Decimal) -> None:
-        # The portfolio marks equity as each bar arrives (its mark interval is below the
-        # bar spacing): the equity curve is these marks, not a second valuation.
-        ts_out.append(ts_ns)
-        eq_out.append(equity)
-        open_flags.append(holding())
-
-    portfolio.add_equity_listener(on_mark)
-    streams = [_stream(index, s) for index, s in enumerate(series)]
-    infos = [(s.info.venue, s.info.symbol, s.info.timeframe or "1m") for s in series]
+    """Push the files' bars through the feed in time order (by close; files in the given
+    order at equal times), the clock moved to each bar's close first; yields the bar count
+    every ``chunk`` bars (so a persisting run can let its writer flush)."""
+    clock, feed = engine.clock, engine.marketdata
+    advance = clock.advance_to
+    lanes = [feed.replay_lane(s.info.timeframe or "1m") for s in series]
+    columns = [_columns(s) for s in series]
     count = 0
-    merged = streams[0] if len(streams) == 1 else heapq.merge(*streams)
-    for close_ns, index, ts, o, h, lo, c, v in merged:
-        venue, symbol, timeframe = infos[index]
-        clock.advance_to(close_ns)
-        on_bar(Bar(venue, symbol, timeframe, ts, o, h, lo, c, v))
-        count += 1
-        if not count % chunk:
+    if len(series) == 1:
+        push, (venue, symbol, timeframe, tf_ns, ts, o, h, lo, c, v, ok) = (
+            lanes[0].push, columns[0])
+        for begin in range(0, len(ts), chunk):
+            stop = begin + chunk
+            for t, op, hi, low, cl, vol, good in zip(
+                    ts[begin:stop], o[begin:stop], h[begin:stop], lo[begin:stop],
+                    c[begin:stop], v[begin:stop], ok[begin:stop], strict=True):
+                advance(t + tf_ns)
+                push(Bar(venue, symbol, timeframe, t, op, hi, low, cl, vol), good)
+            count = min(stop, len(ts))
             yield count
+    else:
+        pushes = [lane.push for lane in lanes]
+        for index, row in _merged(series):
+            venue, symbol, timeframe, tf_ns, ts, o, h, lo, c, v, ok = columns[index]
+            t = ts[row]
+            advance(t + tf_ns)
+            pushes[index](Bar(venue, symbol, timeframe, t, o[row], h[row], lo[row], c[row],
+                              v[row]), ok[row])
+            count += 1
+            if not count % chunk:
+                yield count
+    for lane in lanes:
+        lane.finish()
     result.bars = count
-    result.metrics["_open_flags"] = open_flags
+
+
+def _columns(s: BarSeries) -> tuple[Any, ...]:
+    """A file's bars as plain lists (what the per-bar loop indexes fastest) with its
+    stream's identity, bar length and which bars pass the value checks."""
+    timeframe = s.info.timeframe or "1m"
+    ok = good_bars(s.open, s.high, s.low, s.close, s.volume)
+    return (s.info.venue, s.info.symbol, timeframe, timeframe_ns(timeframe), s.ts.tolist(),
+            s.open.tolist(), s.high.tolist(), s.low.tolist(), s.close.tolist(),
+            s.volume.tolist(), ok.tolist())
+
+
+def _merged(series: list[BarSeries]) -> Iterator[tuple[int, int]]:
+    """(file index, row) of every bar in close-time order, files in order at equal times,
+    each file's rows in file order."""
+    close = [s.ts.astype(np.int64) + timeframe_ns(s.info.timeframe or "1m") for s in series]
+    if all(np.all(np.diff(c) >= 0) for c in close):
+        index = np.concatenate([np.full(len(c), i, dtype=np.int64) for i, c in enumerate(close)])
+        rows = np.concatenate([np.arange(len(c), dtype=np.int64) for c in close])
+        order = np.lexsort((index, np.concatenate(close)))
+        return zip(index[order].tolist(), rows[order].tolist(), strict=True)
+    import heapq  # a file out of time order: merge as the files stand
+
+    def stream(index: int, times: list[int]) -> Iterator[tuple[int, int, int]]:
+        return ((t, index, row) for row, t in enumerate(times))
+
+    merged = heapq.merge(*(stream(i, c.tolist()) for i, c in enumerate(close)))
+    return ((i, r) for _, i, r in merged)
+
+
+def _marks(series: list[BarSeries]) -> list[MarkSeries]:
+    """What the portfolio marks positions at: each good bar's close, at its close time."""
+    out = []
+    for s in series:
+        ok = good_bars(s.open, s.high, s.low, s.close, s.volume)
+        tf_ns = timeframe_ns(s.info.timeframe or "1m")
+        out.append(MarkSeries(str(s.info.symbol), s.ts[ok].astype(np.int64) + tf_ns,
+                              s.close[ok].astype(np.float64)))
+    return out
 
 
 def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
@@ -230,17 +281,6 @@ def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
             order = np.argsort(ts, kind="stable")
             columns[symbol] = (ts[order], np.concatenate([p.close for p in pieces])[order])
         preload(timeframe, columns)
-
-
-def _stream(index: int, s: BarSeries) -> Iterator[tuple[Any, ...]]:
-    """One file's bars as (close time, file index, open time, o, h, l, c, v) tuples.
-
-    A function of its own so each stream binds its own ``index`` and bar length (a
-    generator expression in the caller's loop would see only the last file's)."""
-    tf_ns = timeframe_ns(s.info.timeframe or "1m")
-    rows = zip(s.ts.tolist(), s.open.tolist(), s.high.tolist(), s.low.tolist(),
-               s.close.tolist(), s.volume.tolist(), strict=True)
-    return ((ts + tf_ns, index, ts, o, h, lo, c, v) for ts, o, h, lo, c, v in rows)
 
 
 def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> Config:

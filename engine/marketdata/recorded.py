@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.ids import Symbol, Venue
+from engine.marketdata.csvnum import parse_numeric_csv
 from engine.marketdata.timeframes import timeframe_ns
 
 __all__ = ["DataFileError", "FileInfo", "RecordedData", "parse_name", "read_file", "write_bars"]
@@ -131,22 +132,38 @@ def read_file(path: Path | str, info: FileInfo | None = None) -> RecordedData:
 
 
 def _read_csv(path: Path, kind: Kind) -> Columns:
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = tuple(next(reader, ()))
-        if header != _HEADERS[kind]:
-            raise DataFileError(f"{path}: header {header} is not {_HEADERS[kind]} ({kind})")
-        rows = list(reader)
-    try:
-        if kind == "trades":
-            return _trade_columns(rows)
-        table = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
-    except ValueError as exc:
-        raise DataFileError(f"{path}: bad number: {exc}") from None
+    header = _HEADERS[kind]
+    table = None if kind == "trades" else _read_numeric(path, header)
+    if table is None:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle)
+            found = tuple(next(reader, ()))
+            if found != header:
+                raise DataFileError(f"{path}: header {found} is not {header} ({kind})")
+            rows = list(reader)
+        try:
+            if kind == "trades":
+                return _trade_columns(rows)
+            table = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
+        except ValueError as exc:
+            raise DataFileError(f"{path}: bad number: {exc}") from None
     cols: Columns = {"ts": table[:, 0].astype(np.int64) * NS_PER_MS}
     for index, name in enumerate(header[1:], start=1):
         cols[name] = np.ascontiguousarray(table[:, index])
     return cols
+
+
+def _read_numeric(path: Path, header: tuple[str, ...]) -> npt.NDArray[np.float64] | None:
+    """The all-numeric body through the compiled parser; None when the csv module must
+    read it (quoted text), which also produces the error message for a bad file."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    first, _, body = raw.partition(b"\n")
+    if tuple(first.decode("utf-8", "replace").strip("\r").split(",")) != header:
+        return None
+    table, _bad_row = parse_numeric_csv(body, len(header))
+    return table
 
 
 def _trade_columns(rows: list[list[str]]) -> Columns:

@@ -38,7 +38,7 @@ def set_stale(feed: MarketDataFeed, st: SymbolState, stale: bool, now_ns: int) -
     if stale:
         age_s = (now_ns - st.last_recv_ns) / 1e9
         _log.warning("market data stale", extra={"symbol": st.symbol, "age_s": age_s})
-        feed._alert(Alert(
+        feed._bus.publish(Alert(
             severity=AlertSeverity.WARNING, category="marketdata",
             title=f"market data stale: {st.symbol}",
             message=f"no data for {age_s:.0f} s (limit {feed._config.stale_after_bars} "
@@ -46,7 +46,7 @@ def set_stale(feed: MarketDataFeed, st: SymbolState, stale: bool, now_ns: int) -
             ts_ns=now_ns, symbol=st.symbol))
     else:
         _log.info("market data fresh again", extra={"symbol": st.symbol})
-        feed._alert(Alert(
+        feed._bus.publish(Alert(
             severity=AlertSeverity.INFO, category="marketdata",
             title=f"market data resumed: {st.symbol}", message="data flows again",
             ts_ns=now_ns, symbol=st.symbol))

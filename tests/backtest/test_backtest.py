@@ -236,3 +236,40 @@ def test_date_range_limits_the_bars_and_a_bad_date_names_its_key(tmp_path: Path)
     path.write_text(text.replace('start = "2018-04-05"', 'start = "5 April"'))
     with pytest.raises(ConfigError, match=r"^backtest\.start: expected an ISO date"):
         run_backtest(load_config(path, env={}))
+
+
+def test_equity_curve_ends_at_the_portfolios_exact_equity(tmp_path: Path) -> None:
+    """The float curve (computed from bars and fills after the run) and the portfolio's
+    Decimal accounting agree; the curve has a point per bar time."""
+    result = run_backtest(load_config(ema_config(tmp_path), env={}))
+    bars = pd.read_csv(BTC_1M)
+    assert len(result.equity) == len(bars) == result.metrics["bars"]
+    assert result.ts_ns[0] == bars["ts_ms"].iloc[0] * 1_000_000 + 60 * 10**9  # at its close
+    end = float(Decimal(result.metrics["end_equity"]))
+    assert result.equity[-1] == pytest.approx(end, rel=1e-12)
+    assert result.equity[0] == pytest.approx(100_000, rel=1e-9)
+    assert 0 < result.metrics["exposure"] < 1
+
+
+def test_strategies_sharing_a_symbol_each_see_their_own_position(tmp_path: Path) -> None:
+    """ctx.position is the strategy's own: two EMA crosses on one symbol each hold 0 or
+    their own size, whatever the other holds."""
+    extra = """
+[[strategies]]
+name = "slow_ema"
+class = "ema_cross"
+symbol = "BTC/USD"
+fast = 8
+slow = 30
+qty = "0.3"
+"""
+    result = run_backtest(load_config(ema_config(tmp_path, extra), env={}))
+    held = {"ema": Decimal(0), "slow_ema": Decimal(0)}
+    sizes = {"ema": Decimal("0.5"), "slow_ema": Decimal("0.3")}
+    seen = set()
+    for fill in result.fills:
+        sid = str(fill.strategy_id)
+        held[sid] += fill.qty if fill.side.value == "buy" else -fill.qty
+        assert Decimal(0) <= held[sid] <= sizes[sid], (sid, held[sid])
+        seen.add(sid)
+    assert seen == {"ema", "slow_ema"}
