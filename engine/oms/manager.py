@@ -46,7 +46,7 @@ from engine.model import (
     to_decimal,
 )
 from engine.oms.algos import AlgoExecutor, VolumeProfile
-from engine.oms.book import Entry, OrderBook
+from engine.oms.book import Entry, OrderBook, entry_for
 from engine.oms.commands import AlgoParams, SubmitOrder
 from engine.oms.fastobj import IdGenerator, evolver
 from engine.oms.router import OrderRouter
@@ -242,7 +242,7 @@ class OrderManager(OrderTransitions):
             "algo" if algo is not None else
             "stop" if (t is OrderType.STOP_LOSS or t is OrderType.STOP_LIMIT)
             and t not in self.capabilities.order_types else "")
-        entry = Entry(order, price, emulated)
+        entry = entry_for(order, price, emulated)
         entry.seq = 1
         self.book.add(entry)
         if order.parent_id is not None:
