@@ -31,6 +31,7 @@ __all__ = ["EquityGuard", "LazyMarks", "price_bounds"]
 
 _INF = float("inf")
 _NEG_INF = Decimal("-Infinity")
+_ZERO = Decimal(0)
 _ALWAYS = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
 _SHRINK = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
 _PRICE_ULPS = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
@@ -95,6 +96,7 @@ class LazyMarks:
         _marks: dict[Symbol, float]
         _dec: dict[Symbol, Decimal]
         _equity: Decimal | None
+        _to_decimal: Callable[[str, float], Decimal]
         _equity_listeners: list[Callable[[int, Decimal], None]]
         _guards: list[EquityGuard]
         _bounds: dict[Symbol, tuple[float, float]]
@@ -147,8 +149,8 @@ class LazyMarks:
                 self._settle()  # the day closes with the last lazy mark's equity
         else:
             w = self._worst
-            if b is not None and (not b[0] < price < b[1] or w is not None and (
-                    price < w if self._worst_long else price > w)):
+            if b is not None and (not b[0] < price < b[1] or (w is not None and (
+                    price < w if self._worst_long else price > w))):
                 self._lazy_until = 0  # the next mark is due later: make it exact
             if self._pending_ts is not None and symbol in self._open:
                 self._pending_marks.setdefault(symbol, self._marks.get(symbol))
@@ -173,8 +175,10 @@ class LazyMarks:
         open symbol and an unchanged high-water mark it is at the worst close."""
         w = self._worst
         if w is not None and w != self._worst_base:
-            (symbol,) = self._open
-            self.performance.drawdown_at(self._equity_at({symbol: w}))
+            ((symbol, state),) = self._open.items()
+            # position_value() of the one open symbol at the worst close, step for step
+            self.performance.drawdown_at(self.cash + (_ZERO + state.qty * self._to_decimal(
+                symbol, w)))
         self._worst = None
 
     def _equity_at(self, marks: dict[Symbol, float | None]) -> Decimal:
