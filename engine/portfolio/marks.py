@@ -55,6 +55,11 @@ class EquityGuard(Protocol):
         ...
 
 
+def _magnitude(value: Decimal) -> float:
+    """A float at least ``abs(value)`` (finite values)."""
+    return 10.0 ** (value.adjusted() + 1) if value else 0.0
+
+
 def price_bounds(
     open_positions: Mapping[Symbol, PositionState], marks: Mapping[Symbol, float],
     cash: Decimal, equity: Decimal, floor: Decimal, ceiling: Decimal,
@@ -64,20 +69,23 @@ def price_bounds(
     if not open_positions:
         return {}
     n = len(open_positions)
-    gross = 0.0
+    # an upper bound of |cash| + gross value from the Decimal exponents (a float() of a
+    # Decimal goes through its text: a microsecond each)
+    scale = _magnitude(cash)
+    qtys: list[tuple[Symbol, float, float | None]] = []
     for symbol, state in open_positions.items():
         p = marks.get(symbol)
-        gross += abs(float(state.cost) if p is None else float(state.qty) * p)
-    eps = (abs(float(cash)) + gross) * _DECIMAL_ULPS
+        q = float(state.qty)
+        qtys.append((symbol, q, p))
+        scale += _magnitude(state.cost) if p is None else abs(q * p)
+    eps = scale * _DECIMAL_ULPS
     up = max(0.0, float(ceiling - equity) - eps) / n
     down = max(0.0, float(equity - floor) - eps) / n
     out: dict[Symbol, tuple[float, float]] = {}
-    for symbol, state in open_positions.items():
-        p = marks.get(symbol)
+    for symbol, q, p in qtys:
         if p is None:  # valued at cost until its first price: that mark is exact
             out[symbol] = _ALWAYS
             continue
-        q = float(state.qty)
         rise, fall = (up, down) if q > 0 else (down, up)
         q = abs(q)
         margin = abs(p) * _PRICE_ULPS
