@@ -45,6 +45,10 @@ def _text(s: str) -> str:
     return s
 
 
+def _needs_escape(s: str) -> bool:
+    return "\\" in s or "\t" in s or "\n" in s or "\r" in s
+
+
 def _float(x: float) -> str:
     if math.isfinite(x):
         return repr(x)
@@ -157,6 +161,8 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out
+    if kind is str and not nulls and not _needs_escape("".join(values)):
+        return list(values)  # the common case: no value in the column needs escaping
     if kind in _DIRECT and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
         # Unique values (trade ids, fill times): a memo would not help.
         enc = _DIRECT[kind]
