@@ -12,10 +12,12 @@ of the writer. Text COPY lets PostgreSQL parse the values on its own core:
 - text is escaped per the COPY text rules (backslash, tab, newline, carriage return).
 
 Rows are encoded column by column: a column whose values share one type goes through a
-single C-level ``map`` (numbers through ``str``; text, UUIDs and timestamps through a
-per-call memo, so a symbol or an order id repeated across a batch is encoded once), and
-the lines are assembled with ``str.join``. Only columns of mixed types pay a Python call
-per value. A price bar costs about 1 us, a trade about 2 us.
+single C-level ``map`` (Decimals and ints through ``str``, floats through orjson; text
+that needs no escaping is used as it is; unique timestamps through ``isoformat``; other
+text, UUIDs and timestamps through a memo, so an id or a time repeated across a batch is
+encoded once), and the lines are assembled with ``str.join``. Only columns of mixed types
+pay a Python call per value. A fresh price bar costs about 2.5 us, a trade about 4 us
+(2-core bench machine).
 """
 
 from __future__ import annotations
