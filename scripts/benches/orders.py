@@ -18,6 +18,12 @@ for each fill of a separate run (perf_counter_ns), p50/p99.
 Mark path: what a backtest pays per bar to mark the portfolio (equity, performance tracker,
 risk guards), with the portfolio configured as a backtest configures it (a mark at every
 bar): 100,000 closed 1-minute bars into ``Portfolio.on_bar``, flat and with a position open.
+Marks are lazy (``engine.portfolio.marks``): a bar whose close cannot make the tracker or a
+guard act keeps only the close; the others (new highs, guard bounds, day ends) are exact.
+
+References: ``bare order life, model objects`` builds ``engine.model.Order``/``Fill``, so it
+speeds up with them (they became msgspec Structs: keyword construction, no cycle-collector
+tracking); ``bare order life, minimal objects`` does not depend on the engine at all.
 """
 
 from __future__ import annotations
