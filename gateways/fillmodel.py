@@ -105,23 +105,21 @@ class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError("paper.latency_ms must be >= 0")
 
 
-class _Working:
-    __slots__ = ("arrived", "buy", "cid", "eligible_ns", "kind", "limit", "live", "remaining",
-                 "stop", "submit_ns", "symbol", "tif")
+class _Working(msgspec.Struct, gc=False, eq=False):
+    """A resting paper order (compared by identity; refers to nothing that refers back)."""
 
-    def __init__(self, order: Order, kind: int, now: int, latency_ns: int) -> None:
-        self.cid = order.client_order_id
-        self.symbol = order.symbol
-        self.buy = order.side is _BUY
-        self.kind = kind
-        self.limit = order.limit_price
-        self.stop = order.stop_price
-        self.remaining = order.qty - order.filled_qty
-        self.tif = order.time_in_force
-        self.submit_ns = now
-        self.eligible_ns = now + latency_ns
-        self.arrived = False  # the first eligible price has been seen (IOC/FOK decided)
-        self.live = True
+    cid: ClientOrderId
+    symbol: Symbol
+    buy: bool
+    kind: int
+    limit: Decimal | None
+    stop: Decimal | None
+    remaining: Decimal
+    tif: TimeInForce
+    submit_ns: int
+    eligible_ns: int
+    arrived: bool = False  # the first eligible price has been seen (IOC/FOK decided)
+    live: bool = True
 
 
 class Matcher:
@@ -174,8 +172,10 @@ class Matcher:
         if kind < 0:
             self._emit(VenueRejected(cid, now, f"paper venue does not work {order.type.value}"))
             return
-        w = _Working(order, kind, now, self._latency_ns)
         symbol = order.symbol
+        w = _Working(cid, symbol, order.side is _BUY, kind, order.limit_price, order.stop_price,
+                     order.qty - order.filled_qty, order.time_in_force, now,
+                     now + self._latency_ns)
         resting = self._book.get(symbol)
         if resting is None:
             resting = self._book[symbol] = []

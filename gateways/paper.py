@@ -52,6 +52,8 @@ class PaperGateway:
         self._handler: ReportHandler | None = None
         self.model = model or PaperFillModel()
         self.matcher = Matcher(self.model, self._report, ids, prices=prices)
+        self._submit = self.matcher.submit
+        self._now = clock.now_ns
         self.on_trade = self.matcher.on_trade
         self.on_bar = self.matcher.on_bar
         self.on_quote = self.matcher.on_quote
@@ -92,7 +94,7 @@ class PaperGateway:
     def submit_now(self, order: Order) -> None:
         """Submit synchronously; the acceptance (and a fill against a known quote) is
         reported before this returns."""
-        self.matcher.submit(order, self._clock.now_ns())
+        self._submit(order, self._now())
 
     def cancel_now(self, order: Order) -> None:
         """Cancel synchronously."""

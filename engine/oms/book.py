@@ -12,38 +12,43 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from decimal import Decimal
 
+import msgspec
+
 from engine.ids import ClientOrderId, OrderId, StrategyId, Symbol
 from engine.model import Order, OrderSide
 
-__all__ = ["Entry", "OrderBook"]
+__all__ = ["Entry", "OrderBook", "entry_for"]
 
 _ZERO = Decimal(0)
 _BUY = OrderSide.BUY
 
 
-class Entry:
-    """The OMS's mutable record of one order: current version, last seq, how it is worked."""
+class Entry(msgspec.Struct, gc=False, eq=False):
+    """The OMS's mutable record of one order: current version, last seq, how it is worked.
 
-    __slots__ = (
-        "buy", "counted", "decision_price", "emulated", "first_trade", "notional", "order",
-        "qty", "routed_late", "seq", "strategy_qty", "trade_ids", "triggered",
-    )
+    Made by :func:`entry_for`. A struct outside the cycle collector (it refers to nothing
+    that refers back to it), compared by identity.
+    """
 
-    def __init__(self, order: Order, decision_price: Decimal | None, emulated: str = "") -> None:
-        self.order = order
-        self.seq = 0
-        self.decision_price = decision_price
-        self.emulated = emulated  # "" venue order, "stop" emulated stop, "algo" TWAP/VWAP parent
-        self.triggered = False
-        self.routed_late = False  # sent to the venue after the emulator accepted it
-        self.notional = _ZERO
-        self.first_trade: str | None = None  # venue trade ids seen (duplicates are ignored):
-        self.trade_ids: set[str] | None = None  # the first one, then the others
-        self.counted = order.parent_id is None
-        self.buy = order.side is _BUY
-        # the book's [sell, buy] open quantities this order counts in (account, strategy)
-        self.qty: list[Decimal] | None = None
-        self.strategy_qty: list[Decimal] | None = None
+    order: Order
+    decision_price: Decimal | None
+    emulated: str  # "" venue order, "stop" emulated stop, "algo" TWAP/VWAP parent
+    counted: bool  # counts in open orders and open quantity (not a TWAP/VWAP child)
+    buy: bool
+    seq: int = 0
+    triggered: bool = False
+    routed_late: bool = False  # sent to the venue after the emulator accepted it
+    notional: Decimal = _ZERO
+    first_trade: str | None = None  # venue trade ids seen (duplicates are ignored):
+    trade_ids: set[str] | None = None  # the first one, then the others
+    # the book's [sell, buy] open quantities this order counts in (account, strategy)
+    qty: list[Decimal] | None = None
+    strategy_qty: list[Decimal] | None = None
+
+
+def entry_for(order: Order, decision_price: Decimal | None, emulated: str = "") -> Entry:
+    """A new entry for ``order`` (seq 0, not counted in the book yet)."""
+    return Entry(order, decision_price, emulated, order.parent_id is None, order.side is _BUY)
 
 
 class OrderBook:

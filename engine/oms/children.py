@@ -22,7 +22,7 @@ from engine.model import (
     OrderType,
     TimeInForce,
 )
-from engine.oms.book import Entry
+from engine.oms.book import Entry, entry_for
 from engine.oms.commands import AlgoParams, RestoredOrder
 from engine.oms.fastobj import evolver
 from engine.oms.stops import StopEmulator
@@ -166,7 +166,7 @@ class ChildOrders:
             emulated = "algo" if order.type in _ALGO_TYPES else (
                 "stop" if order.type in _VENUE_TYPE
                 and order.type not in self.capabilities.order_types else "")
-            entry = Entry(order, r.decision_price, emulated)
+            entry = entry_for(order, r.decision_price, emulated)
             entry.seq = r.last_seq
             entry.triggered = r.last_kind == "triggered" or (
                 emulated == "stop" and order.filled_qty > 0)

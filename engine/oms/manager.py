@@ -40,6 +40,7 @@ from engine.model import (
     AlertSeverity,
     Bar,
     Order,
+    OrderSide,
     OrderStatus,
     OrderType,
     TradeTick,
@@ -59,6 +60,7 @@ _log = logging.getLogger(__name__)
 _ev_venue = evolver(Order, ("type", "stop_price"))
 
 _PENDING = OrderStatus.PENDING
+_BUY = OrderSide.BUY
 _MARKET = OrderType.MARKET
 _PROFILE_BATCH = VolumeProfile.batch
 _EMULATED_STOP_TYPE = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
@@ -242,8 +244,7 @@ class OrderManager(OrderTransitions):
             "algo" if algo is not None else
             "stop" if (t is OrderType.STOP_LOSS or t is OrderType.STOP_LIMIT)
             and t not in self.capabilities.order_types else "")
-        entry = Entry(order, price, emulated)
-        entry.seq = 1
+        entry = Entry(order, price, emulated, order.parent_id is None, order.side is _BUY, 1)
         self.book.add(entry)
         if order.parent_id is not None:
             self.add_child(order.parent_id, entry)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from engine.clock import Clock
@@ -41,16 +42,14 @@ class OrderRouter(Protocol):
 
 
 class DirectRouter:
-    """Calls an in-process gateway directly: no queue, no await (paper, backtest)."""
+    """Calls an in-process gateway directly: no queue, no await (paper, backtest).
+
+    ``submit`` is the gateway's ``submit_now`` itself: it returns None (never refuses).
+    """
 
     def __init__(self, gateway: SyncExecution) -> None:
-        self._submit = gateway.submit_now
+        self.submit: Callable[[Order], None] = gateway.submit_now
         self._cancel = gateway.cancel_now
-
-    def submit(self, order: Order) -> str | None:
-        """See :meth:`OrderRouter.submit`."""
-        self._submit(order)
-        return None
 
     def cancel(self, order: Order) -> bool:
         """See :meth:`OrderRouter.cancel`."""

@@ -24,7 +24,7 @@ from engine.events import (
     OrderTriggered,
 )
 from engine.model import Alert, AlertSeverity, Fill, Order, OrderSide, OrderStatus
-from engine.oms.book import Entry
+from engine.oms.book import Entry, entry_for
 from engine.oms.children import ChildOrders
 from engine.oms.fastobj import evolver
 from engine.oms.states import InvalidTransition, next_status
@@ -146,7 +146,7 @@ class OrderTransitions(ChildOrders):
         self.counts["rejected"] += 1
         rejected = _replace(order, status=OrderStatus.REJECTED, reject_reason=reason,
                             updated_ns=now, version=1)
-        entry = Entry(rejected, price)
+        entry = entry_for(rejected, price)
         entry.seq = 1
         self.book.add_closed(entry)
         self._publish(OrderRejected(rejected, 1, now, {"reason": reason, "source": "risk"}))

@@ -109,4 +109,4 @@ class PositionState:
                 _ZERO if mark is None else qty * mark - self.cost, self.fees, self.opened_ns,
                 self.closed_ns, self.updated_ns, self.version or 1)
         return Position(venue, symbol, qty, _ZERO, self.realized, _ZERO, self.fees, None,
-                             self.closed_ns, self.updated_ns, self.version or 1)
+                        self.closed_ns, self.updated_ns, self.version or 1)

@@ -31,6 +31,7 @@ __all__ = ["EquityGuard", "LazyMarks", "price_bounds"]
 
 _INF = float("inf")
 _NEG_INF = Decimal("-Infinity")
+_ZERO = Decimal(0)
 _ALWAYS = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
 _SHRINK = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
 _PRICE_ULPS = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
@@ -54,6 +55,11 @@ class EquityGuard(Protocol):
         ...
 
 
+def _magnitude(value: Decimal) -> float:
+    """A float at least ``abs(value)`` (finite values)."""
+    return 10.0 ** (value.adjusted() + 1) if value else 0.0
+
+
 def price_bounds(
     open_positions: Mapping[Symbol, PositionState], marks: Mapping[Symbol, float],
     cash: Decimal, equity: Decimal, floor: Decimal, ceiling: Decimal,
@@ -63,20 +69,23 @@ def price_bounds(
     if not open_positions:
         return {}
     n = len(open_positions)
-    gross = 0.0
+    # an upper bound of |cash| + gross value from the Decimal exponents (a float() of a
+    # Decimal goes through its text: a microsecond each)
+    scale = _magnitude(cash)
+    qtys: list[tuple[Symbol, float, float | None]] = []
     for symbol, state in open_positions.items():
         p = marks.get(symbol)
-        gross += abs(float(state.cost) if p is None else float(state.qty) * p)
-    eps = (abs(float(cash)) + gross) * _DECIMAL_ULPS
+        q = float(state.qty)
+        qtys.append((symbol, q, p))
+        scale += _magnitude(state.cost) if p is None else abs(q * p)
+    eps = scale * _DECIMAL_ULPS
     up = max(0.0, float(ceiling - equity) - eps) / n
     down = max(0.0, float(equity - floor) - eps) / n
     out: dict[Symbol, tuple[float, float]] = {}
-    for symbol, state in open_positions.items():
-        p = marks.get(symbol)
+    for symbol, q, p in qtys:
         if p is None:  # valued at cost until its first price: that mark is exact
             out[symbol] = _ALWAYS
             continue
-        q = float(state.qty)
         rise, fall = (up, down) if q > 0 else (down, up)
         q = abs(q)
         margin = abs(p) * _PRICE_ULPS
@@ -95,6 +104,7 @@ class LazyMarks:
         _marks: dict[Symbol, float]
         _dec: dict[Symbol, Decimal]
         _equity: Decimal | None
+        _to_decimal: Callable[[str, float], Decimal]
         _equity_listeners: list[Callable[[int, Decimal], None]]
         _guards: list[EquityGuard]
         _bounds: dict[Symbol, tuple[float, float]]
@@ -147,8 +157,8 @@ class LazyMarks:
                 self._settle()  # the day closes with the last lazy mark's equity
         else:
             w = self._worst
-            if b is not None and (not b[0] < price < b[1] or w is not None and (
-                    price < w if self._worst_long else price > w)):
+            if b is not None and (not b[0] < price < b[1] or (w is not None and (
+                    price < w if self._worst_long else price > w))):
                 self._lazy_until = 0  # the next mark is due later: make it exact
             if self._pending_ts is not None and symbol in self._open:
                 self._pending_marks.setdefault(symbol, self._marks.get(symbol))
@@ -173,8 +183,10 @@ class LazyMarks:
         open symbol and an unchanged high-water mark it is at the worst close."""
         w = self._worst
         if w is not None and w != self._worst_base:
-            (symbol,) = self._open
-            self.performance.drawdown_at(self._equity_at({symbol: w}))
+            ((symbol, state),) = self._open.items()
+            # position_value() of the one open symbol at the worst close, step for step
+            self.performance.drawdown_at(self.cash + (_ZERO + state.qty * self._to_decimal(
+                symbol, w)))
         self._worst = None
 
     def _equity_at(self, marks: dict[Symbol, float | None]) -> Decimal:

@@ -136,10 +136,13 @@ class Portfolio(LazyMarks):
         oid = fill.order_id
         if oid is not event.order.id and oid != event.order.id:
             return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
-        if self._pending_ts is not None:
-            self._settle()
-        state = self._book(fill)
         symbol, ts = fill.symbol, fill.ts_ns
+        if self._pending_ts is not None:
+            if self._next_mark <= ts < self.performance.day_end_ns:
+                self._apply_worst()  # the mark after this fill supersedes the lazy one
+            else:
+                self._settle()  # a later mark may close the day: it needs that equity
+        state = self._book(fill)
         self._publish(PositionChanged(state.to_position(fill.venue, symbol,
                                                           self._mark(symbol)), ts))
         if ts >= self._next_mark:

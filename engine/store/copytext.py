@@ -12,10 +12,12 @@ of the writer. Text COPY lets PostgreSQL parse the values on its own core:
 - text is escaped per the COPY text rules (backslash, tab, newline, carriage return).
 
 Rows are encoded column by column: a column whose values share one type goes through a
-single C-level ``map`` (numbers through ``str``; text, UUIDs and timestamps through a
-per-call memo, so a symbol or an order id repeated across a batch is encoded once), and
-the lines are assembled with ``str.join``. Only columns of mixed types pay a Python call
-per value. A price bar costs about 1 us, a trade about 2 us.
+single C-level ``map`` (Decimals and ints through ``str``, floats through orjson; text
+that needs no escaping is used as it is; unique timestamps through ``isoformat``; other
+text, UUIDs and timestamps through a memo, so an id or a time repeated across a batch is
+encoded once), and the lines are assembled with ``str.join``. Only columns of mixed types
+pay a Python call per value. A fresh price bar costs about 2.5 us, a trade about 4 us
+(2-core bench machine).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def _text(s: str) -> str:
         return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
             "\r", "\\r")
     return s
+
+
+def _needs_escape(s: str) -> bool:
+    return "\\" in s or "\t" in s or "\n" in s or "\r" in s
 
 
 def _float(x: float) -> str:
@@ -157,6 +163,8 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         if nulls:
             out = [NULL if v is None else s for v, s in zip(values, out, strict=True)]
         return out
+    if kind is str and not nulls and not _needs_escape("".join(values)):
+        return list(values)  # the common case: no value in the column needs escaping
     if kind in _DIRECT and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
         # Unique values (trade ids, fill times): a memo would not help.
         enc = _DIRECT[kind]

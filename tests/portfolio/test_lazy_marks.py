@@ -65,8 +65,8 @@ def play(h: Harness, steps: list[tuple[str, int, int, int]]) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=120, deadline=None)
-@given(st.lists(step, min_size=1, max_size=60), guard_cfg)
+@settings(max_examples=200, deadline=None)
+@given(st.lists(step, min_size=8, max_size=80), guard_cfg)
 def test_lazy_marks_match_eager_marks(steps: list[tuple[str, int, int, int]],
                                       guards: tuple[str | None, str | None, str | None, Action],
                                       ) -> None:
