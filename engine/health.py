@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from engine.commands import CommandRouter
 from engine.config import HealthConfig
 from engine.monitor import LoopMonitor, Readiness
 from engine.secrets import Redactor
+
+if TYPE_CHECKING:
+    # aiohttp is imported when the server starts: a backtest or a CLI command that builds
+    # an engine without serving does not pay for it.
+    from aiohttp import web
 
 __all__ = ["HealthServer"]
 
@@ -52,9 +56,13 @@ class HealthServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port: int | None = None
+        self._web: Any = None  # the aiohttp.web module, once started
 
     async def start(self) -> None:
         """Bind and serve. Raises OSError when the address is taken."""
+        from aiohttp import web  # noqa: PLC0415 - see the import at the top
+
+        self._web = web
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -80,7 +88,9 @@ class HealthServer:
 
     def _json(self, body: dict[str, Any], status: int = 200) -> web.Response:
         text = self._redact(orjson.dumps(body, default=str).decode())
-        return web.Response(text=text, status=status, content_type="application/json")
+        response: web.Response = self._web.Response(text=text, status=status,
+                                                    content_type="application/json")
+        return response
 
     async def _healthz(self, request: web.Request) -> web.Response:
         lag_ms = self._loop_monitor.current_lag_s() * 1000
@@ -108,7 +118,9 @@ class HealthServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self._registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        response: web.Response = self._web.Response(
+            body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return response
 
     async def _status_handler(self, request: web.Request) -> web.Response:
         return self._json(self._status())

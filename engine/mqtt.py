@@ -140,7 +140,7 @@ class MqttBridge(Service):
 
     async def _session(self) -> None:
         will = aiomqtt.Will(f"{self.prefix}/online", b"false", qos=1, retain=True)
-        async with aiomqtt.Client(
+        client = aiomqtt.Client(
             self._config.host,
             self._config.port,
             username=self._config.username or None,
@@ -151,7 +151,14 @@ class MqttBridge(Service):
             timeout=10,
             tls_params=aiomqtt.TLSParameters() if self._config.tls else None,
             max_queued_incoming_messages=1000,
-        ) as client:
+        )
+        try:
+            await self._serve(client)
+        finally:
+            _retrieve_disconnect_error(client)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async with client:
             self.connected = True
             self.connects += 1
             self.last_error = None
@@ -216,3 +223,13 @@ class MqttBridge(Service):
         out.counter("mqtt_dropped", "Events dropped because the MQTT queue was full",
                     self.dropped)
         out.counter("mqtt_commands", "Commands received over MQTT", self.commands_received)
+
+
+def _retrieve_disconnect_error(client: aiomqtt.Client) -> None:
+    """Mark an unexpected disconnection's error as seen. aiomqtt (2.5) keeps it in a
+    future that its ``__aexit__`` leaves unread when the connection was already lost, and
+    asyncio then prints "Future exception was never retrieved" at shutdown; the error
+    itself has reached :meth:`MqttBridge.run` through the failing call."""
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()

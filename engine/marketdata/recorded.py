@@ -29,6 +29,11 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
+    from isal.igzip import decompress as _gunzip
+except ImportError:  # pragma: no cover - a platform without an isal wheel
+    _gunzip = gzip.decompress
+
 from engine.ids import Symbol, Venue
 from engine.marketdata.csvnum import parse_numeric_csv
 from engine.marketdata.timeframes import timeframe_ns
@@ -158,7 +163,7 @@ def _read_numeric(path: Path, header: tuple[str, ...]) -> npt.NDArray[np.float64
     read it (quoted text), which also produces the error message for a bad file."""
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        raw = _gunzip(raw)
     first, _, body = raw.partition(b"\n")
     if tuple(first.decode("utf-8", "replace").strip("\r").split(",")) != header:
         return None

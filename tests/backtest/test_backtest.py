@@ -273,3 +273,19 @@ qty = "0.3"
         assert Decimal(0) <= held[sid] <= sizes[sid], (sid, held[sid])
         seen.add(sid)
     assert seen == {"ema", "slow_ema"}
+
+
+def test_replay_lanes_change_no_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bar through the feed's full on_bar path gives the same fills and metrics as
+    the replay lanes' steady-state path."""
+    from engine.marketdata.replay_lane import ReplayLane
+
+    config = load_config(ema_config(tmp_path), env={})
+    fast = run_backtest(config)
+    monkeypatch.setattr(ReplayLane, "push",
+                        lambda self, bar, checked=True: self._fallback(bar))
+    slow = run_backtest(config)
+    assert [(f.ts_ns, f.side, f.qty, f.price) for f in fast.fills] == [
+        (f.ts_ns, f.side, f.qty, f.price) for f in slow.fills]
+    assert fast.metrics == slow.metrics
+    assert np.array_equal(fast.equity, slow.equity)
