@@ -26,7 +26,7 @@ from engine.events import OrderEvent, PositionChanged
 from engine.model import Alert, Prediction, Signal
 from engine.monitor import CheckResult
 from engine.secrets import redact_url
-from engine.store.cluster import ClusterError, PostgresCluster
+from engine.store.cluster import ENGINE_SETTINGS, ClusterError, PostgresCluster
 
 __all__ = ["Database", "DatabaseUnavailable", "attach_writer"]
 
@@ -62,7 +62,8 @@ class _PingState:
 def embedded_cluster(config: Config) -> PostgresCluster:
     """The private cluster an engine without ``database.dsn`` runs (in its state dir)."""
     bin_dir = Path(config.database.pg_bin) if config.database.pg_bin else None
-    return PostgresCluster(config.state_dir / "pg" / "data", bin_dir=bin_dir)
+    return PostgresCluster(config.state_dir / "pg" / "data", bin_dir=bin_dir,
+                           settings=ENGINE_SETTINGS)
 
 
 class Database:

@@ -58,6 +58,15 @@ def default_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+ENGINE_SETTINGS: dict[str, str] = {
+    "shared_buffers": "256MB", "wal_buffers": "16MB", "max_wal_size": "4GB",
+    "checkpoint_timeout": "30min",
+}
+"""Server settings of the engine's embedded cluster (and of the benches' private ones): room
+for a write-heavy load (buffers, WAL between checkpoints). Durability stays PostgreSQL's
+default: fsync, synchronous_commit and full_page_writes on."""
+
+
 @dataclass(frozen=True, slots=True)
 class _RunAs:
     uid: int

@@ -254,11 +254,12 @@ def _run_with_database(data: Path, work: Path
     """The persisted runs (each on a fresh database): the default, and with bars too."""
     import asyncio  # noqa: PLC0415
 
-    from engine.store.cluster import PostgresCluster  # noqa: PLC0415
+    from engine.store.cluster import ENGINE_SETTINGS, PostgresCluster  # noqa: PLC0415
 
     results: list[dict[str, float] | None] = []
     for persist_bars in (False, True):
-        cluster = PostgresCluster(work / f"pg{int(persist_bars)}" / "data")
+        cluster = PostgresCluster(work / f"pg{int(persist_bars)}" / "data",
+                                  settings=ENGINE_SETTINGS)
         dsn = asyncio.run(cluster.start(timeout=120))
         try:
             results.append(run_engine(engine_config(data, work, dsn, persist_bars), dsn))

@@ -214,10 +214,9 @@ async def price_rows(rows: int) -> tuple[float | None, str]:
         given = os.environ.get("BENCH_DATABASE_URL")
         if given:
             return await bench_price_rows(given, rows, tmp), "BENCH_DATABASE_URL"
-        from engine.store.cluster import PostgresCluster
+        from engine.store.cluster import ENGINE_SETTINGS, PostgresCluster
 
-        cluster = PostgresCluster(tmp / "pg" / "data", settings={
-            "shared_buffers": "256MB", "max_wal_size": "4GB", "checkpoint_timeout": "30min"})
+        cluster = PostgresCluster(tmp / "pg" / "data", settings=ENGINE_SETTINGS)
         dsn = await cluster.start(timeout=120)
         try:
             return await bench_price_rows(dsn, rows, tmp), "private PostgreSQL, fsync on"

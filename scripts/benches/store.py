@@ -14,8 +14,9 @@ Measured in the same run, on the same server, each run into a freshly migrated s
 
 Data is seeded (reproducible); one warm-up run of each path, then medians of ``--runs``.
 The server is a private PostgreSQL 18 in a temporary directory with production-like
-durability (fsync, synchronous_commit and full_page_writes on) and shared_buffers=256MB,
-wal_buffers=16MB, max_wal_size=4GB, checkpoint_timeout=30min - unless BENCH_DATABASE_URL
+durability (fsync, synchronous_commit and full_page_writes on) and the engine's embedded
+cluster settings (``engine.store.cluster.ENGINE_SETTINGS``: shared_buffers=256MB,
+wal_buffers=16MB, max_wal_size=4GB, checkpoint_timeout=30min) - unless BENCH_DATABASE_URL
 names a server. Usage: ``scripts/bench store [--rows N] [--runs R]``.
 """
 
@@ -47,12 +48,11 @@ from _common import emit, print_table
 from engine import model as m
 from engine.ids import ClientOrderId, FillId, OrderId, Symbol, Venue, uuid7
 from engine.store import StoreWriter, create_pool, migrate
-from engine.store.cluster import PostgresCluster
+from engine.store.cluster import ENGINE_SETTINGS, PostgresCluster
 from engine.store.rows import RowMaker, ns_to_ts
 from engine.store.tables import SPECS
 
-PG_SETTINGS = {"shared_buffers": "256MB", "wal_buffers": "16MB", "max_wal_size": "4GB",
-               "checkpoint_timeout": "30min"}
+PG_SETTINGS = ENGINE_SETTINGS  # the engine's embedded cluster runs with these too
 BATCH = 5000
 T0 = 1_767_225_600_000_000_000
 
