@@ -34,6 +34,7 @@ _NEG_INF = Decimal("-Infinity")
 _ZERO = Decimal(0)
 _ALWAYS = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
 _SHRINK = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
+_GROW = 1 + 1e-9  # the same, for a distance to a bound on the far side of the close
 _PRICE_ULPS = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
 _DECIMAL_ULPS = 1e-24  # relative to cash + gross value: 28-digit Decimal rounding
 
@@ -65,7 +66,8 @@ def price_bounds(
     cash: Decimal, equity: Decimal, floor: Decimal, ceiling: Decimal,
 ) -> dict[Symbol, tuple[float, float]]:
     """Per open symbol, the open interval of closes within which equity stays strictly
-    between ``floor`` and ``ceiling`` (``equity`` is its value at ``marks``)."""
+    between ``floor`` and ``ceiling`` (``equity`` is its value at ``marks``; it may itself
+    be outside: the interval then excludes the current close)."""
     if not open_positions:
         return {}
     n = len(open_positions)
@@ -79,8 +81,10 @@ def price_bounds(
         qtys.append((symbol, q, p))
         scale += _magnitude(state.cost) if p is None else abs(q * p)
     eps = scale * _DECIMAL_ULPS
-    up = max(0.0, float(ceiling - equity) - eps) / n
-    down = max(0.0, float(equity - floor) - eps) / n
+    # negative when equity is already at or beyond a bound: the range then lies on the
+    # inner side of it, away from the current close
+    up = (float(ceiling - equity) - eps) / n
+    down = (float(equity - floor) - eps) / n
     out: dict[Symbol, tuple[float, float]] = {}
     for symbol, q, p in qtys:
         if p is None:  # valued at cost until its first price: that mark is exact
@@ -88,8 +92,10 @@ def price_bounds(
             continue
         rise, fall = (up, down) if q > 0 else (down, up)
         q = abs(q)
+        rise, fall = rise / q, fall / q
         margin = abs(p) * _PRICE_ULPS
-        out[symbol] = (p - fall / q * _SHRINK + margin, p + rise / q * _SHRINK - margin)
+        out[symbol] = (p - fall * (_SHRINK if fall > 0 else _GROW) + margin,
+                       p + rise * (_SHRINK if rise > 0 else _GROW) - margin)
     return out
 
 
@@ -222,5 +228,8 @@ class LazyMarks:
         for guard in self._guards:
             f, c, u = guard.equity_bounds()
             floor, ceiling, until = max(floor, f), min(ceiling, c), min(until, u)
+        if not floor < equity < ceiling:  # something acts at this very equity: stay exact
+            self._lazy_until = 0
+            return
         self._lazy_until = min(until, self._next_snapshot)
         self._bounds = price_bounds(self._open, self._marks, self.cash, equity, floor, ceiling)
