@@ -159,6 +159,7 @@ class LazyMarks:
                     self._worst = price
                 self._next_mark = ts + self._mark_ns
                 self.last_ts = self._pending_ts = ts  # nothing can act: keep the close only
+                self._pending_marks.clear()  # the marks as they are now are this mark's
             elif self._pending_ts is not None and ts >= self.performance.day_end_ns:
                 self._settle()  # the day closes with the last lazy mark's equity
         else:

@@ -220,6 +220,8 @@ class Portfolio(LazyMarks):
                         self._equity = None
                 self._next_mark = ts + self._mark_ns
                 self.last_ts = self._pending_ts = ts
+                if self._pending_marks:  # the marks as they are now are this mark's
+                    self._pending_marks.clear()
                 return
         if bar.closed:
             self._set_mark(bar.symbol, bar.close, ts)
