@@ -48,7 +48,7 @@ class EquityGuard(Protocol):
 
     def equity_bounds(self) -> tuple[Decimal, Decimal, int]:
         """``(floor, ceiling, until_ns)``: ``on_equity`` does nothing while equity is above
-        ``floor`` and below ``ceiling`` and the mark's time is before ``until_ns``."""
+        ``floor`` and at most ``ceiling`` and the mark's time is before ``until_ns``."""
         ...
 
     def watch_bounds(self, callback: Callable[[], None]) -> None:
@@ -229,7 +229,10 @@ class LazyMarks:
         for guard in self._guards:
             f, c, u = guard.equity_bounds()
             floor, ceiling, until = max(floor, f), min(ceiling, c), min(until, u)
-        if not floor < equity < ceiling:  # something acts at this very equity: stay exact
+        if self._open and not floor < equity <= ceiling:
+            # beyond a bound, a small move can make a guard act again (a warning after a
+            # trip): exact marks until equity is back within. A mark at an unchanged equity
+            # repeats what this one did, so flat, the marks stay lazy.
             self._lazy_until = 0
             return
         self._lazy_until = min(until, self._next_snapshot)

@@ -83,11 +83,15 @@ class PortfolioGuards:
 
     def equity_bounds(self) -> tuple[Decimal, Decimal, int]:
         """``(floor, ceiling, until_ns)``: :meth:`on_equity` does nothing on a mark whose
-        equity is above ``floor`` and below ``ceiling`` (a guard bound or the high-water
-        mark) and whose time is before ``until_ns`` (the day's end; a pending save of the
-        high-water mark). The portfolio skips such marks (see ``Portfolio.add_guard``)."""
+        equity is above ``floor`` and at most ``ceiling`` (the high-water mark, or just
+        under the profit target's bound) and whose time is before ``until_ns`` (the day's
+        end; a pending save of the high-water mark). The portfolio skips such marks (see
+        ``Portfolio.add_guard``)."""
+        target = self._ceiling  # the profit target acts at equity >= it: step under it
+        if target.is_finite():
+            target -= abs(target) * _MARGIN
         hwm = self._hwm
-        ceiling = hwm if hwm and hwm < self._ceiling else self._ceiling
+        ceiling = hwm if hwm and hwm < target else target
         until = self._day_hi
         if self._hwm_dirty:  # on_equity saves at ts - last_save >= save_ns (ts is an int)
             until = min(until, self._last_save_ns + math.ceil(self._save_ns))
