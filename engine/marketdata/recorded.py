@@ -29,14 +29,14 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
-    from isal.igzip import decompress as _gunzip
-except ImportError:  # pragma: no cover - a platform without an isal wheel
-    _gunzip = gzip.decompress
-
 from engine.ids import Symbol, Venue
 from engine.marketdata.csvnum import parse_numeric_csv
 from engine.marketdata.timeframes import timeframe_ns
+
+try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
+    from isal.igzip import decompress as _isal_gunzip
+except ImportError:  # pragma: no cover - a platform without an isal wheel
+    _isal_gunzip = None  # type: ignore[assignment]
 
 __all__ = ["DataFileError", "FileInfo", "RecordedData", "parse_name", "read_file", "write_bars"]
 
@@ -156,6 +156,12 @@ def _read_csv(path: Path, kind: Kind) -> Columns:
     for index, name in enumerate(header[1:], start=1):
         cols[name] = np.ascontiguousarray(table[:, index])
     return cols
+
+
+def _gunzip(data: bytes) -> bytes:
+    if _isal_gunzip is None:
+        return gzip.decompress(data)
+    return bytes(_isal_gunzip(data))  # type: ignore[no-untyped-call]
 
 
 def _read_numeric(path: Path, header: tuple[str, ...]) -> npt.NDArray[np.float64] | None:
