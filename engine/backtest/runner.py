@@ -66,6 +66,8 @@ class BarSeries:
     low: Any
     close: Any
     volume: Any
+    good: Any
+    """Per bar, whether it passes the feed's value checks (:func:`good_bars`)."""
 
 
 def _parse_day(text: str, key: str) -> int | None:
@@ -111,7 +113,7 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
             data = read_file(path, info)
         except (DataFileError, OSError) as exc:
             raise ConfigError(f"backtest.data[{index}]: {exc}") from None
-        cols = data.columns
+        cols: Any = data.columns
         ts: Any = cols["ts"]
         keep = slice(None)
         if start is not None or end is not None:
@@ -123,8 +125,9 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
             if end is not None:
                 mask &= ts < end
             keep = mask  # type: ignore[assignment]
-        series.append(BarSeries(info, ts[keep], cols["open"][keep], cols["high"][keep],
-                                cols["low"][keep], cols["close"][keep], cols["volume"][keep]))
+        o, h, lo = cols["open"][keep], cols["high"][keep], cols["low"][keep]
+        c, v = cols["close"][keep], cols["volume"][keep]
+        series.append(BarSeries(info, ts[keep], o, h, lo, c, v, good_bars(o, h, lo, c, v)))
     return series
 
 
@@ -228,7 +231,7 @@ def _columns(s: BarSeries) -> tuple[Any, ...]:
     """A file's bars as plain lists (what the per-bar loop indexes fastest) with its
     stream's identity, bar length and which bars pass the value checks."""
     timeframe = s.info.timeframe or "1m"
-    ok = good_bars(s.open, s.high, s.low, s.close, s.volume)
+    ok = s.good
     return (s.info.venue, s.info.symbol, timeframe, timeframe_ns(timeframe), s.ts.tolist(),
             s.open.tolist(), s.high.tolist(), s.low.tolist(), s.close.tolist(),
             s.volume.tolist(), ok.tolist())
@@ -256,10 +259,9 @@ def _marks(series: list[BarSeries]) -> list[MarkSeries]:
     """What the portfolio marks positions at: each good bar's close, at its close time."""
     out = []
     for s in series:
-        ok = good_bars(s.open, s.high, s.low, s.close, s.volume)
         tf_ns = timeframe_ns(s.info.timeframe or "1m")
-        out.append(MarkSeries(str(s.info.symbol), s.ts[ok].astype(np.int64) + tf_ns,
-                              s.close[ok].astype(np.float64)))
+        out.append(MarkSeries(str(s.info.symbol), s.ts[s.good].astype(np.int64) + tf_ns,
+                              s.close[s.good].astype(np.float64)))
     return out
 
 
@@ -269,8 +271,6 @@ def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
     preload = getattr(hub, "preload", None)
     if preload is None:
         return
-    import numpy as np
-
     parts: dict[str, dict[str, list[BarSeries]]] = {}
     for s in series:
         parts.setdefault(s.info.timeframe or "1m", {}).setdefault(str(s.info.symbol), []).append(s)
