@@ -327,9 +327,7 @@ class MarketDataFeed:
         return st
 
     def _touch(self, st: SymbolState, now: int, event_ns: int) -> None:
-        st.last_recv_ns = now
-        if event_ns > st.last_event_ns:
-            st.last_event_ns = event_ns
+        st.touch(now, event_ns)
         if st.stale:
             _report.set_stale(self, st, False, now)
 

@@ -79,14 +79,10 @@ class ReplayLane:
         if st is None or not checked or bar.ts_ns <= self._last or st.stale:
             self._slow(bar)
             return
-        self._last = ts = bar.ts_ns
-        st.last_closed[self._timeframe] = ts
-        self._ring.append(bar)  # type: ignore[union-attr]
-        st.bars_closed += 1
-        st.last_close = bar.close
-        st.last_recv_ns = self._now()
-        if ts + self._length > st.last_event_ns:
-            st.last_event_ns = ts + self._length
+        self._last = bar.ts_ns
+        # What on_bar does for a steady-state bar, minus the lookups and checks.
+        st.record_closed(bar, self._ring)  # type: ignore[arg-type]
+        st.touch(self._now(), bar.ts_ns + self._length)
         self.pushed_fast += 1
         self._emit(bar)
 

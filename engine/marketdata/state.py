@@ -164,16 +164,26 @@ class SymbolState:
             return CloseResult.DUPLICATE if bar.ts_ns == last else CloseResult.LATE
         if self.base_tf is None:
             self._set_base(tf)
-        self.last_closed[tf] = bar.ts_ns
-        self.ring(tf).append(bar)
-        self.bars_closed += 1
-        self.last_close = bar.close
+        self.record_closed(bar, self.ring(tf))
         emit(bar)
         if tf == self.base_tf:
             for resampler in self.resamplers:
                 for higher in resampler.add(bar, self.base_len):
                     self.accept_closed(higher, emit)
         return CloseResult.ACCEPTED
+
+    def record_closed(self, bar: Bar, ring: BarRing) -> None:
+        """The bookkeeping of an accepted closed bar (``ring`` is its timeframe's)."""
+        self.last_closed[bar.timeframe] = bar.ts_ns
+        ring.append(bar)
+        self.bars_closed += 1
+        self.last_close = bar.close
+
+    def touch(self, now_ns: int, event_ns: int) -> None:
+        """A record of data time ``event_ns`` arrived at ``now_ns``."""
+        self.last_recv_ns = now_ns
+        if event_ns > self.last_event_ns:
+            self.last_event_ns = event_ns
 
     def flush(self, watermark_ns: int, emit: Callable[[Bar], None]) -> None:
         """Close every bar (built from trades or resampled) ending at or before the mark."""
