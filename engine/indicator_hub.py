@@ -113,7 +113,7 @@ class _Group:
         lookback = self.factory(1).lookback
         outputs = [self.batch(np.ascontiguousarray(closes[:, j]))
                    for j in range(closes.shape[1])]
-        self.columns = [[[math.nan, *out[r].tolist()] for out in outputs]
+        self.columns = [[np.concatenate(([math.nan], out[r])).tolist() for out in outputs]
                         for r in range(len(self.rows))]
         valid = ~np.isnan(closes)
         first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
@@ -235,6 +235,13 @@ class IndicatorHub:
                                          for ts, _ in known.values()]))
         closes = np.full((len(grid), len(tf.symbols)), np.nan)
         counts = np.zeros(len(grid), dtype=np.int64)
+        only_ts, only_close = next(iter(known.values()))
+        if len(tf.symbols) == 1 and np.array_equal(grid, only_ts):
+            # One symbol, its bars in time order (the usual backtest): its closes are the
+            # column as they stand, nothing to align or carry.
+            closes[:, 0] = only_close
+            counts[:] = 1
+            known = {}
         for symbol, (ts, close) in known.items():
             rows = np.searchsorted(grid, ts)
             column = tf.symbols[symbol]

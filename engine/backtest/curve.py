@@ -86,6 +86,8 @@ def _cash_flow(fill: Fill) -> Decimal:
 def _last_close(series: list[MarkSeries], times: npt.NDArray[np.int64]
                 ) -> npt.NDArray[np.float64]:
     """Per time, the symbol's last close at or before it (NaN before its first bar)."""
+    if len(series) == 1 and np.array_equal(series[0].close_ns, times):
+        return np.asarray(series[0].close, dtype=np.float64)  # a close at every time
     close_ns = np.concatenate([s.close_ns for s in series])
     close = np.concatenate([s.close for s in series])
     order = np.argsort(close_ns, kind="stable")

@@ -95,7 +95,7 @@ def _parse(data: npt.NDArray[np.uint8], ncols: int, out: npt.NDArray[np.float64]
             if exact and mant < _MAX_EXACT and -22 <= exp10 <= 22:
                 value = float(mant)
                 value = value * pow10[exp10] if exp10 >= 0 else value / pow10[-exp10]
-                out[row, col] = -value if neg else value
+                out[col, row] = -value if neg else value
             else:
                 if nslow >= slow.shape[0]:
                     return row, -1, row  # caller grows ``slow`` and retries
@@ -119,7 +119,8 @@ def _parse(data: npt.NDArray[np.uint8], ncols: int, out: npt.NDArray[np.float64]
 
 def parse_numeric_csv(body: bytes, ncols: int
                       ) -> tuple[npt.NDArray[np.float64], int] | tuple[None, int]:
-    """Parse a header-less numeric CSV body into a (rows, ncols) float64 table.
+    """Parse a header-less numeric CSV body into a (rows, ncols) float64 table, stored
+    column by column (``table[:, j]`` is contiguous).
 
     Returns (table, -1), or (None, row) when row ``row`` (0-based, of the body) does not
     have ``ncols`` comma-separated fields or a field is not a number. Returns (None, -1)
@@ -128,7 +129,7 @@ def parse_numeric_csv(body: bytes, ncols: int
         return None, -1
     data = np.frombuffer(body, dtype=np.uint8)
     rows_max = body.count(b"\n") + 1
-    out = np.empty((rows_max, ncols), dtype=np.float64)
+    out = np.empty((ncols, rows_max), dtype=np.float64)
     slow = np.empty((64, 4), dtype=np.int64)
     while True:
         rows, nslow, bad = _parse(data, ncols, out, slow, _POW10)
@@ -139,7 +140,7 @@ def parse_numeric_csv(body: bytes, ncols: int
         return None, bad
     for row, col, start, end in slow[:nslow].tolist():
         try:
-            out[row, col] = float(body[start:end])
+            out[col, row] = float(body[start:end])
         except ValueError:
             return None, row
-    return out[:rows], -1
+    return out[:, :rows].T, -1
