@@ -7,8 +7,9 @@ numba kernels can take them directly. A view stays valid until ``capacity`` more
 been appended; take ``.copy()`` to keep values longer.
 
 Appending only queues the bar: the columns are written, in one vectorised step, when they
-are next read (or when a ring's worth is queued). A bar costs a list append unless someone
-reads the ring, which most bars of a backtest never are.
+are next read; bars queued more than a ring's worth ago are dropped unwritten (they would
+be overwritten). A bar costs a list append unless someone reads the ring, which most bars
+of a backtest never are.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
 class BarRing:
     """The last ``capacity`` closed bars of one symbol and timeframe, as columns."""
 
-    __slots__ = ("_count", "_data", "_num_trades", "_queued", "_ts", "capacity", "last")
+    __slots__ = ("_count", "_data", "_num_trades", "_queued", "_trim_at", "_ts", "capacity",
+                 "last")
 
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:
@@ -37,6 +39,7 @@ class BarRing:
         self._num_trades = np.zeros(2 * capacity, dtype=np.int64)
         self._count = 0
         self._queued: list[Bar] = []  # appended, not yet written to the columns
+        self._trim_at = 2 * capacity
         self.last: Bar | None = None
         """The most recent bar appended."""
 
@@ -54,8 +57,9 @@ class BarRing:
         queued.append(bar)
         self._count += 1
         self.last = bar
-        if len(queued) >= self.capacity:
-            self._write_queued()
+        if len(queued) >= self._trim_at:
+            # Unread: only the newest ring's worth can ever be seen; drop the rest unwritten.
+            del queued[:-self.capacity]
 
     def _write_queued(self) -> None:
         queued = self._queued
