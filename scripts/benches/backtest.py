@@ -9,6 +9,11 @@ message when it cannot be installed. Both must make the same number of round tri
 those bars (EMA seeding differs: TA-Lib seeds with the SMA, Nautilus with the first
 value, so the first crossing may differ; the check allows a difference of 2).
 
+Also in the same run, to show where the time goes: the engine with a strategy that reads
+the same EMAs every bar and never orders (the per-bar cost; the difference is the cost of
+the orders), and EMA cross as a plain Python loop with no engine around it (bars in
+memory, Decimal position and cash; it makes the same trades).
+
 Usage: scripts/bench backtest [--bars N] [--nautilus-bars N]
 """
 
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +38,7 @@ from _common import emit, print_table
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "var" / "bench"
+WATCH = "_bench_strategies:EmaWatch"  # EMA cross's reads, no orders
 NAUTILUS_VENV = BENCH_DIR / "venv-nautilus"
 START_MS = 1_577_836_800_000  # 2020-01-01
 
@@ -59,7 +66,7 @@ def write_csv(bars: dict[str, np.ndarray], path: Path, n: int | None = None) -> 
 
 
 def engine_config(data: Path, workdir: Path, persist_dsn: str | None,
-                  persist_bars: bool = False) -> Path:
+                  persist_bars: bool = False, strategy: str = "ema_cross") -> Path:
     text = f"""
 [backtest]
 persist_bars = {str(persist_bars).lower()}
@@ -87,7 +94,7 @@ volume_share = "1"
 
 [[strategies]]
 name = "ema"
-class = "ema_cross"
+class = "{strategy}"
 symbol = "BTC/USDT"
 fast = 10
 slow = 20
@@ -95,7 +102,7 @@ qty = "0.01"
 allow_short = true
 """
     path = workdir / (("bt_persist_bars.toml" if persist_bars else "bt_persist.toml")
-                      if persist_dsn else "bt.toml")
+                      if persist_dsn else f"bt_{strategy.replace(':', '_')}.toml")
     path.write_text(text)
     return path
 
@@ -116,11 +123,54 @@ print(json.dumps({{"bars": result.bars, "run_s": t2 - t1, "total_s": t2 - t0,
                   "fills": len(result.fills), "trips": len(round_trips(result.fills))}}))
 """
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
+                                                     env.get("PYTHONPATH")]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, cwd=REPO, timeout=3600, check=False)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def plain_loop(bars: dict[str, np.ndarray], n: int) -> dict[str, float]:
+    """The issue's reference: EMA cross in a plain Python loop, no engine around it. Bars
+    in memory as lists (not timed); float EMAs seeded with the SMA (as the engine's);
+    market orders filled at the next bar's open with a 5 bps fee, Decimal position and
+    cash. Returns bars, seconds, fills and round trips (the trips should match the
+    engine's)."""
+    opens, closes = bars["open"][:n].tolist(), bars["close"][:n].tolist()
+    zero, qty, fee_rate = Decimal(0), Decimal("0.01"), Decimal(5) / 10_000
+    k_fast, k_slow = 2 / 11, 2 / 21
+    start = time.perf_counter()
+    fast = slow = sum_fast = sum_slow = 0.0
+    pos, cash, pending = zero, Decimal(10_000_000), zero
+    fills = trips = 0
+    for i in range(n):
+        if pending:
+            price = Decimal(repr(opens[i]))
+            new = pos + pending
+            if pos and (not new or (new > 0) != (pos > 0)):
+                trips += 1
+            cash -= pending * price + abs(pending) * price * fee_rate
+            pos, pending = new, zero
+            fills += 1
+        x = closes[i]
+        if i < 10:
+            sum_fast += x
+            fast = sum_fast / 10
+        else:
+            fast += k_fast * (x - fast)
+        if i < 20:
+            sum_slow += x
+            slow = sum_slow / 20
+        else:
+            slow += k_slow * (x - slow)
+        if i >= 20:
+            delta = (qty if fast > slow else -qty) - pos
+            if delta:
+                pending = delta
+    elapsed = time.perf_counter() - start
+    return {"bars": n, "run_s": elapsed, "fills": fills, "trips": trips}
 
 
 NAUTILUS_SCRIPT = r"""
@@ -203,7 +253,9 @@ def main() -> None:
     write_csv(bars, head, args.nautilus_bars)
 
     ours = run_engine(engine_config(full, work, None), None)
+    watch = run_engine(engine_config(full, work, None, strategy=WATCH), None)
     ours_head = run_engine(engine_config(head, work, None), None)
+    plain = min((plain_loop(bars, args.bars) for _ in range(3)), key=lambda r: r["run_s"])
     persist: dict[str, float] | None = None
     persist_bars: dict[str, float] | None = None
     if not args.no_persist:
@@ -217,6 +269,10 @@ def main() -> None:
         if run is not None:
             rows.append([label, run["bars"], run["run_s"], run["bars"] / run["run_s"],
                          run["fills"], run["trips"]])
+    rows.append(["engine, same reads, never orders", watch["bars"], watch["run_s"],
+                 watch["bars"] / watch["run_s"], watch["fills"], watch["trips"]])
+    rows.append(["plain Python loop (reference)", plain["bars"], plain["run_s"],
+                 plain["bars"] / plain["run_s"], plain["fills"], plain["trips"]])
     rows.append(["engine, first N bars", ours_head["bars"], ours_head["run_s"],
                  ours_head["bars"] / ours_head["run_s"], ours_head["fills"], ours_head["trips"]])
     nautilus_bps = None
@@ -234,6 +290,13 @@ def main() -> None:
               f"{ours_head['trips']}, NautilusTrader {naut['trips']} -> "
               f"{'same (within the seeding difference)' if same else 'DIFFERENT'}")
     bps = ours["bars"] / ours["run_s"]
+    per_bar_us = 1e6 * watch["run_s"] / watch["bars"]
+    per_order_us = 1e6 * (ours["run_s"] - watch["run_s"]) / max(1, ours["fills"])
+    print(f"where the time goes: {per_bar_us:.2f} us per bar with no order (loading, "
+          f"indicators, strategy, matcher, OMS, portfolio, curve and metrics), "
+          f"{per_order_us:.0f} us per order (risk, OMS, paper fill, portfolio; "
+          f"{ours['fills']:,} orders); the plain loop: "
+          f"{1e6 * plain['run_s'] / plain['bars']:.2f} us per bar")
     print("persistence on: orders, order events, fills, positions, performance and the "
           "backtests row;\n+ bars: also every bar into price_data ([backtest] persist_bars)")
     for label, run in (("persistence on", persist), ("persistence on + bars", persist_bars)):
@@ -246,6 +309,9 @@ def main() -> None:
         "nautilus_bars_per_s": round(nautilus_bps) if nautilus_bps else None,
         "ratio": round(bps / nautilus_bps, 2) if nautilus_bps else None,
         "bars_per_s_persist": round(persist["bars"] / persist["run_s"]) if persist else None,
+        "bars_per_s_no_orders": round(watch["bars"] / watch["run_s"]),
+        "us_per_order": round(per_order_us, 1),
+        "plain_loop_bars_per_s": round(plain["bars"] / plain["run_s"]),
     })
 
 
