@@ -129,7 +129,8 @@ print(json.dumps({{"bars": result.bars, "run_s": t2 - t1, "total_s": t2 - t0,
                          env=env, cwd=REPO, timeout=3600, check=False)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def plain_loop(bars: dict[str, np.ndarray], n: int) -> dict[str, float]:
@@ -236,7 +237,8 @@ def run_nautilus(data: Path) -> dict[str, float] | str:
     os.unlink(handle.name)
     if out.returncode != 0:
         return f"NautilusTrader run failed: {out.stderr.strip()[-800:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
