@@ -8,7 +8,7 @@ judged illegal) in a bounded most-recent list.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -58,8 +58,10 @@ class OrderBook:
         self._open: dict[ClientOrderId, Entry] = {}
         # keyed by the UUID's int: a UUID's __hash__ runs in Python, an int's does not
         self._by_id: dict[int, Entry] = {}
-        self._closed: OrderedDict[ClientOrderId, Entry] = OrderedDict()
-        self._closed_by_id: dict[int, ClientOrderId] = {}
+        # closed entries by client id and by id, and in closing order (the oldest go first)
+        self._closed: dict[ClientOrderId, Entry] = {}
+        self._closed_by_id: dict[int, Entry] = {}
+        self._closed_order: deque[Entry] = deque()
         self._keep_closed = keep_closed
         self._count: dict[StrategyId | None, int] = {}
         self._total = 0
@@ -83,10 +85,7 @@ class OrderBook:
         """The entry of a working or recently closed order, by the engine's id."""
         key = order_id.int
         entry = self._by_id.get(key)
-        if entry is not None:
-            return entry
-        cid = self._closed_by_id.get(key)
-        return None if cid is None else self._closed.get(cid)
+        return entry if entry is not None else self._closed_by_id.get(key)
 
     def working(self) -> Iterator[Entry]:
         """Entries of working orders (a snapshot: safe to change the book while iterating)."""
@@ -135,7 +134,11 @@ class OrderBook:
     def add_closed(self, entry: Entry) -> None:
         """Register an order that never worked (rejected by risk)."""
         order = entry.order
-        self._remember(entry, order.client_order_id, order.id.int)
+        self._closed[order.client_order_id] = entry
+        self._closed_by_id[order.id.int] = entry
+        self._closed_order.append(entry)
+        if len(self._closed_order) > self._keep_closed:
+            self._forget_oldest()
 
     def _new_cells(self, sid: StrategyId | None,
                    symbol: Symbol) -> tuple[list[Decimal], list[Decimal]]:
@@ -172,16 +175,21 @@ class OrderBook:
                 i = entry.buy
                 q[i] -= remaining
                 entry.strategy_qty[i] -= remaining  # type: ignore[index]  # set with qty
-        self._remember(entry, cid, key)
+        self._closed[cid] = entry
+        self._closed_by_id[key] = entry
+        fifo = self._closed_order
+        fifo.append(entry)
+        if len(fifo) > self._keep_closed:
+            self._forget_oldest()
 
-    def _remember(self, entry: Entry, cid: ClientOrderId, key: int) -> None:
-        closed = self._closed
-        closed[cid] = entry
-        self._closed_by_id[key] = cid
-        if len(closed) > self._keep_closed:
-            while len(closed) > self._keep_closed:
-                _, old = closed.popitem(last=False)
-                self._closed_by_id.pop(old.order.id.int, None)
+    def _forget_oldest(self) -> None:
+        fifo = self._closed_order
+        while len(fifo) > self._keep_closed:
+            old = fifo.popleft()
+            order = old.order
+            if self._closed.get(order.client_order_id) is old:
+                del self._closed[order.client_order_id]
+                del self._closed_by_id[order.id.int]
 
     def __len__(self) -> int:
         return len(self._open)

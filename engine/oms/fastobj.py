@@ -75,8 +75,8 @@ class IdGenerator:
 
     def _make(self, value: int) -> uuid.UUID:
         u = _new(_UUID)
-        _set(u, "int", value)
-        _set(u, "is_safe", self._safe)
+        _set_int(u, value)
+        _set_safe(u, self._safe)
         return u
 
     def uuid(self) -> uuid.UUID:
@@ -89,10 +89,14 @@ class IdGenerator:
 
     def order_ids(self) -> tuple[OrderId, ClientOrderId]:
         """A new order id and its client order id (its 32 hex digits), made together."""
-        value = self._value()
+        ms = _time_ns() // 1_000_000  # _value() inlined: one per order
+        if ms != self._ms:
+            self._ms = ms
+            self._prefix = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
+        value = self._prefix | (self._bits(76) & _RANDOM_MASK)
         u = _new(_UUID)
-        _set(u, "int", value)
-        _set(u, "is_safe", self._safe)
+        _set_int(u, value)
+        _set_safe(u, self._safe)
         return u, value.to_bytes(16).hex()  # type: ignore[return-value]  # == u.hex
 
     def fill_id(self) -> FillId:
@@ -102,13 +106,16 @@ class IdGenerator:
             self._ms = ms
             self._prefix = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
         u = _new(_UUID)
-        _set(u, "int", self._prefix | (self._bits(76) & _RANDOM_MASK))
-        _set(u, "is_safe", self._safe)
+        _set_int(u, self._prefix | (self._bits(76) & _RANDOM_MASK))
+        _set_safe(u, self._safe)
         return u  # type: ignore[return-value]  # NewType: no call
 
 
 _RANDOM_MASK = 0xFFF << 64 | 0x3FFF_FFFF_FFFF_FFFF
 _new = object.__new__
 _time_ns = time.time_ns
-_set = object.__setattr__
 _UUID = uuid.UUID
+# the slots' own setters: what object.__setattr__ ends up calling, without the name lookup
+# (uuid.UUID.__setattr__ refuses assignment)
+_set_int = _UUID.__dict__["int"].__set__
+_set_safe = _UUID.__dict__["is_safe"].__set__

@@ -144,8 +144,20 @@ class PreTradeChecks:
                                       f"(band {band}%)")
         now = self._now()
         bucket = self._account_bucket
-        if bucket is not None and not bucket.take(now):
-            return "rate_limit", f"account order rate above {bucket.capacity:g}/s"
+        if bucket is not None:  # bucket.take(now), inlined: one per order
+            tokens = bucket.tokens
+            last_ns = bucket.last_ns
+            if last_ns is not None:
+                tokens += (now - last_ns) * bucket.rate_per_ns
+                cap = bucket.capacity
+                if not tokens < cap:  # min(capacity, tokens)
+                    tokens = cap
+            bucket.last_ns = now
+            if tokens >= 1.0:
+                bucket.tokens = tokens - 1.0
+            else:
+                bucket.tokens = tokens
+                return "rate_limit", f"account order rate above {bucket.capacity:g}/s"
         slimits = None
         if self._strategy_limits and order.strategy_id is not None:
             slimits = self._strategy_limits.get(order.strategy_id)
