@@ -18,6 +18,9 @@ Contract (every implementation, paper or ccxt):
 
 Paper gateways also implement :class:`SyncExecution`, the same three calls as plain
 functions, so the backtest and the paper hot path need no ``await`` between intent and fill.
+An in-process gateway may also take a :class:`ReportSink` (``set_report_sink``): the OMS's
+handler as one plain call per common report kind, so that an acceptance or a fill is not
+first built as a report object and then dispatched on its type. Same reports, same order.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "GatewayCapabilities",
     "GatewayHealth",
     "ReportHandler",
+    "ReportSink",
     "SyncExecution",
     "VenueAccepted",
     "VenueCancelled",
@@ -98,6 +102,23 @@ class VenueExpired(ExecutionReport, frozen=True, gc=False):
 
 ReportHandler = Callable[[ExecutionReport], None]
 """Where a gateway sends its reports (the OMS's ``on_report``)."""
+
+
+class ReportSink(Protocol):
+    """The OMS's report handler as plain calls: :meth:`report_accepted` means exactly what
+    the handler does with ``VenueAccepted(client_order_id, ts_ns, exchange_order_id)``,
+    :meth:`report_filled` what it does with the ``VenueFilled`` of the same fields."""
+
+    def report_accepted(self, client_order_id: ClientOrderId, ts_ns: int,
+                        exchange_order_id: str | None) -> None:
+        """A ``VenueAccepted`` report."""
+        ...
+
+    def report_filled(self, client_order_id: ClientOrderId, ts_ns: int, trade_id: str,
+                      qty: Decimal, price: Decimal, fee: Decimal, fee_currency: str | None,
+                      liquidity: LiquiditySide) -> None:
+        """A ``VenueFilled`` report."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ import msgspec
 
 from engine.execution import (
     ExecutionReport,
+    ReportSink,
     VenueAccepted,
     VenueCancelled,
     VenueFilled,
@@ -130,6 +131,8 @@ class Matcher:
                  prices: DecimalPrices | None = None) -> None:
         self.model = model
         self._emit = emit
+        self._accepted: Callable[[ClientOrderId, int, str | None], None] = self._emit_accepted
+        self._filled: Callable[..., None] = self._emit_filled
         self._trade_prefix = (ids or IdGenerator()).uuid().hex
         self._trade_seq = 0
         self._book: dict[Symbol, list[_Working]] = {}
@@ -150,11 +153,29 @@ class Matcher:
         self._touch = model.limit_fill == "touch"
         self._fee_quantum = model.fee_quantum
         self._fee_currency = model.fee_currency
+        self._size = (1.0, Decimal("1.0"))  # the last trade size and its Decimal: sizes repeat
         self.fills = 0
 
     def set_emit(self, emit: Callable[[ExecutionReport], None]) -> None:
-        """Send reports to ``emit`` from now on."""
+        """Send reports to ``emit`` from now on (acceptances and fills too: undoes
+        :meth:`set_sink`)."""
         self._emit = emit
+        self._accepted = self._emit_accepted
+        self._filled = self._emit_filled
+
+    def set_sink(self, sink: ReportSink) -> None:
+        """Report acceptances and fills by plain calls into ``sink`` (the OMS, whose
+        ``on_report`` is the emit function for the other reports)."""
+        self._accepted = sink.report_accepted
+        self._filled = sink.report_filled
+
+    def _emit_accepted(self, cid: ClientOrderId, ts: int, exchange_order_id: str | None) -> None:
+        self._emit(VenueAccepted(cid, ts, exchange_order_id))
+
+    def _emit_filled(self, cid: ClientOrderId, ts: int, trade_id: str, qty: Decimal,
+                     px: Decimal, fee: Decimal, fee_currency: str | None,
+                     liquidity: LiquiditySide) -> None:
+        self._emit(VenueFilled(cid, ts, trade_id, qty, px, fee, fee_currency, liquidity))
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -181,7 +202,7 @@ class Matcher:
             resting = self._book[symbol] = []
         resting.append(w)
         self._by_cid[cid] = w
-        self._emit(VenueAccepted(cid, now, "paper-" + cid))  # unique as the cid is
+        self._accepted(cid, now, "paper-" + cid)  # unique as the cid is
         if self._quotes:
             quote = self._quotes.get(symbol)
             if quote is not None and self._latency_ns == 0 and w.live and w.kind < _STOP:
@@ -212,8 +233,12 @@ class Matcher:
         ts = tick.ts_ns
         size = tick.qty
         p = self._prices.get(tick.symbol, tick.price)
-        # to_decimal inlined for the usual floats (shortest round-trip text)
-        avail = Decimal(repr(size)) if size.__class__ is float else to_decimal(size)
+        last = self._size
+        if size == last[0] and size.__class__ is last[0].__class__:
+            avail = last[1]
+        else:  # to_decimal inlined for the usual floats (shortest round-trip text)
+            avail = Decimal(repr(size)) if size.__class__ is float else to_decimal(size)
+            self._size = (size, avail)
         if not self._whole:
             avail *= self._share
         zero_latency = self._latency_ns == 0
@@ -367,7 +392,7 @@ class Matcher:
         self.fills += 1
         seq = self._trade_seq = self._trade_seq + 1
         trade_id = f"{self._trade_prefix}-{seq}"  # unique across restarts
-        self._emit(VenueFilled(w.cid, ts, trade_id, qty, px, fee, self._fee_currency, liquidity))
+        self._filled(w.cid, ts, trade_id, qty, px, fee, self._fee_currency, liquidity)
 
     def _trigger(self, w: _Working, ts: int, price: Decimal) -> None:
         w.kind = _MARKET if w.kind == _STOP else _LIMIT

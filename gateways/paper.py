@@ -17,7 +17,13 @@ from typing import Any
 
 from engine.bus import MessageBus
 from engine.clock import Clock
-from engine.execution import ExecutionReport, GatewayCapabilities, GatewayHealth, ReportHandler
+from engine.execution import (
+    ExecutionReport,
+    GatewayCapabilities,
+    GatewayHealth,
+    ReportHandler,
+    ReportSink,
+)
 from engine.ids import Venue
 from engine.model import Bar, DecimalPrices, Order, OrderType, Quote, TimeInForce, TradeTick
 from engine.oms.fastobj import IdGenerator
@@ -74,6 +80,11 @@ class PaperGateway:
         directly, with nothing in between."""
         self._handler = handler
         self.matcher.set_emit(handler)
+
+    def set_report_sink(self, sink: ReportSink) -> None:
+        """Acceptances and fills as plain calls into ``sink`` (the OMS, whose ``on_report``
+        is the report handler); :meth:`set_report_handler` undoes it."""
+        self.matcher.set_sink(sink)
 
     def attach(self, bus: MessageBus) -> None:
         """Subscribe the matcher to market data on ``bus``.

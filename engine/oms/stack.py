@@ -76,6 +76,9 @@ class TradingStack:
             prices=self.portfolio, capabilities=gateway.capabilities, config=oms_config,
             ids=ids, book=self.book)
         gateway.set_report_handler(self.oms.on_report)
+        set_sink = getattr(gateway, "set_report_sink", None)
+        if set_sink is not None:  # an in-process gateway: acceptances and fills as calls
+            set_sink(self.oms)
         if self.queue is not None:
             self.queue.set_report_handler(self.oms.on_report)
         self.portfolio.attach(bus)

@@ -23,7 +23,8 @@ from engine.events import (
     OrderRejected,
     OrderTriggered,
 )
-from engine.model import Alert, AlertSeverity, Fill, Order, OrderSide, OrderStatus
+from engine.execution import VenueAccepted, VenueFilled
+from engine.model import Alert, AlertSeverity, Fill, LiquiditySide, Order, OrderSide, OrderStatus
 from engine.oms.book import Entry, entry_for
 from engine.oms.children import ChildOrders
 from engine.oms.fastobj import evolver
@@ -33,14 +34,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from engine.execution import (
-        VenueAccepted,
+        ExecutionReport,
         VenueCancelled,
         VenueExpired,
-        VenueFilled,
         VenueRejected,
         VenueTriggered,
     )
-    from engine.ids import FillId
+    from engine.ids import ClientOrderId, FillId
     from engine.oms.manager import OmsConfig
 
 __all__ = ["OrderTransitions", "describe"]
@@ -49,11 +49,14 @@ _log = logging.getLogger(__name__)
 
 _ev_fill = evolver(Order, ("status", "filled_qty", "avg_fill_price", "fee", "fee_currency",
                            "updated_ns", "version"))
+_ev_accept = evolver(Order, ("status", "exchange_order_id", "updated_ns", "version"))
 _replace = msgspec.structs.replace  # a few fields: cheaper than an evolver
 
 _PENDING = OrderStatus.PENDING
 _OPEN = OrderStatus.OPEN
+_PARTIAL = OrderStatus.PARTIALLY_FILLED
 _FILLED = OrderStatus.FILLED
+_ZERO = Decimal(0)
 _BUY = OrderSide.BUY
 _CLOSE_EVENTS = {"rejected": OrderRejected, "cancelled": OrderCancelled,
                  "expired": OrderExpired}
@@ -70,22 +73,45 @@ class OrderTransitions(ChildOrders):
         _slip_down: Decimal
         _fill_id: Callable[[], FillId]
         _alert_fills: bool
+        _get_working: Callable[[ClientOrderId], Entry | None]
+
+        def on_report(self, report: ExecutionReport) -> None: ...
 
     # -- reports from the gateway ----------------------------------------------------------
 
+    def report_accepted(self, client_order_id: ClientOrderId, ts: int,
+                        exchange_order_id: str | None) -> None:
+        """A ``VenueAccepted`` as a plain call (:class:`engine.execution.ReportSink`)."""
+        entry = self._get_working(client_order_id)
+        if entry is None:  # unknown or closed: the report path judges it
+            self.on_report(VenueAccepted(client_order_id, ts, exchange_order_id))
+        else:
+            self._accepted(entry, ts, exchange_order_id)
+
+    def report_filled(self, client_order_id: ClientOrderId, ts: int, trade_id: str,
+                      qty: Decimal, price: Decimal, fee: Decimal, fee_currency: str | None,
+                      liquidity: LiquiditySide) -> None:
+        """A ``VenueFilled`` as a plain call (:class:`engine.execution.ReportSink`)."""
+        entry = self._get_working(client_order_id)
+        if entry is None:  # unknown or closed: the report path judges it
+            self.on_report(VenueFilled(client_order_id, ts, trade_id, qty, price, fee,
+                                       fee_currency, liquidity))
+        else:
+            self._filled(entry, ts, trade_id, qty, price, fee, fee_currency, liquidity)
+
     def _on_accepted(self, entry: Entry, r: VenueAccepted) -> None:
+        self._accepted(entry, r.ts_ns, r.exchange_order_id)
+
+    def _accepted(self, entry: Entry, ts: int, exchange_order_id: str | None) -> None:
         order = entry.order
         if order.status is _PENDING:  # the legal case of _apply_accept, inlined
             seq = entry.seq = entry.seq + 1
-            ts = r.ts_ns
-            entry.order = new = _replace(order, status=_OPEN,
-                                         exchange_order_id=r.exchange_order_id,
-                                         updated_ns=ts, version=seq)
+            entry.order = new = _ev_accept(order, _OPEN, exchange_order_id, ts, seq)
             self._publish(OrderAccepted(new, seq, ts, {}))
         elif entry.routed_late:
-            entry.order = _replace(order, exchange_order_id=r.exchange_order_id)
+            entry.order = _replace(order, exchange_order_id=exchange_order_id)
         else:
-            self._apply_accept(entry, r.ts_ns, r.exchange_order_id, None)
+            self._apply_accept(entry, ts, exchange_order_id, None)
 
     def _on_rejected(self, entry: Entry, r: VenueRejected) -> None:
         if entry.routed_late and entry.order.status is not _PENDING:
@@ -104,7 +130,11 @@ class OrderTransitions(ChildOrders):
         self._apply_trigger(entry, r.ts_ns, r.trigger_price)
 
     def _on_filled(self, entry: Entry, r: VenueFilled) -> None:
-        tid = r.trade_id
+        self._filled(entry, r.ts_ns, r.trade_id, r.qty, r.price, r.fee, r.fee_currency,
+                     r.liquidity)
+
+    def _filled(self, entry: Entry, ts: int, tid: str, qty: Decimal, price: Decimal,
+                fee: Decimal, fee_currency: str | None, liquidity: LiquiditySide) -> None:
         first = entry.first_trade
         if first is None:
             entry.first_trade = tid
@@ -120,7 +150,7 @@ class OrderTransitions(ChildOrders):
         order = entry.order
         fill = Fill(
             self._fill_id(), order.id, order.client_order_id, order.venue, order.symbol,
-            order.side, r.qty, r.price, r.ts_ns, tid, r.fee, r.fee_currency, r.liquidity,
+            order.side, qty, price, ts, tid, fee, fee_currency, liquidity,
             order.strategy_id, entry.decision_price)
         if not self._apply_fill(entry, fill):
             return
@@ -204,11 +234,17 @@ class OrderTransitions(ChildOrders):
     def _apply_fill(self, entry: Entry, fill: Fill) -> bool:
         order = entry.order
         qty = fill.qty
-        try:
-            status = next_status(order, "filled", qty)
-        except InvalidTransition as exc:
-            self._illegal(exc, fill.ts_ns)
-            return False
+        status = order.status
+        remaining = order.qty - order.filled_qty
+        if (status is _OPEN or status is _PARTIAL or status is _PENDING) and (
+                qty is not None and _ZERO < qty <= remaining):
+            status = _FILLED if qty == remaining else _PARTIAL  # next_status's legal case
+        else:
+            try:
+                status = next_status(order, "filled", qty)
+            except InvalidTransition as exc:
+                self._illegal(exc, fill.ts_ns)
+                return False
         price = fill.price
         if order.filled_qty:
             filled = order.filled_qty + qty
