@@ -10,7 +10,6 @@ and its indicators including the bar.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -53,7 +52,7 @@ class StackActions:
         """Submit with the strategy's id attached; None when rejected."""
         if not isinstance(intent, SubmitOrder):
             raise TypeError(f"submit takes a SubmitOrder (engine.intents), got {intent!r}")
-        order = self._stack.submit(dataclasses.replace(intent, strategy_id=strategy_id))
+        order = self._stack.submit(intent, strategy_id=strategy_id)
         return None if order.status is OrderStatus.REJECTED else order.id
 
     def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
+import numpy as np
+
 from engine.clock import Clock
 from engine.ids import ClientOrderId, Symbol
 from engine.model import NS_PER_S, Bar, OrderType
@@ -54,19 +56,63 @@ class VolumeProfile:
         self.learn()
 
     def learn(self) -> None:
-        """Fold the pending bars into the profile, in arrival order."""
-        bucket_ns, per_day, alpha = self._bucket_ns, self._per_day, self._alpha
-        volume = self._volume
-        for bar in self.pending:
-            if not bar.closed:
-                continue
-            buckets = volume.get(bar.symbol)
-            if buckets is None:
-                buckets = volume[bar.symbol] = {}
-            key = bar.ts_ns // bucket_ns % per_day
-            old = buckets.get(key)
-            buckets[key] = bar.volume if old is None else old + alpha * (bar.volume - old)
-        self.pending.clear()
+        """Fold the pending bars into the profile, in arrival order.
+
+        Vectorized per symbol (one pass over the bars to read them, then numpy): the EMA
+        step ``old + alpha * (volume - old)`` is the same IEEE arithmetic as a loop over
+        the bars, applied to each bucket's bars in arrival order, and buckets seen for the
+        first time are added in the order of their first bar, as the loop would.
+        """
+        pending = self.pending
+        closed = [bar for bar in pending if bar.closed]
+        pending.clear()
+        if not closed:
+            return
+        symbols = [bar.symbol for bar in closed]
+        first = symbols[0]
+        if symbols.count(first) == len(symbols):
+            groups: dict[Symbol, list[Bar]] = {first: closed}
+        else:
+            groups = {}
+            for bar, symbol in zip(closed, symbols, strict=True):
+                group = groups.get(symbol)
+                if group is None:
+                    group = groups[symbol] = []
+                group.append(bar)
+        for symbol, bars in groups.items():
+            self._fold(symbol, bars)
+
+    def _fold(self, symbol: Symbol, closed: list[Bar]) -> None:
+        buckets = self._volume.get(symbol)
+        if buckets is None:
+            buckets = self._volume[symbol] = {}
+        ts = np.array([bar.ts_ns for bar in closed], dtype=np.int64)
+        volumes = np.array([bar.volume for bar in closed], dtype=np.float64)
+        keys = ts // self._bucket_ns % self._per_day
+        order = np.argsort(keys, kind="stable")  # each bucket's bars in arrival order
+        sorted_keys = keys[order]
+        uniq, starts, counts = np.unique(sorted_keys, return_index=True, return_counts=True)
+        key_list: list[int] = uniq.tolist()
+        has = np.array([k in buckets for k in key_list], dtype=bool)
+        value = np.array([buckets.get(k, 0.0) for k in key_list], dtype=np.float64)
+        sorted_volumes = volumes[order]
+        alpha = self._alpha
+        for r in range(int(counts.max())):  # the r-th bar of every bucket that has one
+            active = counts > r
+            idx = starts[active] + r
+            v = sorted_volumes[idx]
+            old = value[active]
+            value[active] = np.where(has[active], old + alpha * (v - old), v)
+            has[active] = True
+        values: list[float] = value.tolist()
+        new_keys = [i for i, k in enumerate(key_list) if k not in buckets]
+        for i, k in enumerate(key_list):
+            if k in buckets:
+                buckets[k] = values[i]
+        # new buckets in the order of their first bar (dict order is what weights() sums in)
+        new_keys.sort(key=lambda i: int(order[starts[i]]))
+        for i in new_keys:
+            buckets[key_list[i]] = values[i]
 
     def weights(self, symbol: Symbol, times_ns: list[int]) -> list[Decimal]:
         """Relative weights (summing to 1) for slices sent at ``times_ns``."""

@@ -154,15 +154,20 @@ class OrderManager(OrderTransitions):
 
     # -- intents ---------------------------------------------------------------------------
 
-    def submit(self, cmd: SubmitOrder) -> Order:
-        """Risk-check and send an intent; return the order as it stands afterwards."""
+    def submit(self, cmd: SubmitOrder, *, strategy_id: StrategyId | None = None) -> Order:
+        """Risk-check and send an intent; return the order as it stands afterwards.
+
+        ``strategy_id``, when given, is the order's instead of the intent's (what a
+        strategy's context attaches: no copy of the intent is made for it).
+        """
         cmd.validate()
         now = self._now()
         oid, cid = self._order_ids()
         order = Order(
             oid, cid, cmd.venue or self.venue, cmd.symbol, cmd.side, cmd.type, cmd.qty, now,
-            cmd.strategy_id, cmd.time_in_force, cmd.limit_price, cmd.stop_price,
-            cmd.reduce_only, None, _PENDING, ZERO, None, ZERO, None, None, None, now, 1)
+            cmd.strategy_id if strategy_id is None else strategy_id, cmd.time_in_force,
+            cmd.limit_price, cmd.stop_price, cmd.reduce_only, None, _PENDING, ZERO, None, ZERO,
+            None, None, None, now, 1)
         return self._admit(order, cmd.algo, now)
 
     def cancel(self, order_id: OrderId, reason: str = "requested") -> bool:

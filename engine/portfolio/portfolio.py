@@ -2,8 +2,9 @@
 
 A fill updates the position and cash synchronously, in the handler of the very
 ``OrderFilled`` event, and publishes ``PositionChanged`` before the event's dispatch
-returns. Positions are kept account-wide (what ``positions`` stores) and per strategy and
-symbol (for attribution and per-strategy risk limits). Single quote currency: fills, fees
+returns (when anything subscribes to it: the event is not built for nobody). Positions
+are kept account-wide (what ``positions`` stores) and per strategy and symbol (for
+attribution and per-strategy risk limits). Single quote currency: fills, fees
 and cash are all in ``portfolio.currency``.
 
 Prices: the last trade price (a bar's close, a quote's mid when no trades flow) marks
@@ -71,6 +72,7 @@ class Portfolio(LazyMarks):
                  prices: DecimalPrices | None = None) -> None:
         self.config = cfg = config or PortfolioConfig()
         self._publish = bus.publish
+        self._subscribed = bus.has_subscribers
         self.cash = cfg.starting_cash
         self.realized = _ZERO
         self.fees = _ZERO
@@ -143,8 +145,9 @@ class Portfolio(LazyMarks):
             else:
                 self._settle()  # a later mark may close the day: it needs that equity
         state = self._book(fill)
-        self._publish(PositionChanged(state.to_position(fill.venue, symbol,
-                                                          self._mark(symbol)), ts))
+        if self._subscribed(PositionChanged):  # built only for someone (a backtest: nobody)
+            self._publish(PositionChanged(state.to_position(fill.venue, symbol,
+                                                              self._mark(symbol)), ts))
         if ts >= self._next_mark:
             self.mark(ts)
 
@@ -154,22 +157,17 @@ class Portfolio(LazyMarks):
         price = fill.price
         fee = fill.fee
         ts = fill.ts_ns
-        key = (fill.strategy_id, symbol)
         state = self._positions.get(symbol)
         if state is None:
             # while one strategy trades a symbol, its position is the account's: one object
+            key = (fill.strategy_id, symbol)
             state = self._positions[symbol] = self._strategies[key] = PositionState()
             self._venues[symbol] = fill.venue
             self._shared[symbol] = key
         before = state.qty
-        sstate = self._strategies.get(key)
-        if sstate is not state:
-            shared = self._shared.pop(symbol, None)
-            if shared is not None:  # a second strategy: the first one's share is its own now
-                self._strategies[shared] = state.copy()
-            if sstate is None:
-                sstate = self._strategies[key] = PositionState()
-            sstate.apply(qty, price, fee, ts)
+        shared = self._shared.get(symbol)
+        if shared is None or shared[0] != fill.strategy_id:  # not the one strategy's state
+            self._book_strategy(fill.strategy_id, symbol, state).apply(qty, price, fee, ts)
         realized = state.apply(qty, price, fee, ts)
         self.cash -= qty * price + fee
         if realized:
@@ -186,6 +184,18 @@ class Portfolio(LazyMarks):
             self._marks[symbol] = float(price)
             self._dec[symbol] = price
         return state
+
+    def _book_strategy(self, sid: StrategyId | None, symbol: Symbol,
+                       state: PositionState) -> PositionState:
+        """The strategy's own state for a fill of ``symbol`` that another strategy traded."""
+        key = (sid, symbol)
+        shared = self._shared.pop(symbol, None)
+        if shared is not None:  # a second strategy: the first one's share is its own now
+            self._strategies[shared] = state.copy()
+        sstate = self._strategies.get(key)
+        if sstate is None:
+            sstate = self._strategies[key] = PositionState()
+        return sstate
 
     def on_trade(self, tick: TradeTick) -> None:
         """Mark to a trade."""
