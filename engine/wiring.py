@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
 from engine.config import Config
-from engine.ids import OrderId, StrategyId, Symbol
+from engine.ids import OrderId, StrategyId
 from engine.indicator_hub import IndicatorHub
 from engine.model import Bar, Order, OrderStatus
 from engine.oms.commands import SubmitOrder
@@ -42,11 +42,15 @@ see ``gateways.factory.build_execution``."""
 class StackActions:
     """What strategies may do, over the trading stack (``StrategyActions``)."""
 
+    position: Callable[[StrategyId, str], Decimal]
+    """The strategy's own net position: the portfolio's ``strategy_position`` itself (a
+    strategy asks it on every bar)."""
+
     def __init__(self, stack: TradingStack) -> None:
         self._stack = stack
-        self._position_qty = stack.portfolio.position_qty
+        self.position = stack.portfolio.strategy_position
         self._open_orders = stack.oms.open_orders
-        self._open_count = stack.oms.book.open_count
+        self._strategy_open = stack.oms.book.open_counts.get
 
     def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
         """Submit with the strategy's id attached; None when rejected."""
@@ -66,13 +70,9 @@ class StackActions:
         """Cancel every working order of the strategy."""
         return self._stack.oms.cancel_all(strategy_id=strategy_id, reason="strategy halted")
 
-    def position(self, strategy_id: StrategyId, symbol: str) -> Decimal:
-        """The strategy's own net position."""
-        return self._position_qty(Symbol(symbol), strategy_id, account=False)
-
     def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
         """The strategy's working orders."""
-        if not self._open_count(strategy_id, account=False):
+        if not self._strategy_open(strategy_id):
             return []
         orders = self._open_orders(strategy_id)
         if symbol is None:

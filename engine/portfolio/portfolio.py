@@ -317,6 +317,12 @@ class Portfolio(LazyMarks):
             state = self._strategies.get((strategy_id, symbol))
         return _ZERO if state is None else state.qty
 
+    def strategy_position(self, strategy_id: StrategyId | None, symbol: str) -> Decimal:
+        """Net quantity held by one strategy (``position_qty(symbol, strategy_id,
+        account=False)`` in one call: what a strategy's context asks on every bar)."""
+        state = self._strategies.get((strategy_id, symbol))  # type: ignore[arg-type]  # str
+        return _ZERO if state is None else state.qty
+
     def position(self, symbol: Symbol) -> Position | None:
         """The account's position in ``symbol`` (None when never traded)."""
         state = self._positions.get(symbol)
