@@ -276,22 +276,42 @@ class Matcher:
         if not orders or not bar.closed:
             return
         ts = bar.ts_ns
-        o, h, lo = to_decimal(bar.open), to_decimal(bar.high), to_decimal(bar.low)
-        avail = to_decimal(bar.volume) * self._share
+        symbol = bar.symbol
+        o = to_decimal(bar.open)
+        hl: tuple[Decimal, Decimal] | None = None  # high and low, once an order needs them
+        avail = to_decimal(bar.volume)
+        if not self._whole:  # x * Decimal(1) is x, digits included
+            avail *= self._share
         for w in list(orders):
             if not w.live or ts < w.eligible_ns:
                 continue
+            if w.kind == _MARKET and not w.arrived and w.tif is _GTC:
+                # the common case: a market order's first eligible price is the bar's open
+                # (_match -> _take -> _finish_arrival, inlined)
+                w.arrived = True
+                remaining = w.remaining
+                qty = remaining if remaining < avail else avail
+                if qty > 0:
+                    self._fill(symbol, w, ts, qty, o * self._up if w.buy else o * self._down,
+                               _TAKER)
+                avail -= qty
+                if avail <= 0:
+                    break
+                continue
+            if hl is None:
+                hl = to_decimal(bar.high), to_decimal(bar.low)
+            h, lo = hl
             if w.kind >= _STOP:
                 stop = w.stop
                 assert stop is not None
                 if w.buy and h >= stop:
                     self._trigger(w, ts, max(stop, o))
-                    avail = self._match(bar.symbol, w, ts, max(stop, o), False, avail)
+                    avail = self._match(symbol, w, ts, max(stop, o), False, avail)
                 elif not w.buy and lo <= stop:
                     self._trigger(w, ts, min(stop, o))
-                    avail = self._match(bar.symbol, w, ts, min(stop, o), False, avail)
+                    avail = self._match(symbol, w, ts, min(stop, o), False, avail)
                 continue
-            avail = self._match(bar.symbol, w, ts, o, self._crosses(w, lo if w.buy else h), avail)
+            avail = self._match(symbol, w, ts, o, self._crosses(w, lo if w.buy else h), avail)
             if avail <= 0:
                 break
 
