@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from engine.ids import ClientOrderId, OrderId
 from engine.model import (
     ZERO,
@@ -24,7 +26,6 @@ from engine.model import (
 )
 from engine.oms.book import Entry, entry_for
 from engine.oms.commands import AlgoParams, RestoredOrder
-from engine.oms.fastobj import evolver
 from engine.oms.stops import StopEmulator
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ChildOrders", "is_rollup"]
 
-_ev_venue = evolver(Order, ("type", "stop_price"))
+
 _VENUE_TYPE = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
 _ALGO_TYPES = frozenset({OrderType.TWAP, OrderType.VWAP})
 
@@ -54,7 +55,7 @@ def is_rollup(order: Order, fill: Fill) -> bool:
 
 def venue_version(order: Order) -> Order:
     """What the venue is sent for an emulated stop once triggered (market or limit)."""
-    return _ev_venue(order, _VENUE_TYPE[order.type], None)
+    return msgspec.structs.replace(order, type=_VENUE_TYPE[order.type], stop_price=None)
 
 
 class ChildOrders:
@@ -189,7 +190,7 @@ class ChildOrders:
             elif resubmit:
                 order = entry.order
                 if entry.emulated == "stop":
-                    order = _ev_venue(order, _VENUE_TYPE[order.type], None)
+                    order = venue_version(order)
                 entry.routed_late = entry.order.status is not OrderStatus.PENDING
                 refused = self.router.submit(order)
                 if refused is not None:

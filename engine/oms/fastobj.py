@@ -2,9 +2,10 @@
 
 :class:`~engine.model.Order` and the other hot objects are frozen ``msgspec.Struct``
 classes, built positionally where it matters (a 23-field struct in ~0.15 us). A new version
-of an order is a copy with a few fields changed: :func:`evolver` compiles, once at import,
-a function that rebuilds the struct positionally with the changed values, which costs half
-of :func:`msgspec.structs.replace`'s keyword matching.
+of an order is a copy with a few fields changed: :func:`msgspec.structs.replace` makes it
+in C, at about half the cost of :func:`evolver` (a compiled positional rebuild that reads
+every field in Python) for an order with 4 to 7 changed fields (msgspec 0.22); the OMS uses
+``replace``.
 """
 
 from __future__ import annotations

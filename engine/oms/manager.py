@@ -48,8 +48,9 @@ from engine.model import (
 )
 from engine.oms.algos import AlgoExecutor, VolumeProfile
 from engine.oms.book import Entry, OrderBook
+from engine.oms.children import venue_version
 from engine.oms.commands import AlgoParams, SubmitOrder
-from engine.oms.fastobj import IdGenerator, evolver
+from engine.oms.fastobj import IdGenerator
 from engine.oms.router import OrderRouter
 from engine.oms.transitions import OrderTransitions, describe
 
@@ -57,13 +58,12 @@ __all__ = ["OmsConfig", "OrderManager", "PreTradeCheck", "PriceView"]
 
 _log = logging.getLogger(__name__)
 
-_ev_venue = evolver(Order, ("type", "stop_price"))
+
 
 _PENDING = OrderStatus.PENDING
 _BUY = OrderSide.BUY
 _MARKET = OrderType.MARKET
 _PROFILE_BATCH = VolumeProfile.batch
-_EMULATED_STOP_TYPE = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
 
 
 class OmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -294,7 +294,7 @@ class OrderManager(OrderTransitions):
                 continue
             order = entry.order
             entry.routed_late = True
-            refused = self.router.submit(_ev_venue(order, _EMULATED_STOP_TYPE[order.type], None))
+            refused = self.router.submit(venue_version(order))
             if refused is not None:
                 self._apply_close(entry, "cancelled", ts, {"reason": refused})
 
