@@ -156,6 +156,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return run_migrations(_load(args.config))
 
 
+def cmd_native(args: argparse.Namespace) -> int:
+    """Report on or build the compiled hot modules (engine/native.py)."""
+    from engine import native
+
+    return native.command(args.action, if_stale=args.if_stale)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradeengine", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tradeengine {_version()}")
@@ -202,6 +209,12 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _config_arg(migrate)
     migrate.set_defaults(func=cmd_migrate)
+
+    native = sub.add_parser("native", help="the compiled build of the hot modules (mypyc)")
+    native.add_argument("action", choices=["status", "build"])
+    native.add_argument("--if-stale", action="store_true",
+                        help="build only when no build matches the sources")
+    native.set_defaults(func=cmd_native)
     return parser
 
 

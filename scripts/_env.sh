@@ -37,4 +37,14 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
         echo "$want" > "$stamp"
     fi
+    ensure_native
+}
+
+# Compile the hot modules (engine/native.py) when mypyc is installed (the dev and bench
+# extras) and no build matches the sources; a failed build leaves pure Python in use.
+# TRADEENGINE_NATIVE=0 skips it.
+ensure_native() {
+    [ "${TRADEENGINE_NATIVE:-1}" != 0 ] || return 0
+    "$VENV/bin/python" -c 'import mypyc' 2>/dev/null || return 0
+    (cd "$ROOT" && "$VENV/bin/python" -m engine.cli native build --if-stale >&2) || true
 }

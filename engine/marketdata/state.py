@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 import numpy as np
 
@@ -24,9 +25,9 @@ BASE_TIMEFRAME = "1m"
 class CloseResult:
     """Outcome codes of :meth:`SymbolState.accept_closed`."""
 
-    ACCEPTED = 0
-    DUPLICATE = 1
-    LATE = 2
+    ACCEPTED: Final = 0
+    DUPLICATE: Final = 1
+    LATE: Final = 2
 
 
 class SymbolState:

@@ -41,5 +41,13 @@ def _fmt(value: Any) -> str:
 
 
 def emit(name: str, figures: dict[str, Any]) -> None:
-    """The last line of every bench."""
-    print(json.dumps({"bench": name, "figures": figures}))
+    """The last line of every bench, after a line saying which build of the engine ran:
+    ``native_modules`` is how many hot modules were compiled (0: pure Python)."""
+    from engine import native  # noqa: PLC0415 - the benches put the repository on the path
+
+    state = native.status()
+    print("engine build: " + (f"compiled hot modules in use ({state['modules']}, "
+                              "tradeengine native build)" if state["active"]
+                              else f"pure Python ({state['reason']})"))
+    print(json.dumps({"bench": name, "figures": {**figures,
+                                                 "native_modules": state["modules"]}}))

@@ -278,13 +278,29 @@ qty = "0.3"
 def test_replay_lanes_change_no_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every bar through the feed's full on_bar path gives the same fills and metrics as
     the replay lanes' steady-state path."""
-    from engine.marketdata.replay_lane import ReplayLane
+    from engine.marketdata.feed import MarketDataFeed
+
+    class OnBarLane:
+        """A lane that sends every bar through ``on_bar`` (the runner's lane interface)."""
+
+        def __init__(self, feed: MarketDataFeed) -> None:
+            self.bars = 0
+            self._on_bar = feed.on_bar
+
+        def push(self, bar: object, checked: bool = True) -> None:
+            self.bars += 1
+            self._on_bar(bar)  # type: ignore[arg-type]
+
+        def finish(self) -> None:
+            pass
 
     config = load_config(ema_config(tmp_path), env={})
     fast = run_backtest(config)
-    monkeypatch.setattr(ReplayLane, "push",
-                        lambda self, bar, checked=True: self._fallback(bar))
+    lanes: list[OnBarLane] = []
+    monkeypatch.setattr(MarketDataFeed, "replay_lane",
+                        lambda feed, timeframe: lanes.append(OnBarLane(feed)) or lanes[-1])
     slow = run_backtest(config)
+    assert lanes and lanes[0].bars == slow.bars > 0
     assert [(f.ts_ns, f.side, f.qty, f.price) for f in fast.fills] == [
         (f.ts_ns, f.side, f.qty, f.price) for f in slow.fills]
     assert fast.metrics == slow.metrics
