@@ -202,3 +202,38 @@ def test_venue_order_ids_stay_unique_for_many_orders_in_one_millisecond() -> Non
         h.submit("buy", 1, type="limit", limit_price="90")
     ids = [e.order.exchange_order_id for e in h.rec.of(OrderAccepted)]
     assert len(ids) == 3000 and len(set(ids)) == 3000
+
+
+def _scripted(h: Harness) -> list[tuple[object, ...]]:
+    """A mix of order types, partial fills, an IOC remainder, a cancel and a bar; what was
+    published, ids aside."""
+    h.trade(100.0)
+    h.submit("buy", 2)
+    h.submit("sell", 1, type="limit", limit_price=101)
+    h.submit("buy", 3, type="limit", limit_price=99, time_in_force="ioc")
+    resting = h.submit("buy", 1, type="limit", limit_price=90)
+    h.trade(100.0, qty=1.5)
+    h.trade(101.5, qty=4)
+    h.trade(98.5, qty=1)
+    h.oms.cancel(resting.id)
+    h.submit("sell", 1)
+    h.bar(100.0, 101.0, 99.0, 100.5, v=0.5)
+    h.bar(100.0, 101.0, 99.0, 100.5)
+    out: list[tuple[object, ...]] = []
+    for e in h.rec.events:
+        order = getattr(e, "order", None)
+        fill = getattr(e, "fill", None)
+        out.append((type(e).__name__, getattr(e, "seq", None),
+                    None if order is None else (order.status, order.filled_qty,
+                                                order.avg_fill_price, order.fee),
+                    None if fill is None else (fill.qty, fill.price, fill.fee, fill.liquidity)))
+    return out
+
+
+def test_report_sink_and_report_objects_publish_the_same() -> None:
+    model = PaperFillModel(slippage_bps=D(2), taker_fee_bps=D(5), maker_fee_bps=D(1))
+    direct = Harness(model=model)  # acceptances and fills as calls into the OMS
+    objects = Harness(model=model)
+    objects.gateway.set_report_handler(objects.oms.on_report)  # every report an object
+    assert _scripted(direct) == _scripted(objects)
+    assert direct.oms.counts == objects.oms.counts
