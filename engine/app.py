@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from engine import logs
+from engine import logs, native
 from engine.bus import MessageBus
 from engine.clock import LiveClock, SimClock
 from engine.commands import CommandRouter
@@ -274,6 +274,7 @@ class Engine:
             "mode": self.config.engine.mode,
             "state": self.state.value,
             "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
+            "build": native.status(),
             "database": {
                 "embedded": self.database.embedded,
                 "dsn": self.database.dsn_for_display,

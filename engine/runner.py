@@ -12,6 +12,7 @@ from typing import Any
 
 import uvloop
 
+from engine import native
 from engine.app import Engine, ExitCode, build_app
 from engine.config import Config
 from engine.database import Database, DatabaseUnavailable
@@ -69,8 +70,11 @@ def run_engine(config: Config, config_path: Path | None) -> int:
     engine = build_app(config, config_path=config_path, redactor=redactor,
                        market_data_gateway=load_factory("market_data"),
                        execution=load_factory("execution"))
+    build = native.status()
     _log.info("starting", extra={"engine": config.engine.name, "mode": config.engine.mode,
-                                 "config": str(config_path) if config_path else "defaults"})
+                                 "config": str(config_path) if config_path else "defaults",
+                                 "build": "compiled" if build["active"] else "pure Python",
+                                 "build_note": build["reason"] or f"{build['modules']} modules"})
     return int(uvloop.run(_run(engine)))
 
 

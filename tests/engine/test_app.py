@@ -90,6 +90,10 @@ async def test_endpoints(running: Engine) -> None:
     status, body = await get(running, "/status")
     assert status == 200
     assert body["state"] == "running" and body["database"]["embedded"] is False
+    from engine import native
+
+    assert body["build"] == native.status()  # which build runs: compiled or pure Python
+    assert body["build"]["active"] or body["build"]["reason"]
 
 
 async def test_secret_never_appears_in_status_or_metrics(running: Engine) -> None:
