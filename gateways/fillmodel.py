@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -59,10 +59,13 @@ from engine.oms.fastobj import IdGenerator
 
 __all__ = ["Matcher", "PaperFillModel"]
 
-_ZERO = Decimal(0)
-_TENK = Decimal(10_000)
-_ONE = Decimal(1)
-_MARKET, _LIMIT, _STOP, _STOP_LIMIT = 0, 1, 2, 3
+_ZERO: Final = Decimal(0)
+_TENK: Final = Decimal(10_000)
+_ONE: Final = Decimal(1)
+_MARKET: Final = 0
+_LIMIT: Final = 1
+_STOP: Final = 2
+_STOP_LIMIT: Final = 3
 
 
 def _kind(t: OrderType) -> int:
@@ -78,10 +81,11 @@ def _kind(t: OrderType) -> int:
     return -1
 
 
-_MAKER, _TAKER = LiquiditySide.MAKER, LiquiditySide.TAKER
-_BUY = OrderSide.BUY
-_GTC = TimeInForce.GTC
-_MARKET_T = OrderType.MARKET
+_MAKER: Final = LiquiditySide.MAKER
+_TAKER: Final = LiquiditySide.TAKER
+_BUY: Final = OrderSide.BUY
+_GTC: Final = TimeInForce.GTC
+_MARKET_T: Final = OrderType.MARKET
 
 
 class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Final
 
 import msgspec
 
@@ -20,8 +21,8 @@ from engine.model import Order, OrderSide
 
 __all__ = ["Entry", "OrderBook", "entry_for"]
 
-_ZERO = Decimal(0)
-_BUY = OrderSide.BUY
+_ZERO: Final = Decimal(0)
+_BUY: Final = OrderSide.BUY
 
 
 class Entry(msgspec.Struct, gc=False, eq=False):

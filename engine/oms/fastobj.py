@@ -15,7 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from engine.ids import ClientOrderId, FillId, OrderId
 
@@ -112,11 +112,11 @@ class IdGenerator:
         return u  # type: ignore[return-value]  # NewType: no call
 
 
-_RANDOM_MASK = 0xFFF << 64 | 0x3FFF_FFFF_FFFF_FFFF
-_new = object.__new__
-_time_ns = time.time_ns
-_UUID = uuid.UUID
+_RANDOM_MASK: Final = 0xFFF << 64 | 0x3FFF_FFFF_FFFF_FFFF
+_new: Final = object.__new__
+_time_ns: Final = time.time_ns
+_UUID: Final = uuid.UUID
 # the slots' own setters: what object.__setattr__ ends up calling, without the name lookup
 # (uuid.UUID.__setattr__ refuses assignment)
-_set_int = _UUID.__dict__["int"].__set__
-_set_safe = _UUID.__dict__["is_safe"].__set__
+_set_int: Final = _UUID.__dict__["int"].__set__
+_set_safe: Final = _UUID.__dict__["is_safe"].__set__

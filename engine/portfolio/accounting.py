@@ -22,14 +22,15 @@ operator here.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
 from engine.ids import Symbol, Venue
 from engine.model import Position
 
 __all__ = ["PositionState"]
 
-_ZERO = Decimal(0)
-_RELEASE_QUANTUM = Decimal("1e-12")
+_ZERO: Final = Decimal(0)
+_RELEASE_QUANTUM: Final = Decimal("1e-12")
 
 
 class PositionState:

@@ -12,7 +12,7 @@ else the last price.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Final, Protocol
 
 from engine.clock import Clock
 from engine.ids import StrategyId, Symbol
@@ -22,10 +22,10 @@ from engine.risk.state import RiskState
 
 __all__ = ["OpenOrdersView", "PortfolioView", "PreTradeChecks", "reduces_exposure"]
 
-_ZERO = Decimal(0)
-_HUNDRED = Decimal(100)
-_BUY = OrderSide.BUY
-_ACTIVE = RiskState.ACTIVE
+_ZERO: Final = Decimal(0)
+_HUNDRED: Final = Decimal(100)
+_BUY: Final = OrderSide.BUY
+_ACTIVE: Final = RiskState.ACTIVE
 Verdict = tuple[str, str] | None
 
 
