@@ -60,7 +60,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TRADEENGINE_"
-_NOT_OVERRIDES = frozenset({"TRADEENGINE_CONFIG", "TRADEENGINE_VENV"})  # read by CLI/scripts
+_NOT_OVERRIDES = frozenset({  # read by the CLI, the scripts and engine/native.py
+    "TRADEENGINE_CONFIG", "TRADEENGINE_VENV", "TRADEENGINE_NATIVE", "TRADEENGINE_NATIVE_DIR"})
 
 
 

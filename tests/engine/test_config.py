@@ -75,6 +75,12 @@ def test_env_override_errors_name_the_key() -> None:
         load_config(env={"TRADEENGINE_NOPE__X": "1"})
 
 
+def test_variables_of_the_scripts_and_the_native_build_are_not_overrides() -> None:
+    env = {"TRADEENGINE_CONFIG": "x.toml", "TRADEENGINE_VENV": "/v", "TRADEENGINE_NATIVE": "0",
+           "TRADEENGINE_NATIVE_DIR": "/n"}
+    assert load_config(env=env) == load_config(env={})
+
+
 def test_secrets_are_redacted_in_repr_and_str() -> None:
     config = load_config(env={"TRADEENGINE_DATABASE__DSN": "postgresql://u:hunter22@db/x",
                               "TRADEENGINE_EXCHANGE__SECRET": "s3cr3t-key"})
