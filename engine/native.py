@@ -143,7 +143,8 @@ def activate() -> None:
         _state.update(reason=f"{loaded[0]} was imported before the build could be used")
         return
     sys.meta_path.insert(0, _NativeFinder(binaries))
-    _state.update(active=True, reason="", modules=len(binaries))
+    compiled = sum(1 for name in binaries if name.startswith(("engine.", "gateways.")))
+    _state.update(active=True, reason="", modules=compiled)
 
 
 def status() -> dict[str, object]:
