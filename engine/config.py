@@ -39,7 +39,7 @@ from engine.config_sections import (
     _Section,
 )
 from engine.oms.manager import OmsConfig
-from engine.portfolio.portfolio import PortfolioConfig
+from engine.portfolio.config import PortfolioConfig
 from engine.risk.config import RiskConfig
 from engine.secrets import Secret, read_credential
 

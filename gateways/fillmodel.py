@@ -1,26 +1,7 @@
 """The paper matcher: one fill model for paper trading and backtests.
 
-Rules (``PaperFillModel`` holds the knobs):
-
-- An order becomes eligible ``latency_ms`` after submission. Trades delivered after the
-  submission are eligible (with latency: when their time has come); a bar only when it
-  opened at or after the submission, so a decision on bar N never fills inside bar N.
-- Market: fills at the next available price: against the top of book when a quote is known
-  (``use_book``; buy at the ask, sell at the bid, up to the quoted size), else at the next
-  trade's price or the next bar's open moved ``slippage_bps`` against the order.
-- Limit: fills only when the market trades through the limit (``limit_fill = "through"``:
-  a buy needs a trade below the limit; ``"touch"``: at or below). When the order is
-  marketable on arrival it takes liquidity at the market price, never worse than its limit
-  (taker); resting, it fills at its limit (maker). A quote fills a marketable limit on
-  arrival only; resting limits fill on trades and bars.
-- Stops trigger on a trade at or through the stop price (bars: high/low, at the open when
-  the bar gapped through). A stop-loss then fills like a market order at the trigger
-  price; a stop-limit becomes a limit order, judged at the trigger price first.
-- Volume: one trade's (or bar's) quantity times ``volume_share`` is shared by the orders it
-  fills, in arrival order; what is left waits for the next trade (partial fills).
-- IOC: whatever the first eligible price does not fill is cancelled. FOK: filled in full
-  by the first eligible price or cancelled with no fill.
-- Fees: ``maker_fee_bps``/``taker_fee_bps`` of the notional, rounded to ``fee_quantum``.
+:class:`Matcher` applies the rules of :class:`~gateways.paper_model.PaperFillModel` (its
+module says them) to orders against trades, bars and quotes.
 """
 
 from __future__ import annotations
@@ -28,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
@@ -56,6 +37,7 @@ from engine.model import (
     to_decimal,
 )
 from engine.oms.fastobj import IdGenerator
+from gateways.paper_model import PaperFillModel
 
 __all__ = ["Matcher", "PaperFillModel"]
 
@@ -86,28 +68,6 @@ _TAKER: Final = LiquiditySide.TAKER
 _BUY: Final = OrderSide.BUY
 _GTC: Final = TimeInForce.GTC
 _MARKET_T: Final = OrderType.MARKET
-
-
-class PaperFillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[paper]``: how the paper venue fills orders (see the module docstring)."""
-
-    slippage_bps: Decimal = Decimal(1)
-    use_book: bool = True
-    volume_share: Decimal = Decimal(1)
-    limit_fill: Literal["through", "touch"] = "through"
-    maker_fee_bps: Decimal = Decimal(2)
-    taker_fee_bps: Decimal = Decimal(5)
-    fee_quantum: Decimal = Decimal("1e-10")
-    fee_currency: str = "USDT"
-    latency_ms: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not _ZERO < self.volume_share <= 1:
-            raise ValueError(f"paper.volume_share must be in (0, 1], got {self.volume_share}")
-        if self.slippage_bps < 0 or self.maker_fee_bps < 0 or self.taker_fee_bps < 0:
-            raise ValueError("paper: slippage and fees must be >= 0 bps")
-        if self.latency_ms < 0:
-            raise ValueError("paper.latency_ms must be >= 0")
 
 
 class _Working(msgspec.Struct, gc=False, eq=False):

@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from engine.bus import MessageBus
 from engine.events import OrderFilled, PositionChanged
 from engine.ids import StrategyId, Symbol, Venue
@@ -43,24 +41,16 @@ from engine.model import (
     TradeTick,
 )
 from engine.portfolio.accounting import PositionState
+from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
+from engine.portfolio.status import portfolio_status
 from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
 
 __all__ = ["Portfolio", "PortfolioConfig"]
 
 _ZERO = Decimal(0)
 _BUY = OrderSide.BUY
-
-
-class PortfolioConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[portfolio]``: starting cash and how often equity is marked and snapshotted."""
-
-    starting_cash: Decimal = Decimal(100_000)
-    currency: str = "USDT"
-    mark_interval_ms: int = 1000
-    snapshot_interval_s: float = 60.0
-    equity_curve_points: int = 10_000
 
 
 class Portfolio(LazyMarks):
@@ -393,24 +383,10 @@ class Portfolio(LazyMarks):
             high_water_mark=perf.hwm, num_trades=perf.total_trades, win_rate=perf.win_rate(),
             sharpe=perf.sharpe())
 
+    def strategy_positions(self) -> list[tuple[StrategyId | None, Symbol, PositionState]]:
+        """Each strategy's position per symbol (attribution; None: no strategy)."""
+        return [(sid, sym, state) for (sid, sym), state in self._strategies.items()]
+
     def status(self) -> dict[str, Any]:
         """For /status (money as strings)."""
-        self.settle()
-        row = self.portfolio_row(self.last_ts)
-        return {
-            "cash": str(row.cash), "equity": str(row.equity),
-            "realized_pnl": str(row.realized_pnl), "unrealized_pnl": str(row.unrealized_pnl),
-            "fees": str(row.fees), "daily_pnl": str(row.daily_pnl),
-            "drawdown_pct": str(round(self.drawdown_pct(), 4)),
-            "max_drawdown_pct": str(round(row.max_drawdown_pct, 4)),
-            "high_water_mark": str(row.high_water_mark), "trades": row.num_trades,
-            "win_rate": row.win_rate, "sharpe": row.sharpe,
-            "positions": [{"symbol": p.symbol, "qty": str(p.qty),
-                           "avg_entry_price": str(p.avg_entry_price),
-                           "unrealized_pnl": str(p.unrealized_pnl),
-                           "realized_pnl": str(p.realized_pnl)}
-                          for p in self.positions() if p.qty],
-            "strategies": {f"{sid or '-'}:{sym}": {"qty": str(s.qty), "realized": str(s.realized),
-                                                   "fees": str(s.fees)}
-                           for (sid, sym), s in self._strategies.items()},
-        }
+        return portfolio_status(self)
