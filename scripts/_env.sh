@@ -41,10 +41,11 @@ ensure_venv() {
 }
 
 # Compile the hot modules (engine/native.py) when mypyc is installed (the dev and bench
-# extras) and no build matches the sources; a failed build leaves pure Python in use.
+# extras), a C compiler is there, and no build matches the sources; a failed build leaves pure Python in use.
 # TRADEENGINE_NATIVE=0 skips it.
 ensure_native() {
     [ "${TRADEENGINE_NATIVE:-1}" != 0 ] || return 0
     "$VENV/bin/python" -c 'import mypyc' 2>/dev/null || return 0
+    command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || return 0
     (cd "$ROOT" && "$VENV/bin/python" -m engine.cli native build --if-stale >&2) || true
 }
