@@ -233,27 +233,7 @@ class IndicatorHub:
             return
         grid = sorted_unique(np.concatenate([np.asarray(ts, dtype=np.int64)
                                          for ts, _ in known.values()]))
-        closes = np.full((len(grid), len(tf.symbols)), np.nan)
-        counts = np.zeros(len(grid), dtype=np.int64)
-        only_ts, only_close = next(iter(known.values()))
-        if len(tf.symbols) == 1 and np.array_equal(grid, only_ts):
-            # One symbol, its bars in time order (the usual backtest): its closes are the
-            # column as they stand, nothing to align or carry.
-            closes[:, 0] = only_close
-            counts[:] = 1
-            known = {}
-        for symbol, (ts, close) in known.items():
-            rows = np.searchsorted(grid, ts)
-            column = tf.symbols[symbol]
-            have = np.zeros(len(grid), dtype=bool)
-            have[rows] = True
-            counts += have
-            # A bar time without this symbol's bar carries its last close (as on_bar does).
-            filled = np.full(len(grid), np.nan)
-            filled[rows] = close
-            last = np.where(have, np.arange(len(grid)), -1)
-            np.maximum.accumulate(last, out=last)
-            closes[:, column] = np.where(last >= 0, filled[np.maximum(last, 0)], np.nan)
+        closes, counts = _aligned_closes(grid, known, tf.symbols)
         for group in tf.groups.values():
             group.preload(closes)
         tf.grid_ts, tf.grid_closes, tf.grid_counts = grid.tolist(), closes, counts.tolist()
@@ -358,3 +338,30 @@ class IndicatorHub:
                 raise RuntimeError("indicators must be requested in on_start, before data flows")
             group = tf.groups[key] = _Group(key, factory, rows, batch, tf.cursor)
         return Handle(group, column)
+
+
+def _aligned_closes(grid: np.ndarray, series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                    columns: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per bar time of ``grid`` (rows) and symbol (``columns``): the close, a bar time
+    without the symbol's bar carrying its last close (as ``on_bar`` does), NaN before its
+    first; and per bar time how many symbols have a bar."""
+    closes = np.full((len(grid), len(columns)), np.nan)
+    counts = np.zeros(len(grid), dtype=np.int64)
+    if len(columns) == 1 and len(series) == 1:
+        ((ts, close),) = series.values()
+        if np.array_equal(grid, ts):  # the usual backtest: the closes as they stand
+            closes[:, 0] = close
+            counts[:] = 1
+            return closes, counts
+    for symbol, (ts, close) in series.items():
+        rows = np.searchsorted(grid, ts)
+        column = columns[symbol]
+        have = np.zeros(len(grid), dtype=bool)
+        have[rows] = True
+        counts += have
+        filled = np.full(len(grid), np.nan)
+        filled[rows] = close
+        last = np.where(have, np.arange(len(grid)), -1)
+        np.maximum.accumulate(last, out=last)
+        closes[:, column] = np.where(last >= 0, filled[np.maximum(last, 0)], np.nan)
+    return closes, counts

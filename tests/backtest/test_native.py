@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from engine import native
+from tests.strategies_builtin.strategy_backtests import BTC_1M, write_config
 
 REPO = Path(__file__).resolve().parents[2]
-BTC_1M = REPO / "tests" / "data" / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"
 
 RUN = """
 import json, sys
@@ -30,14 +30,7 @@ print(json.dumps({"native": native.status(), "bus": engine.bus.__file__,
                             for f in result.fills]}, sort_keys=True, default=str))
 """
 
-CONFIG = f"""
-[backtest]
-data = ["{BTC_1M}"]
-starting_cash = "100000"
-[risk]
-allow_short = true
-[[strategies]]
-name = "ema"
+STRATEGIES = """name = "ema"
 class = "ema_cross"
 symbol = "BTC/USD"
 fast = 5
@@ -65,8 +58,7 @@ def _backtest(config: Path, native_flag: str) -> dict[str, object]:
                     reason=f"no compiled build in use ({native.status()['reason']}); "
                            "`tradeengine native build` makes one")
 def test_compiled_and_pure_python_backtests_agree(tmp_path: Path) -> None:
-    config = tmp_path / "bt.toml"
-    config.write_text(CONFIG)
+    config = write_config(tmp_path, [BTC_1M], STRATEGIES, allow_short=True)
     compiled, pure = _backtest(config, "1"), _backtest(config, "0")
     assert compiled["native"]["active"] and str(compiled["bus"]).endswith(".so")  # type: ignore[index]
     assert not pure["native"]["active"] and str(pure["bus"]).endswith(".py")  # type: ignore[index]
