@@ -47,6 +47,7 @@ HOT: tuple[str, ...] = (
     "engine/marketdata/ringbuffer.py",
     "engine/oms/book.py",
     "engine/oms/fastobj.py",
+    "engine/oms/profile.py",
     "engine/oms/states.py",
     "engine/risk/checks.py",
     "engine/portfolio/accounting.py",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -162,14 +163,18 @@ def run_backtest(config: Config, *, base: Path | None = None,
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
     engine.marketdata.ensure_timeframes(engine.strategies.timeframes_used())
     _preload_indicators(engine.strategies.indicators, series)
-    if persist_dsn is None:
-        for _ in _drive(engine, series, result):
-            pass
-    else:
-        from engine.backtest.persist import drive_persisted  # noqa: PLC0415
+    gc.freeze()  # what setup built lives on: the run's collections need not walk it
+    try:
+        if persist_dsn is None:
+            for _ in _drive(engine, series, result):
+                pass
+        else:
+            from engine.backtest.persist import drive_persisted  # noqa: PLC0415
 
-        result.persisted = asyncio.run(
-            drive_persisted(engine, _drive(engine, series, result, chunk=100), persist_dsn))
+            result.persisted = asyncio.run(drive_persisted(
+                engine, _drive(engine, series, result, chunk=100), persist_dsn))
+    finally:
+        gc.unfreeze()
     engine.strategies.stop()
     portfolio = engine.trading.portfolio
     curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)

@@ -5,7 +5,7 @@ at ``start + k * D / n``. Slice k brings the parent's executed-or-working quanti
 cumulative target ``Q * (w_0 + ... + w_k)`` rounded down to ``qty_step`` (the last target
 is Q): a child that was rejected or cancelled is made up by the next slice, and a restart
 resumes at the slice due now. TWAP weights are equal; VWAP weights follow the symbol's
-recent volume profile (:class:`VolumeProfile`), equal when no volume is known.
+recent volume profile (:class:`engine.oms.profile.VolumeProfile`), equal when no volume is known.
 
 The parent is accepted by the engine (never sent to a venue). Its children are ordinary
 orders with ``parent_id`` set; each child fill is also rolled up into the parent as an
@@ -20,113 +20,16 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
-import numpy as np
-
 from engine.clock import Clock
-from engine.ids import ClientOrderId, Symbol
-from engine.model import NS_PER_S, Bar, OrderType
+from engine.ids import ClientOrderId
+from engine.model import NS_PER_S, OrderType
 from engine.oms.book import Entry
 from engine.oms.commands import AlgoParams
+from engine.oms.profile import VolumeProfile
 
-__all__ = ["AlgoExecutor", "AlgoHost", "VolumeProfile"]
+__all__ = ["AlgoExecutor", "AlgoHost"]
 
 _ZERO = Decimal(0)
-
-
-class VolumeProfile:
-    """Recent traded volume per time-of-day bucket and symbol (an EMA over days).
-
-    Bars are learnt in batches: the OMS appends each bar to :attr:`pending` (one list append
-    per bar, the only work a bar costs when no VWAP runs) and calls :meth:`learn` when
-    :attr:`batch` are waiting; :meth:`weights` learns what waits first.
-    """
-
-    batch = 4096
-
-    def __init__(self, bucket_s: int = 60, alpha: float = 0.3) -> None:
-        self._bucket_ns = bucket_s * NS_PER_S
-        self._per_day = 86_400 // bucket_s
-        self._alpha = alpha
-        self._volume: dict[Symbol, dict[int, float]] = {}
-        self.pending: list[Bar] = []
-
-    def on_bar(self, bar: Bar) -> None:
-        """Learn from a bar now (closed bars only)."""
-        self.pending.append(bar)
-        self.learn()
-
-    def learn(self) -> None:
-        """Fold the pending bars into the profile, in arrival order.
-
-        Vectorized per symbol (one pass over the bars to read them, then numpy): the EMA
-        step ``old + alpha * (volume - old)`` is the same IEEE arithmetic as a loop over
-        the bars, applied to each bucket's bars in arrival order, and buckets seen for the
-        first time are added in the order of their first bar, as the loop would.
-        """
-        pending = self.pending
-        closed = [bar for bar in pending if bar.closed]
-        pending.clear()
-        if not closed:
-            return
-        symbols = [bar.symbol for bar in closed]
-        first = symbols[0]
-        if symbols.count(first) == len(symbols):
-            groups: dict[Symbol, list[Bar]] = {first: closed}
-        else:
-            groups = {}
-            for bar, symbol in zip(closed, symbols, strict=True):
-                group = groups.get(symbol)
-                if group is None:
-                    group = groups[symbol] = []
-                group.append(bar)
-        for symbol, bars in groups.items():
-            self._fold(symbol, bars)
-
-    def _fold(self, symbol: Symbol, closed: list[Bar]) -> None:
-        buckets = self._volume.get(symbol)
-        if buckets is None:
-            buckets = self._volume[symbol] = {}
-        ts = np.array([bar.ts_ns for bar in closed], dtype=np.int64)
-        volumes = np.array([bar.volume for bar in closed], dtype=np.float64)
-        keys = ts // self._bucket_ns % self._per_day
-        order = np.argsort(keys, kind="stable")  # each bucket's bars in arrival order
-        sorted_keys = keys[order]
-        uniq, starts, counts = np.unique(sorted_keys, return_index=True, return_counts=True)
-        key_list: list[int] = uniq.tolist()
-        has = np.array([k in buckets for k in key_list], dtype=bool)
-        value = np.array([buckets.get(k, 0.0) for k in key_list], dtype=np.float64)
-        sorted_volumes = volumes[order]
-        alpha = self._alpha
-        for r in range(int(counts.max())):  # the r-th bar of every bucket that has one
-            active = counts > r
-            idx = starts[active] + r
-            v = sorted_volumes[idx]
-            old = value[active]
-            value[active] = np.where(has[active], old + alpha * (v - old), v)
-            has[active] = True
-        values: list[float] = value.tolist()
-        new_keys = [i for i, k in enumerate(key_list) if k not in buckets]
-        for i, k in enumerate(key_list):
-            if k in buckets:
-                buckets[k] = values[i]
-        # new buckets in the order of their first bar (dict order is what weights() sums in)
-        new_keys.sort(key=lambda i: int(order[starts[i]]))
-        for i in new_keys:
-            buckets[key_list[i]] = values[i]
-
-    def weights(self, symbol: Symbol, times_ns: list[int]) -> list[Decimal]:
-        """Relative weights (summing to 1) for slices sent at ``times_ns``."""
-        self.learn()
-        n = len(times_ns)
-        buckets = self._volume.get(symbol)
-        if not buckets:
-            return [Decimal(1) / n] * n
-        mean = sum(buckets.values()) / len(buckets)
-        raw = [buckets.get(t // self._bucket_ns % self._per_day, mean) for t in times_ns]
-        total = sum(raw)
-        if total <= 0:
-            return [Decimal(1) / n] * n
-        return [Decimal(repr(v / total)) for v in raw]
 
 
 class AlgoHost(Protocol):

@@ -46,11 +46,12 @@ from engine.model import (
     TradeTick,
     to_decimal,
 )
-from engine.oms.algos import AlgoExecutor, VolumeProfile
+from engine.oms.algos import AlgoExecutor
 from engine.oms.book import Entry, OrderBook
 from engine.oms.children import venue_version
 from engine.oms.commands import AlgoParams, SubmitOrder
 from engine.oms.fastobj import IdGenerator
+from engine.oms.profile import OmsBarTap, VolumeProfile
 from engine.oms.router import OrderRouter
 from engine.oms.transitions import OrderTransitions, describe
 
@@ -63,7 +64,6 @@ _log = logging.getLogger(__name__)
 _PENDING = OrderStatus.PENDING
 _BUY = OrderSide.BUY
 _MARKET = OrderType.MARKET
-_PROFILE_BATCH = VolumeProfile.batch
 
 
 class OmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -122,7 +122,9 @@ class OrderManager(OrderTransitions):
         self.algos = AlgoExecutor(clock, self, self.profile)
         OrderTransitions.__init__(self)
         self._stop_symbols = self.stops.symbols
-        self._profile_bars = self.profile.pending if self.config.volume_profile else None
+        self.bar_tap = OmsBarTap(self.profile if self.config.volume_profile else None,
+                                 self._stop_symbols, self._on_stop_bar)
+        """The bar handler the stack subscribes (profile and stops, compiled)."""
         self._publish = bus.publish
         self._now = clock.now_ns
         self._order_ids = self.ids.order_ids
@@ -211,16 +213,13 @@ class OrderManager(OrderTransitions):
             self._fire_stops(self.stops.triggered(tick.symbol, p, p, p), tick.ts_ns)
 
     def on_bar(self, bar: Bar) -> None:
-        """Queue the bar for the volume profile; trigger emulated stops on the bar's range."""
-        pending = self._profile_bars
-        if pending is not None:
-            pending.append(bar)
-            if len(pending) >= _PROFILE_BATCH:
-                self.profile.learn()
-        if bar.symbol in self._stop_symbols:
-            fired = self.stops.triggered(bar.symbol, to_decimal(bar.open), to_decimal(bar.high),
-                                         to_decimal(bar.low))
-            self._fire_stops(fired, bar.ts_ns)
+        """Learn the bar into the volume profile; trigger emulated stops on its range."""
+        self.bar_tap.on_bar(bar)
+
+    def _on_stop_bar(self, bar: Bar) -> None:
+        fired = self.stops.triggered(bar.symbol, to_decimal(bar.open), to_decimal(bar.high),
+                                     to_decimal(bar.low))
+        self._fire_stops(fired, bar.ts_ns)
 
     # -- reports from the gateway ----------------------------------------------------------
 

@@ -1,0 +1,71 @@
+"""What the OMS does with each bar, compiled (:mod:`engine.native`): learn the volume
+profile VWAP parents slice by, and wake the stop emulation only for a symbol with an armed
+stop. Every closed bar passes through here, so a bar costs a few dict operations, not an
+interpreted call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+from decimal import Decimal
+
+from engine.model import NS_PER_S, Bar
+
+__all__ = ["OmsBarTap", "VolumeProfile"]
+
+
+class VolumeProfile:
+    """Recent traded volume per time-of-day bucket and symbol: per bucket, an EMA over the
+    days (``old + alpha * (volume - old)``; a bucket's first bar sets it)."""
+
+    def __init__(self, bucket_s: int = 60, alpha: float = 0.3) -> None:
+        self._bucket_ns: int = bucket_s * NS_PER_S
+        self._per_day: int = 86_400 // bucket_s
+        self._alpha: float = alpha
+        self._volume: dict[str, dict[int, float]] = {}
+
+    def on_bar(self, bar: Bar) -> None:
+        """Learn from a bar (closed bars only)."""
+        if not bar.closed:
+            return
+        symbol: str = bar.symbol
+        buckets = self._volume.get(symbol)
+        if buckets is None:
+            buckets = self._volume[symbol] = {}
+        key: int = bar.ts_ns // self._bucket_ns % self._per_day
+        volume: float = bar.volume
+        old = buckets.get(key)
+        buckets[key] = volume if old is None else old + self._alpha * (volume - old)
+
+    def weights(self, symbol: str, times_ns: list[int]) -> list[Decimal]:
+        """Relative weights (summing to 1) for slices sent at ``times_ns``."""
+        n = len(times_ns)
+        buckets = self._volume.get(symbol)
+        if not buckets:
+            return [Decimal(1) / n] * n
+        mean = sum(buckets.values()) / len(buckets)
+        raw = [buckets.get(t // self._bucket_ns % self._per_day, mean) for t in times_ns]
+        total = sum(raw)
+        if total <= 0:
+            return [Decimal(1) / n] * n
+        return [Decimal(repr(v / total)) for v in raw]
+
+
+class OmsBarTap:
+    """The OMS's bar handler: the profile learns every bar (when ``profile`` is set); the
+    stop emulation (``on_stop_bar``) sees a bar only while ``stop_symbols`` (a live view)
+    holds its symbol."""
+
+    def __init__(self, profile: VolumeProfile | None, stop_symbols: Container[str],
+                 on_stop_bar: Callable[[Bar], None]) -> None:
+        self._profile = profile
+        self._stop_symbols = stop_symbols
+        self._on_stop_bar = on_stop_bar
+
+    def on_bar(self, bar: Bar) -> None:
+        """One bar: learn it; trigger the symbol's emulated stops."""
+        profile = self._profile
+        if profile is not None:
+            profile.on_bar(bar)
+        if bar.symbol in self._stop_symbols:
+            self._on_stop_bar(bar)
