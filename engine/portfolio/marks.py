@@ -102,31 +102,36 @@ def price_bounds(
 class LazyMarks:
     """Mixin of :class:`~engine.portfolio.portfolio.Portfolio`: marks, lazy where possible."""
 
-    if TYPE_CHECKING:  # provided by Portfolio
-        cash: Decimal
-        last_ts: int
-        performance: PerformanceTracker
-        _open: dict[Symbol, PositionState]
-        _marks: dict[Symbol, float]
-        _dec: dict[Symbol, Decimal]
-        _equity: Decimal | None
-        _to_decimal: Callable[[str, float], Decimal]
-        _equity_listeners: list[Callable[[int, Decimal], None]]
-        _guards: list[EquityGuard]
-        _bounds: dict[Symbol, tuple[float, float]]
-        _lazy_until: int
-        _pending_ts: int | None
-        _pending_marks: dict[Symbol, float | None]
-        _worst: float | None
-        _worst_base: float
-        _worst_long: bool
-        _next_mark: int
-        _next_snapshot: int
-        _mark_ns: int
+    # provided by Portfolio
+    cash: Decimal
+    last_ts: int
+    performance: PerformanceTracker
+    _open: dict[Symbol, PositionState]
+    _marks: dict[Symbol, float]
+    _dec: dict[Symbol, Decimal]
+    _equity: Decimal | None
+    _to_decimal: Callable[[str, float], Decimal]
+    _equity_listeners: list[Callable[[int, Decimal], None]]
+    _guards: list[EquityGuard]
+    _bounds: dict[Symbol, tuple[float, float]]
+    _lazy_until: int
+    _pending_ts: int | None
+    _pending_marks: dict[Symbol, float | None]
+    _worst: float | None
+    _worst_base: float
+    _worst_long: bool
+    _next_mark: int
+    _next_snapshot: int
+    _mark_ns: int
 
-        def mark(self, ts: int) -> Decimal: ...
-        def equity(self) -> Decimal: ...
-        def position_value(self) -> Decimal: ...
+    def mark(self, ts: int) -> Decimal:
+        raise NotImplementedError
+
+    def equity(self) -> Decimal:
+        raise NotImplementedError
+
+    def position_value(self) -> Decimal:
+        raise NotImplementedError
 
     def add_guard(self, guard: EquityGuard) -> None:
         """Call ``guard.on_equity(ts_ns, equity)`` on every mark where it could act (by its

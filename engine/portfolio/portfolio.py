@@ -137,7 +137,7 @@ class Portfolio(LazyMarks):
         state = self._book(fill)
         if self._subscribed(PositionChanged):  # built only for someone (a backtest: nobody)
             self._publish(PositionChanged(state.to_position(fill.venue, symbol,
-                                                              self._mark(symbol)), ts))
+                                                              self.last_price(symbol)), ts))
         if ts >= self._next_mark:
             self.mark(ts)
 
@@ -269,7 +269,7 @@ class Portfolio(LazyMarks):
         held: dict[str, Any] = {}
         for symbol, state in self._positions.items():
             if state.qty:
-                pos = state.to_position(self._venues[symbol], symbol, self._mark(symbol))
+                pos = state.to_position(self._venues[symbol], symbol, self.last_price(symbol))
                 self._publish(PositionChanged(pos, ts))
                 held[symbol] = {"qty": str(pos.qty), "avg_entry_price": str(pos.avg_entry_price),
                                 "unrealized_pnl": str(pos.unrealized_pnl)}
@@ -296,7 +296,6 @@ class Portfolio(LazyMarks):
             dec = self._dec[symbol] = self._to_decimal(symbol, raw)
         return dec
 
-    _mark = last_price
 
     def position_qty(self, symbol: Symbol, strategy_id: StrategyId | None = None, *,
                      account: bool = True) -> Decimal:
@@ -318,25 +317,25 @@ class Portfolio(LazyMarks):
         state = self._positions.get(symbol)
         if state is None:
             return None
-        return state.to_position(self._venues[symbol], symbol, self._mark(symbol))
+        return state.to_position(self._venues[symbol], symbol, self.last_price(symbol))
 
     def positions(self) -> list[Position]:
         """Every position ever held (flat ones too)."""
-        return [s.to_position(self._venues[k], k, self._mark(k))
+        return [s.to_position(self._venues[k], k, self.last_price(k))
                 for k, s in self._positions.items()]
 
     def unrealized(self) -> Decimal:
         """Unrealized PnL of all positions at the last marks."""
         total = _ZERO
         for symbol, state in self._open.items():
-            total += state.unrealized(self._mark(symbol))
+            total += state.unrealized(self.last_price(symbol))
         return total
 
     def position_value(self) -> Decimal:
         """Signed value of all positions at the last marks (cost when unmarked)."""
         total = _ZERO
         for symbol, state in self._open.items():
-            m = self._mark(symbol)
+            m = self.last_price(symbol)
             total += state.cost if m is None else state.qty * m
         return total
 
@@ -344,7 +343,7 @@ class Portfolio(LazyMarks):
         """Sum of absolute position values at the last marks."""
         total = _ZERO
         for symbol, state in self._open.items():
-            m = self._mark(symbol)
+            m = self.last_price(symbol)
             total += abs(state.cost if m is None else state.qty * m)
         return total
 
@@ -352,7 +351,7 @@ class Portfolio(LazyMarks):
         """Gross exposure and equity in one pass (the risk checks' view)."""
         gross = value = _ZERO
         for symbol, state in self._open.items():
-            m = self._mark(symbol)
+            m = self.last_price(symbol)
             v = state.cost if m is None else state.qty * m
             value += v
             gross += abs(v)
