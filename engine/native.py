@@ -39,6 +39,7 @@ HOT: tuple[str, ...] = (
     "engine/bus.py",
     "engine/clock.py",
     "engine/strategy_context.py",
+    "engine/strategy_actions.py",
     "engine/marketdata/state.py",
     "engine/backtest/runner.py",
     "engine/indicator_hub.py",
@@ -51,6 +52,8 @@ HOT: tuple[str, ...] = (
     "engine/oms/states.py",
     "engine/risk/checks.py",
     "engine/portfolio/accounting.py",
+    "engine/portfolio/marks.py",
+    "engine/portfolio/portfolio.py",
     "gateways/fillmodel.py",
     "gateways/paper.py",
 )

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
 from engine.config import Config
-from engine.ids import OrderId, StrategyId
+from engine.ids import StrategyId
 from engine.indicator_hub import IndicatorHub
-from engine.model import Bar, Order, OrderStatus
-from engine.oms.commands import SubmitOrder
+from engine.model import Bar, Order
 from engine.plugins import instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
+from engine.strategy_actions import StackActions
 from engine.strategy_host import StrategyHost
 
 if TYPE_CHECKING:
@@ -37,55 +36,6 @@ _log = logging.getLogger(__name__)
 ExecutionFactory = Callable[..., Any]
 """``factory(config, bus=, clock=, risk_store=, load_orders=) -> (gateway, TradingStack)``;
 see ``gateways.factory.build_execution``."""
-
-
-class StackActions:
-    """What strategies may do, over the trading stack (``StrategyActions``)."""
-
-    position: Callable[[StrategyId, str], Decimal]
-    """The strategy's own net position: the portfolio's ``strategy_position`` itself (a
-    strategy asks it on every bar)."""
-
-    def __init__(self, stack: TradingStack) -> None:
-        self._stack = stack
-        self.position = stack.portfolio.strategy_position
-        self._open_orders = stack.oms.open_orders
-        self._strategy_open = stack.oms.book.open_counts.get
-
-    def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
-        """Submit with the strategy's id attached; None when rejected."""
-        if not isinstance(intent, SubmitOrder):
-            raise TypeError(f"submit takes a SubmitOrder (engine.intents), got {intent!r}")
-        order = self._stack.submit(intent, strategy_id=strategy_id)
-        return None if order.status is OrderStatus.REJECTED else order.id
-
-    def cancel(self, strategy_id: StrategyId, order_id: OrderId) -> None:
-        """Cancel one of the strategy's orders."""
-        order = self._stack.oms.get(order_id)
-        if order is None or order.strategy_id != strategy_id:
-            raise ValueError(f"order {order_id} is not an order of strategy {strategy_id}")
-        self._stack.cancel(order_id)
-
-    def cancel_all(self, strategy_id: StrategyId) -> int:
-        """Cancel every working order of the strategy."""
-        return self._stack.oms.cancel_all(strategy_id=strategy_id, reason="strategy halted")
-
-    def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
-        """The strategy's working orders."""
-        if not self._strategy_open(strategy_id):
-            return []
-        orders = self._open_orders(strategy_id)
-        if symbol is None:
-            return orders
-        return [o for o in orders if o.symbol == symbol]
-
-    def cash(self) -> Decimal:
-        """Account cash."""
-        return Decimal(self._stack.portfolio.cash)
-
-    def equity(self) -> Decimal:
-        """Account equity."""
-        return self._stack.portfolio.equity()
 
 
 def add_trading(engine: Engine, factory: ExecutionFactory, *,
