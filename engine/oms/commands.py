@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from engine.ids import StrategyId, Symbol, Venue
 from engine.model import Order, OrderSide, OrderType, TimeInForce
 from engine.oms.states import InvalidOrder
@@ -57,9 +59,11 @@ class AlgoParams:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitOrder:
-    """A strategy's (or operator's) intent to trade; passes risk before it becomes an order."""
+class SubmitOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A strategy's (or operator's) intent to trade; passes risk before it becomes an order.
+
+    A Struct (built per order by strategies: keyword construction in C; no cycles, so
+    not tracked by the collector)."""
 
     symbol: Symbol
     side: OrderSide
