@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container
 from decimal import Decimal
+from typing import Final
 
 from engine.model import NS_PER_S, Bar
 
 __all__ = ["OmsBarTap", "VolumeProfile"]
+
+_UNSEEN: Final = -1.0  # volumes are >= 0
 
 
 class VolumeProfile:
@@ -20,9 +23,10 @@ class VolumeProfile:
 
     def __init__(self, bucket_s: int = 60, alpha: float = 0.3) -> None:
         self._bucket_ns: int = bucket_s * NS_PER_S
-        self._per_day: int = 86_400 // bucket_s
+        self._per_day: int = max(1, 86_400 // bucket_s)
         self._alpha: float = alpha
-        self._volume: dict[str, dict[int, float]] = {}
+        # per symbol, one slot per bucket of the day; _UNSEEN until the bucket's first bar
+        self._volume: dict[str, list[float]] = {}
 
     def on_bar(self, bar: Bar) -> None:
         """Learn from a bar (closed bars only)."""
@@ -31,20 +35,25 @@ class VolumeProfile:
         symbol: str = bar.symbol
         buckets = self._volume.get(symbol)
         if buckets is None:
-            buckets = self._volume[symbol] = {}
+            buckets = self._volume[symbol] = [_UNSEEN] * self._per_day
         key: int = bar.ts_ns // self._bucket_ns % self._per_day
         volume: float = bar.volume
-        old = buckets.get(key)
-        buckets[key] = volume if old is None else old + self._alpha * (volume - old)
+        old = buckets[key]
+        buckets[key] = volume if old == _UNSEEN else old + self._alpha * (volume - old)
 
     def weights(self, symbol: str, times_ns: list[int]) -> list[Decimal]:
-        """Relative weights (summing to 1) for slices sent at ``times_ns``."""
+        """Relative weights (summing to 1) for slices sent at ``times_ns``; a bucket with
+        no volume seen yet weighs the mean of those seen."""
         n = len(times_ns)
-        buckets = self._volume.get(symbol)
-        if not buckets:
+        seen = [v for v in self._volume.get(symbol, []) if v != _UNSEEN]
+        if not seen:
             return [Decimal(1) / n] * n
-        mean = sum(buckets.values()) / len(buckets)
-        raw = [buckets.get(t // self._bucket_ns % self._per_day, mean) for t in times_ns]
+        mean = sum(seen) / len(seen)
+        buckets = self._volume[symbol]
+        raw: list[float] = []
+        for t in times_ns:
+            v = buckets[t // self._bucket_ns % self._per_day]
+            raw.append(mean if v == _UNSEEN else v)
         total = sum(raw)
         if total <= 0:
             return [Decimal(1) / n] * n
