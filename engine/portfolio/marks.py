@@ -176,11 +176,16 @@ class LazyMarks:
                 self._pending_marks.setdefault(symbol, self._marks.get(symbol))
         if self._marks.get(symbol) != price:
             self._marks[symbol] = price
-            self._dec.pop(symbol, None)
+            self._forget_decimal(symbol)
             if symbol in self._open:
                 self._equity = None
         if ts >= self._next_mark:
             self.mark(ts)
+
+    def _forget_decimal(self, symbol: Symbol) -> None:
+        # not _dec.pop(symbol, None): a generic method call, on every mark of a price
+        if symbol in self._dec:
+            del self._dec[symbol]
 
     def _settle(self) -> None:
         """Record the last lazy mark's equity (at the marks of that moment)."""
@@ -214,7 +219,7 @@ class LazyMarks:
                 self._marks.pop(symbol, None)
             else:
                 self._marks[symbol] = price
-            self._dec.pop(symbol, None)
+            self._forget_decimal(symbol)
         self._equity = None
 
     def _set_bounds(self, equity: Decimal) -> None:

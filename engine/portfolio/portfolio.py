@@ -195,7 +195,7 @@ class Portfolio(LazyMarks):
             symbol, price = tick.symbol, tick.price
             if self._marks.get(symbol) != price:
                 self._marks[symbol] = price
-                self._dec.pop(symbol, None)
+                self._forget_decimal(symbol)
                 if symbol in self._open:
                     self._equity = None
             return
@@ -215,7 +215,7 @@ class Portfolio(LazyMarks):
                     self._worst = price
                 if self._marks.get(symbol) != price:
                     self._marks[symbol] = price
-                    self._dec.pop(symbol, None)
+                    self._forget_decimal(symbol)
                     if b is not None:
                         self._equity = None
                 self._next_mark = ts + self._mark_ns
