@@ -163,7 +163,13 @@ def run_backtest(config: Config, *, base: Path | None = None,
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
     engine.marketdata.ensure_timeframes(engine.strategies.timeframes_used())
     _preload_indicators(engine.strategies.indicators, series)
-    gc.freeze()  # what setup built lives on: the run's collections need not walk it
+    # What setup built lives on: the run's collections need not walk it. The run's own
+    # objects die young (the per-bar and per-order ones) or live to the end (fills, the
+    # curve): collections every 50,000 net allocations instead of 700 skip nearly all
+    # the older-generation walks over them.
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1000)
     try:
         if persist_dsn is None:
             for _ in _drive(engine, series, result):
@@ -174,6 +180,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
             result.persisted = asyncio.run(drive_persisted(
                 engine, _drive(engine, series, result, chunk=100), persist_dsn))
     finally:
+        gc.set_threshold(*threshold)
         gc.unfreeze()
     engine.strategies.stop()
     portfolio = engine.trading.portfolio
