@@ -56,9 +56,9 @@ class EmaCross(Strategy[EmaCrossConfig]):
         symbol = self.config.symbol
         # Orders still working (a market order may fill over several bars when the paper
         # model caps fills at the bar's volume) count towards the target already.
+        delta = target - ctx.position(symbol)
         working = ctx.open_orders(symbol)
-        pending = sum((o.remaining_qty * o.side.sign for o in working),
-                      Decimal(0)) if working else 0
-        delta = target - ctx.position(symbol) - pending
+        if working:
+            delta -= sum((o.remaining_qty * o.side.sign for o in working), Decimal(0))
         if delta:
             ctx.submit(MarketOrder(symbol, delta))
