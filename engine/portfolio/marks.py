@@ -102,7 +102,8 @@ def price_bounds(
 class LazyMarks:
     """Mixin of :class:`~engine.portfolio.portfolio.Portfolio`: marks, lazy where possible."""
 
-    # provided by Portfolio
+    # Set by Portfolio.__init__; declared here, where the marks use them (mypyc compiles
+    # both classes and needs every attribute declared on the class that reads it).
     cash: Decimal
     last_ts: int
     performance: PerformanceTracker
@@ -125,12 +126,15 @@ class LazyMarks:
     _mark_ns: int
 
     def mark(self, ts: int) -> Decimal:
+        """Provided by Portfolio."""
         raise NotImplementedError
 
     def equity(self) -> Decimal:
+        """Provided by Portfolio."""
         raise NotImplementedError
 
     def position_value(self) -> Decimal:
+        """Provided by Portfolio."""
         raise NotImplementedError
 
     def add_guard(self, guard: EquityGuard) -> None:
