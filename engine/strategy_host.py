@@ -170,7 +170,8 @@ class StrategyHost:
         """Deliver order updates and fills to the strategy that owns the order."""
         owner = event.order.strategy_id
         slot = self._slots.get(owner) if owner is not None else None
-        if slot is None or slot.halted is not None:
+        if slot is None or slot.halted is not None or not (
+                slot.wants_fills or slot.wants_updates):
             return
         if isinstance(event, OrderFilled):
             if is_rollup(event.order, event.fill):
