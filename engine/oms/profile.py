@@ -6,7 +6,7 @@ interpreted call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Final
 
@@ -65,7 +65,7 @@ class OmsBarTap:
     stop emulation (``on_stop_bar``) sees a bar only while ``stop_symbols`` (a live view)
     holds its symbol."""
 
-    def __init__(self, profile: VolumeProfile | None, stop_symbols: Container[str],
+    def __init__(self, profile: VolumeProfile | None, stop_symbols: Collection[str],
                  on_stop_bar: Callable[[Bar], None]) -> None:
         self._profile = profile
         self._stop_symbols = stop_symbols
@@ -76,5 +76,6 @@ class OmsBarTap:
         profile = self._profile
         if profile is not None:
             profile.on_bar(bar)
-        if bar.symbol in self._stop_symbols:
+        stops = self._stop_symbols
+        if stops and bar.symbol in stops:  # usually no stop is armed at all
             self._on_stop_bar(bar)
