@@ -1,6 +1,6 @@
 """What the OMS does with each bar, compiled (:mod:`engine.native`): learn the volume
 profile VWAP parents slice by, and wake the stop emulation only for a symbol with an armed
-stop. Every closed bar passes through here, so a bar costs a few dict operations, not an
+stop. Every closed bar passes through here, so a bar costs a few list and dict operations, not an
 interpreted call.
 """
 
