@@ -50,10 +50,13 @@ class _Slot:
     slowest_ns: int = 0
     over_budget: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    on_bar: Callable[[StrategyContext, Bar], None] = field(init=False, repr=False)
+    """The strategy's ``on_bar``, bound once (called on every bar)."""
 
     def __post_init__(self) -> None:
         strategy = self.loaded.strategy
         kind = type(strategy)
+        self.on_bar = strategy.on_bar
         self.symbols = frozenset(strategy.symbols())
         self.wants_trades = kind.on_trade is not Strategy.on_trade
         self.wants_fills = kind.on_fill is not Strategy.on_fill
@@ -151,7 +154,7 @@ class StrategyHost:
                 # The guard of _call, inlined for the one hook called at every bar.
                 started = _now()
                 try:
-                    slot.loaded.strategy.on_bar(slot.context, bar)
+                    slot.on_bar(slot.context, bar)
                 except Exception as exc:
                     self._raised(slot, "on_bar", exc)
                     continue
