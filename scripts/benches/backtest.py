@@ -14,7 +14,7 @@ the same EMAs every bar and never orders (the per-bar cost; the difference is th
 the orders), and EMA cross as a plain Python loop with no engine around it (bars in
 memory, Decimal position and cash; it makes the same trades).
 
-Usage: scripts/bench backtest [--bars N] [--nautilus-bars N]
+Usage: scripts/bench backtest [--bars N] [--nautilus-bars N] [--runs N] [--no-persist]
 """
 
 from __future__ import annotations
@@ -101,8 +101,10 @@ slow = 20
 qty = "0.01"
 allow_short = true
 """
+    # one file per data file and strategy: the bench writes every config before running
+    stem = f"{data.name.split('.')[0]}_{strategy.replace(':', '_')}"
     path = workdir / (("bt_persist_bars.toml" if persist_bars else "bt_persist.toml")
-                      if persist_dsn else f"bt_{strategy.replace(':', '_')}.toml")
+                      if persist_dsn else f"bt_{stem}.toml")
     path.write_text(text)
     return path
 
@@ -131,6 +133,11 @@ print(json.dumps({{"bars": result.bars, "run_s": t2 - t1, "total_s": t2 - t0,
         raise RuntimeError(out.stderr[-3000:])
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median time."""
+    return sorted(runs, key=lambda r: r["run_s"])[len(runs) // 2]
 
 
 def plain_loop(bars: dict[str, np.ndarray], n: int) -> dict[str, float]:
@@ -246,6 +253,8 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--nautilus-bars", type=int, default=100_000)
     parser.add_argument("--no-persist", action="store_true")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="fresh-process runs per engine figure (the median is reported)")
     args = parser.parse_args()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     bars = make_bars(args.bars)
@@ -254,9 +263,12 @@ def main() -> None:
     write_csv(bars, full)
     write_csv(bars, head, args.nautilus_bars)
 
-    ours = run_engine(engine_config(full, work, None), None)
-    watch = run_engine(engine_config(full, work, None, strategy=WATCH), None)
-    ours_head = run_engine(engine_config(head, work, None), None)
+    # Each engine figure is the median of --runs fresh-process runs, taken in rounds so
+    # that a slow spell of the machine touches every configuration alike.
+    configs = [engine_config(full, work, None), engine_config(full, work, None, strategy=WATCH),
+               engine_config(head, work, None)]
+    rounds = [[run_engine(c, None) for c in configs] for _ in range(args.runs)]
+    ours, watch, ours_head = (_median([r[i] for r in rounds]) for i in range(len(configs)))
     plain = min((plain_loop(bars, args.bars) for _ in range(3)), key=lambda r: r["run_s"])
     persist: dict[str, float] | None = None
     persist_bars: dict[str, float] | None = None
@@ -282,7 +294,8 @@ def main() -> None:
         nautilus_bps = naut["bars"] / naut["run_s"]
         rows.append(["NautilusTrader, first N bars", naut["bars"], naut["run_s"], nautilus_bps,
                      naut["fills"], naut["trips"]])
-    print(f"EMA cross 10/20 over {args.bars:,} seeded 1m bars (run time excludes imports)")
+    print(f"EMA cross 10/20 over {args.bars:,} seeded 1m bars (run time excludes imports; "
+          f"engine runs: median of {args.runs}, each in a fresh process)")
     print_table(["run", "bars", "seconds", "bars/s", "fills", "round trips"], rows)
     if isinstance(naut, str):
         print(naut)
