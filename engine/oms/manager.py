@@ -212,10 +212,6 @@ class OrderManager(OrderTransitions):
             p = to_decimal(tick.price)
             self._fire_stops(self.stops.triggered(tick.symbol, p, p, p), tick.ts_ns)
 
-    def on_bar(self, bar: Bar) -> None:
-        """Learn the bar into the volume profile; trigger emulated stops on its range."""
-        self.bar_tap.on_bar(bar)
-
     def _on_stop_bar(self, bar: Bar) -> None:
         fired = self.stops.triggered(bar.symbol, to_decimal(bar.open), to_decimal(bar.high),
                                      to_decimal(bar.low))

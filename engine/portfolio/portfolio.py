@@ -296,7 +296,6 @@ class Portfolio(LazyMarks):
             dec = self._dec[symbol] = self._to_decimal(symbol, raw)
         return dec
 
-
     def position_qty(self, symbol: Symbol, strategy_id: StrategyId | None = None, *,
                      account: bool = True) -> Decimal:
         """Net quantity held, account-wide (default) or by one strategy."""
