@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from _common import emit, median_seconds, print_table
+from _common import emit, median_seconds_rounds, print_table
 
 from engine.bus import MessageBus
 from engine.clock import SimClock
@@ -71,6 +71,7 @@ from engine.risk import MemoryRiskStateStore, RiskConfig, RiskLimits
 from gateways.paper import PaperFillModel, build_paper_stack
 
 N = 20_000
+ROUNDS = 7
 SYMBOL = Symbol("BTC/USDT")
 VENUE = Venue("paper")
 T0 = 1_700_000_000 * 1_000_000_000
@@ -285,10 +286,13 @@ def mark_run(prices: list[float], open_position: bool) -> float:
 
 def main() -> None:
     prices = make_prices(N)
-    t_engine = median_seconds(lambda: engine_run(prices, False), repeat=5, warmup=1)
-    t_engine_alerts = median_seconds(lambda: engine_run(prices, True), repeat=5, warmup=1)
-    t_model = median_seconds(lambda: bare_model_run(prices), repeat=5, warmup=1)
-    t_bare = median_seconds(lambda: bare_run(prices), repeat=5, warmup=1)
+    t = median_seconds_rounds({
+        "engine": lambda: engine_run(prices, False),
+        "alerts": lambda: engine_run(prices, True),
+        "model": lambda: bare_model_run(prices),
+        "bare": lambda: bare_run(prices),
+    }, rounds=ROUNDS)
+    t_engine, t_engine_alerts, t_model, t_bare = t["engine"], t["alerts"], t["model"], t["bare"]
     mark_flat = min(mark_run(prices, False) for _ in range(3))
     mark_open = min(mark_run(prices, True) for _ in range(3))
     lat = sorted(latency_run(prices))
@@ -297,7 +301,8 @@ def main() -> None:
     engine_ips, alerts_ips, bare_ips = N / t_engine, N / t_engine_alerts, N / t_model
     minimal_ips = N / t_bare
     print(f"order life: {N:,} market intents (alternating buy/sell) + one trade tick each, "
-          "median of 5 runs after 1 warm-up, one core")
+          f"median of {ROUNDS} rounds (each path once per round) after 1 warm-up round, "
+          "one core")
     print_table(["path", "intents/s", "us/intent", "vs bare"], [
         ["engine (risk+OMS+paper+portfolio)", engine_ips, 1e6 / engine_ips, engine_ips / bare_ips],
         ["engine + INFO alert per fill", alerts_ips, 1e6 / alerts_ips, alerts_ips / bare_ips],
