@@ -7,7 +7,7 @@ so these reads are native calls on the portfolio's and the order book's own tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from engine.model import Order, OrderStatus
 from engine.oms.commands import SubmitOrder
 
 if TYPE_CHECKING:
+    from engine.oms.book import OrderBook
     from engine.oms.stack import TradingStack
 
 __all__ = ["StackActions"]
@@ -32,7 +33,7 @@ class StackActions:
         self._stack = stack
         self.position = stack.portfolio.strategy_position
         self._open_orders: Callable[[StrategyId | None], list[Order]] = stack.oms.open_orders
-        self._strategy_open: Mapping[StrategyId | None, int] = stack.oms.book.open_counts
+        self._book: OrderBook = stack.oms.book
 
     def submit(self, strategy_id: StrategyId, intent: Any) -> OrderId | None:
         """Submit with the strategy's id attached; None when rejected."""
@@ -54,7 +55,7 @@ class StackActions:
 
     def open_orders(self, strategy_id: StrategyId, symbol: str | None) -> list[Order]:
         """The strategy's working orders."""
-        if not self._strategy_open.get(strategy_id):
+        if not self._book.open_count(strategy_id, account=False):
             return []
         orders = self._open_orders(strategy_id)
         if symbol is None:

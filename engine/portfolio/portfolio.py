@@ -70,7 +70,8 @@ class Portfolio(LazyMarks):
         self._open: dict[Symbol, PositionState] = {}  # the non-flat subset of _positions
         self._equity: Decimal | None = None  # cached; None after a change
         self._venues: dict[Symbol, Venue] = {}
-        self._strategies: dict[tuple[StrategyId | None, Symbol], PositionState] = {}
+        # per strategy, then per symbol (no tuple to build per lookup)
+        self._strategies: dict[StrategyId | None, dict[Symbol, PositionState]] = {}
         self._shared: dict[Symbol, tuple[StrategyId | None, Symbol]] = {}  # see _book
         self._marks: dict[Symbol, float] = {}
         self._dec: dict[Symbol, Decimal] = {}
@@ -150,10 +151,10 @@ class Portfolio(LazyMarks):
         state = self._positions.get(symbol)
         if state is None:
             # while one strategy trades a symbol, its position is the account's: one object
-            key = (fill.strategy_id, symbol)
-            state = self._positions[symbol] = self._strategies[key] = PositionState()
+            state = self._positions[symbol] = PositionState()
+            self._strategy_states(fill.strategy_id)[symbol] = state
             self._venues[symbol] = fill.venue
-            self._shared[symbol] = key
+            self._shared[symbol] = (fill.strategy_id, symbol)
         before = state.qty
         shared = self._shared.get(symbol)
         if shared is None or shared[0] != fill.strategy_id:  # not the one strategy's state
@@ -178,14 +179,17 @@ class Portfolio(LazyMarks):
     def _book_strategy(self, sid: StrategyId | None, symbol: Symbol,
                        state: PositionState) -> PositionState:
         """The strategy's own state for a fill of ``symbol`` that another strategy traded."""
-        key = (sid, symbol)
         shared = self._shared.pop(symbol, None)
         if shared is not None:  # a second strategy: the first one's share is its own now
-            self._strategies[shared] = state.copy()
-        sstate = self._strategies.get(key)
+            self._strategy_states(shared[0])[symbol] = state.copy()
+        states = self._strategy_states(sid)
+        sstate = states.get(symbol)
         if sstate is None:
-            sstate = self._strategies[key] = PositionState()
+            sstate = states[symbol] = PositionState()
         return sstate
+
+    def _strategy_states(self, sid: StrategyId | None) -> dict[Symbol, PositionState]:
+        return self._strategies.setdefault(sid, {})
 
     def on_trade(self, tick: TradeTick) -> None:
         """Mark to a trade."""
@@ -302,13 +306,17 @@ class Portfolio(LazyMarks):
         if account:
             state = self._positions.get(symbol)
         else:
-            state = self._strategies.get((strategy_id, symbol))
+            states = self._strategies.get(strategy_id)
+            state = None if states is None else states.get(symbol)
         return _ZERO if state is None else state.qty
 
     def strategy_position(self, strategy_id: StrategyId | None, symbol: str) -> Decimal:
         """Net quantity held by one strategy (``position_qty(symbol, strategy_id,
         account=False)`` in one call: what a strategy's context asks on every bar)."""
-        state = self._strategies.get((strategy_id, symbol))  # type: ignore[arg-type]  # str
+        states = self._strategies.get(strategy_id)
+        if states is None:
+            return _ZERO
+        state = states.get(symbol)  # type: ignore[call-overload]  # a str is a Symbol
         return _ZERO if state is None else state.qty
 
     def position(self, symbol: Symbol) -> Position | None:
@@ -383,7 +391,8 @@ class Portfolio(LazyMarks):
 
     def strategy_positions(self) -> list[tuple[StrategyId | None, Symbol, PositionState]]:
         """Each strategy's position per symbol (attribution; None: no strategy)."""
-        return [(sid, sym, state) for (sid, sym), state in self._strategies.items()]
+        return [(sid, sym, state) for sid, states in self._strategies.items()
+                for sym, state in states.items()]
 
     def status(self) -> dict[str, Any]:
         """For /status (money as strings)."""
