@@ -1,6 +1,8 @@
 """Bench: a backtest end to end: EMA cross (10/20, fixed size, market orders, paper fills)
 over 1,000,000 seeded 1-minute bars, persistence off; then the same with persistence on
-(bars, orders, fills, positions written to a private PostgreSQL through the writer).
+(orders, fills, positions written to a private PostgreSQL through the writer; a fresh
+database per run), in the same rounds as the other engine figures, and once with the bars
+written too.
 
 Reference, same run: NautilusTrader's ``BacktestEngine`` with its example ``EMACross`` on
 the first 100,000 of the same bars, installed by this script into its own virtual
@@ -29,6 +31,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -267,13 +270,16 @@ def main() -> None:
     # that a slow spell of the machine touches every configuration alike.
     configs = [engine_config(full, work, None), engine_config(full, work, None, strategy=WATCH),
                engine_config(head, work, None)]
-    rounds = [[run_engine(c, None) for c in configs] for _ in range(args.runs)]
-    ours, watch, ours_head = (_median([r[i] for r in rounds]) for i in range(len(configs)))
-    plain = min((plain_loop(bars, args.bars) for _ in range(3)), key=lambda r: r["run_s"])
     persist: dict[str, float] | None = None
     persist_bars: dict[str, float] | None = None
-    if not args.no_persist:
-        persist, persist_bars = _run_with_database(full, work)
+    if args.no_persist:
+        rounds = [[run_engine(c, None) for c in configs] for _ in range(args.runs)]
+    else:  # persistence on runs in the same rounds, each on a fresh database
+        rounds, persist_bars = _rounds_with_database(configs, full, work, args.runs)
+        persisted = [r[-1] for r in rounds if r[-1] is not None]
+        persist = _median(persisted) if persisted else None
+    ours, watch, ours_head = (_median([r[i] for r in rounds]) for i in range(len(configs)))
+    plain = min((plain_loop(bars, args.bars) for _ in range(3)), key=lambda r: r["run_s"])
     naut = run_nautilus(head)
 
     rows = [["engine, persistence off", ours["bars"], ours["run_s"], ours["bars"] / ours["run_s"],
@@ -330,26 +336,47 @@ def main() -> None:
     })
 
 
-def _run_with_database(data: Path, work: Path
-                       ) -> tuple[dict[str, float] | None, dict[str, float] | None]:
-    """The persisted runs (each on a fresh database): the default, and with bars too."""
+def _rounds_with_database(configs: list[Path], data: Path, work: Path, runs: int,
+                          ) -> tuple[list[list[Any]], dict[str, float] | None]:
+    """The rounds of the engine figures with a persistence-on run in each (a fresh database
+    per run, one private cluster), then the run with the bars too (once: no target)."""
     import asyncio  # noqa: PLC0415
 
     from engine.store.cluster import ENGINE_SETTINGS, PostgresCluster  # noqa: PLC0415
 
-    results: list[dict[str, float] | None] = []
-    for persist_bars in (False, True):
-        cluster = PostgresCluster(work / f"pg{int(persist_bars)}" / "data",
-                                  settings=ENGINE_SETTINGS)
-        dsn = asyncio.run(cluster.start(timeout=120))
-        try:
-            results.append(run_engine(engine_config(data, work, dsn, persist_bars), dsn))
-        except RuntimeError as exc:
-            print(f"persistence run failed: {exc}")
-            results.append(None)
-        finally:
-            asyncio.run(cluster.stop())
-    return results[0], results[1]
+    cluster = PostgresCluster(work / "pg" / "data", settings=ENGINE_SETTINGS)
+    asyncio.run(cluster.start(timeout=120))
+    try:
+        rounds: list[list[Any]] = []
+        for index in range(runs):
+            dsn = asyncio.run(_fresh_database(cluster, f"bt_{index}"))
+            rounds.append([run_engine(c, None) for c in configs]
+                          + [_persisted(engine_config(data, work, dsn), dsn)])
+        dsn = asyncio.run(_fresh_database(cluster, "bt_bars"))
+        return rounds, _persisted(engine_config(data, work, dsn, persist_bars=True), dsn)
+    finally:
+        asyncio.run(cluster.stop())
+
+
+async def _fresh_database(cluster: Any, name: str) -> str:
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(cluster.dsn("postgres"), timeout=30)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    dsn: str = cluster.dsn(name)
+    return dsn
+
+
+def _persisted(config_path: Path, dsn: str) -> dict[str, float] | None:
+    try:
+        return run_engine(config_path, dsn)
+    except RuntimeError as exc:
+        print(f"persistence run failed: {exc}")
+        return None
 
 
 if __name__ == "__main__":
