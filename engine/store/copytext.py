@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import filterfalse
 from typing import Any
 from uuid import UUID
 
@@ -82,8 +83,12 @@ _ENC: dict[type, Callable[[Any], str]] = {
 }
 
 
-_DIRECT: dict[type, Callable[[Any], str]] = {str: _text, datetime: datetime.isoformat}
-"""Encoders of the types whose columns skip the memo when their values are unique."""
+_DIRECT: dict[type, Callable[[Any], str]] = {str: _text}
+"""Encoders of the types whose columns skip the memo when their values are unique.
+
+Not timestamps: an order's few times recur across columns and tables (created, updated,
+filled, closed, its events, its trades), and an aware ``isoformat`` costs over a
+microsecond, so a unique-looking column still finds most of its times in the memo."""
 
 
 def _other(v: Any) -> str:
@@ -172,7 +177,15 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
             return [NULL if v is None else enc(v) for v in values]
         return list(map(enc, values))
     if kind in _MEMO_OK or (kind.__hash__ is not None and not issubclass(kind, tuple)):
-        return list(map(cache.memo(kind).__getitem__, values))
+        memo = cache.memo(kind)
+        encoder = _ENC.get(kind)
+        if encoder is not None:  # the new values in C-level passes, not one call each
+            new = list(filterfalse(memo.__contains__, set(values)))
+            if new:
+                if nulls:
+                    new = [v for v in new if v is not None]
+                memo.update(zip(new, map(encoder, new), strict=True))
+        return list(map(memo.__getitem__, values))
     return list(map(encode_value, values))
 
 
