@@ -13,11 +13,11 @@ of the writer. Text COPY lets PostgreSQL parse the values on its own core:
 
 Rows are encoded column by column: a column whose values share one type goes through a
 single C-level ``map`` (Decimals and ints through ``str``, floats through orjson; text
-that needs no escaping is used as it is; unique timestamps through ``isoformat``; other
-text, UUIDs and timestamps through a memo, so an id or a time repeated across a batch is
-encoded once), and the lines are assembled with ``str.join``. Only columns of mixed types
-pay a Python call per value. A fresh price bar costs about 2.5 us, a trade about 4 us
-(2-core bench machine).
+that needs no escaping is used as it is; other text, UUIDs and timestamps through a memo
+kept across calls, its new values encoded in one pass, so an id or a time repeated across
+columns, tables and batches is encoded once), and the lines are assembled with
+``str.join``. Only columns of mixed types pay a Python call per value. A fresh price bar
+costs about 2.5 us, a trade about 4 us (2-core bench machine).
 """
 
 from __future__ import annotations
