@@ -83,12 +83,11 @@ _ENC: dict[type, Callable[[Any], str]] = {
 }
 
 
-_DIRECT: dict[type, Callable[[Any], str]] = {str: _text}
-"""Encoders of the types whose columns skip the memo when their values are unique.
-
-Not timestamps: an order's few times recur across columns and tables (created, updated,
-filled, closed, its events, its trades), and an aware ``isoformat`` costs over a
-microsecond, so a unique-looking column still finds most of its times in the memo."""
+_DIRECT: dict[type, Callable[[Any], str]] = {str: _text, datetime: datetime.isoformat}
+"""Encoders of the types whose columns skip the memo when their values are unique and new
+(none of the first few is in the memo). A column of an order's times is unique but not new:
+those times recur across columns and tables (created, updated, filled, closed, its events,
+its trades), and an aware ``isoformat`` costs over a microsecond, so the memo serves it."""
 
 
 def _other(v: Any) -> str:
@@ -170,12 +169,15 @@ def _column(values: tuple[Any, ...], cache: TextCache) -> list[str]:
         return out
     if kind is str and not nulls and not _needs_escape("".join(values)):
         return list(values)  # the common case: no value in the column needs escaping
-    if kind in _DIRECT and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE:
-        # Unique values (trade ids, fill times): a memo would not help.
+    if kind in _DIRECT and len(values) >= _PROBE and len(set(values[:_PROBE])) == _PROBE and (
+            not any(map(cache.memo(kind).__contains__, values[:_PROBE]))):
+        # Unique values never seen (trade ids, a stream's bar times): no memo lookups. Times
+        # are remembered all the same: the next columns and tables may repeat them.
         enc = _DIRECT[kind]
-        if nulls:
-            return [NULL if v is None else enc(v) for v in values]
-        return list(map(enc, values))
+        out = [NULL if v is None else enc(v) for v in values] if nulls else list(map(enc, values))
+        if kind is datetime:
+            cache.memo(kind).update(zip(values, out, strict=True))
+        return out
     if kind in _MEMO_OK or (kind.__hash__ is not None and not issubclass(kind, tuple)):
         memo = cache.memo(kind)
         encoder = _ENC.get(kind)
