@@ -214,7 +214,7 @@ class Matcher:
                 w.arrived = True
                 remaining = w.remaining
                 qty = remaining if remaining < avail else avail
-                if qty > 0:
+                if qty > _ZERO:
                     px = p * self._up if w.buy else p * self._down
                     if qty == remaining:  # filled in full (_fill and _remove inlined)
                         w.remaining = _ZERO
@@ -231,7 +231,7 @@ class Matcher:
                         continue
                     self._trigger(w, ts, p)
                 avail = self._match(tick.symbol, w, ts, p, self._crosses(w, p), avail)
-            if avail <= 0:
+            if avail <= _ZERO:
                 break
 
     def on_bar(self, bar: Bar) -> None:
@@ -255,11 +255,11 @@ class Matcher:
                 w.arrived = True
                 remaining = w.remaining
                 qty = remaining if remaining < avail else avail
-                if qty > 0:
+                if qty > _ZERO:
                     self._fill(symbol, w, ts, qty, o * self._up if w.buy else o * self._down,
                                _TAKER)
                 avail -= qty
-                if avail <= 0:
+                if avail <= _ZERO:
                     break
                 continue
             if hl is None:
@@ -276,7 +276,7 @@ class Matcher:
                     avail = self._match(symbol, w, ts, min(stop, o), False, avail)
                 continue
             avail = self._match(symbol, w, ts, o, self._crosses(w, lo if w.buy else h), avail)
-            if avail <= 0:
+            if avail <= _ZERO:
                 break
 
     def on_quote(self, quote: Quote) -> None:
@@ -343,7 +343,7 @@ class Matcher:
         qty = w.remaining if w.remaining < avail else avail
         if not w.arrived:
             self._finish_arrival(symbol, w, ts, qty, px, liquidity)
-        elif qty > 0:
+        elif qty > _ZERO:
             self._fill(symbol, w, ts, qty, px, liquidity)
         return avail - qty
 
@@ -356,7 +356,7 @@ class Matcher:
             self._remove(symbol, w)
             self._emit(VenueCancelled(w.cid, ts, "fok: not fillable in full"))
             return
-        if qty > 0:
+        if qty > _ZERO:
             self._fill(symbol, w, ts, qty, px, liquidity)
         if tif is TimeInForce.IOC and w.live:
             self._remove(symbol, w)
@@ -365,7 +365,7 @@ class Matcher:
     def _fill(self, symbol: Symbol, w: _Working, ts: int, qty: Decimal, px: Decimal,
               liquidity: LiquiditySide) -> None:
         w.remaining -= qty
-        if w.remaining <= 0:
+        if w.remaining <= _ZERO:
             self._remove(symbol, w)
         self._emit_fill(w, ts, qty, px, liquidity)
 

@@ -239,7 +239,7 @@ class LazyMarks:
             w = self._marks.get(symbol)
             if w is not None:
                 self._worst = self._worst_base = w
-                self._worst_long = state.qty > 0
+                self._worst_long = state.qty > _ZERO
         for guard in self._guards:
             f, c, u = guard.equity_bounds()
             floor, ceiling, until = max(floor, f), min(ceiling, c), min(until, u)

@@ -164,7 +164,8 @@ class Portfolio(LazyMarks):
         if realized:
             self.realized += realized
         self.fees += fee
-        self.performance.on_fill(realized, fee, bool(before) and (before > 0) is not (qty > 0))
+        closing = bool(before) and (before > _ZERO) is not (qty > _ZERO)
+        self.performance.on_fill(realized, fee, closing)
         if state.qty:
             self._open[symbol] = state
         else:

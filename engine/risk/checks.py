@@ -58,8 +58,8 @@ class OpenOrdersView(Protocol):
 def reduces_exposure(order: Order, position: Decimal) -> bool:
     """True when ``order`` only reduces the position ``position`` (never flips it)."""
     if order.side is OrderSide.BUY:
-        return position < 0 and order.qty <= -position
-    return position > 0 and order.qty <= position
+        return position < _ZERO and order.qty <= -position
+    return position > _ZERO and order.qty <= position
 
 
 class _Bucket:
@@ -120,8 +120,8 @@ class PreTradeChecks:
         position = self._position_qty(symbol)
         buy = order.side is _BUY
         qty = order.qty
-        reducing = (position < 0 and qty <= -position) if buy else (
-            position > 0 and qty <= position)
+        reducing = (position < _ZERO and qty <= -position) if buy else (
+            position > _ZERO and qty <= position)
         if state is not _ACTIVE:
             if state is RiskState.HALTED:
                 return "risk_state", "trading halted: only cancels are accepted"
