@@ -125,7 +125,7 @@ class PerformanceTracker:
         """Equity below which the drawdown may exceed ``day_max_dd`` (``max_drawdown_pct``
         is never below it); -inf when the high-water mark is not positive (no drawdown)."""
         hwm = self.hwm
-        if hwm > 0:
+        if hwm > _ZERO:
             self._dd_floor = hwm * (100 - self.day_max_dd) / 100 + hwm * _MARGIN
         else:
             self._dd_floor = _NEG_INF
@@ -137,10 +137,10 @@ class PerformanceTracker:
         self.day_realized += realized
         self.day_fees += fee
         if closing:
-            if realized > 0:
+            if realized > _ZERO:
                 self.wins += 1
                 self.total_wins += 1
-            elif realized < 0:
+            elif realized < _ZERO:
                 self.losses += 1
                 self.total_losses += 1
 
