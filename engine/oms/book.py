@@ -9,9 +9,8 @@ judged illegal) in a bounded most-recent list.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Final
 
 import msgspec
@@ -66,8 +65,6 @@ class OrderBook:
         self._closed_order: deque[Entry] = deque()
         self._keep_closed = keep_closed
         self._count: dict[StrategyId | None, int] = {}
-        self.open_counts: Mapping[StrategyId | None, int] = MappingProxyType(self._count)
-        """Working orders per strategy, read-only and live (``open_counts.get(sid)``)."""
         self._total = 0
         # [sell, buy] per symbol (indexed by ``side is BUY``: an Enum's __hash__ runs in
         # Python), account-wide and per strategy
