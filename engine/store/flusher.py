@@ -94,24 +94,29 @@ def _dedupe(spec: TableSpec, cols: tuple[str, ...], rows: list[Row]) -> list[Row
     keeps all (DO NOTHING copes with duplicates)."""
     if spec.mode == "append" or len(rows) < 2:
         return rows
-    kidx = tuple(cols.index(k) for k in spec.key)
-    out: dict[tuple[Any, ...], Row] = {}
+    # itemgetter: C-level reads (a tuple for several columns, the value for one); keys
+    # and versions compare the same either way within one table
+    key_of = itemgetter(*(cols.index(k) for k in spec.key))
+    out: dict[Any, Row] = {}
     if spec.mode == "versioned":
-        nidx = tuple(cols.index(c) for c in spec.newer)
+        version_of = itemgetter(*(cols.index(c) for c in spec.newer))
         for row in rows:
-            key = tuple(_same(row[i]) for i in kidx)
+            key = _same(key_of(row))
             have = out.get(key)
-            if have is None or tuple(have[i] for i in nidx) <= tuple(row[i] for i in nidx):
+            if have is None or version_of(have) <= version_of(row):
                 out[key] = row
     else:
         for row in rows:
-            out[tuple(_same(row[i]) for i in kidx)] = row
+            out[_same(key_of(row))] = row
     return list(out.values())
 
 
-def _same(value: Any) -> Any:
-    """A key part as compared: a UUID (rows journaled by older versions) equals its hex."""
-    return value.hex if isinstance(value, UUID) else value
+def _same(key: Any) -> Any:
+    """A key as compared: a UUID (rows journaled by older versions) equals its hex."""
+    if key.__class__ is tuple:
+        return tuple(k.hex if isinstance(k, UUID) else k for k in key) if any(
+            isinstance(k, UUID) for k in key) else key
+    return key.hex if isinstance(key, UUID) else key
 
 
 async def with_latest(batch: Batch) -> Batch:

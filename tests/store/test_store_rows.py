@@ -46,3 +46,47 @@ def test_timestamps_truncate_to_the_microsecond_whatever_came_before() -> None:
     order_row = RowMaker(uuid.UUID(int=7)).order_row(
         f.order(1, status=m.OrderStatus.FILLED), 1_700_000_000_999_999_999)
     assert order_row[23] == datetime(2023, 11, 14, 22, 13, 20, 999_999, tzinfo=UTC)
+
+
+def test_a_batch_keeps_the_newest_version_of_each_key() -> None:
+    """The merge path's dedupe: per key the newest (version, updated_at) wins, whatever the
+    order of arrival; a UUID key (rows journaled by older versions) equals its hex."""
+    from engine.store.flusher import _dedupe  # noqa: PLC0415 - the unit under test
+    from engine.store.tables import SPECS  # noqa: PLC0415
+
+    spec = SPECS["orders"]
+    cols = spec.columns
+    idx = {c: cols.index(c) for c in ("id", "version", "updated_at", "status")}
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def row(oid: uuid.UUID | str, version: int, status: str,
+            minutes: int = 0) -> tuple[object, ...]:
+        values: list[object] = [None] * len(cols)
+        values[idx["id"]], values[idx["version"]], values[idx["status"]] = oid, version, status
+        values[idx["updated_at"]] = t0 + timedelta(minutes=minutes)
+        return tuple(values)
+
+    a, b = uuid.UUID(int=1), uuid.UUID(int=2)
+    rows = [row(a.hex, 2, "open"), row(b.hex, 1, "pending"), row(a, 3, "filled"),
+            row(a.hex, 1, "pending"), row(b.hex, 1, "open", minutes=1)]
+    out = _dedupe(spec, cols, rows)
+    assert len(out) == 2
+    kept = {r[idx["id"]] if isinstance(r[idx["id"]], str) else r[idx["id"]].hex: r for r in out}
+    assert kept[a.hex][idx["status"]] == "filled"
+    assert kept[b.hex][idx["status"]] == "open"  # same version: the later update wins
+
+    positions = SPECS["positions"]
+    pcols = positions.columns
+    key = [pcols.index(c) for c in positions.key]
+
+    def prow(account: uuid.UUID | str, qty: int) -> tuple[object, ...]:
+        values: list[object] = [None] * len(pcols)
+        values[key[0]], values[key[1]], values[key[2]] = account, "binance", "BTC/USDT"
+        values[pcols.index("qty")] = qty
+        values[pcols.index("version")] = qty
+        values[pcols.index("updated_at")] = t0
+        return tuple(values)
+
+    acct = uuid.UUID(int=9)
+    out = _dedupe(positions, pcols, [prow(acct, 1), prow(acct.hex, 2), prow(acct, 3)])
+    assert [r[pcols.index("qty")] for r in out] == [3]
