@@ -123,7 +123,7 @@ class OrderManager(OrderTransitions):
         OrderTransitions.__init__(self)
         self._stop_symbols = self.stops.symbols
         self.bar_tap = OmsBarTap(self.profile if self.config.volume_profile else None,
-                                 self._stop_symbols, self._on_stop_bar)
+                                 self._stop_symbols, self._on_stop_bar, self._on_stop_trade)
         """The bar handler the stack subscribes (profile and stops, compiled)."""
         self._publish = bus.publish
         self._now = clock.now_ns
@@ -204,13 +204,11 @@ class OrderManager(OrderTransitions):
         return [e.order for e in self.book.working()
                 if strategy_id is None or e.order.strategy_id == strategy_id]
 
-    # -- market data (stop emulation, volume profile) --------------------------------------
+    # -- market data: bar_tap (compiled) calls these while a stop is armed for the symbol --
 
-    def on_trade(self, tick: TradeTick) -> None:
-        """Trigger emulated stops on a trade."""
-        if tick.symbol in self._stop_symbols:
-            p = to_decimal(tick.price)
-            self._fire_stops(self.stops.triggered(tick.symbol, p, p, p), tick.ts_ns)
+    def _on_stop_trade(self, tick: TradeTick) -> None:
+        p = to_decimal(tick.price)
+        self._fire_stops(self.stops.triggered(tick.symbol, p, p, p), tick.ts_ns)
 
     def _on_stop_bar(self, bar: Bar) -> None:
         fired = self.stops.triggered(bar.symbol, to_decimal(bar.open), to_decimal(bar.high),

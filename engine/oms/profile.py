@@ -1,7 +1,7 @@
-"""What the OMS does with each bar, compiled (:mod:`engine.native`): learn the volume
-profile VWAP parents slice by, and wake the stop emulation only for a symbol with an armed
-stop. Every closed bar passes through here, so a bar costs a few list and dict operations, not an
-interpreted call.
+"""What the OMS does with each bar and trade, compiled (:mod:`engine.native`): learn the
+volume profile VWAP parents slice by, and wake the stop emulation only for a symbol with an
+armed stop. Every closed bar and every public trade passes through here, so each costs a few
+list and dict operations, not an interpreted call.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Final
 
-from engine.model import NS_PER_S, Bar
+from engine.model import NS_PER_S, Bar, TradeTick
 
 __all__ = ["OmsBarTap", "VolumeProfile"]
 
@@ -61,15 +61,23 @@ class VolumeProfile:
 
 
 class OmsBarTap:
-    """The OMS's bar handler: the profile learns every bar (when ``profile`` is set); the
-    stop emulation (``on_stop_bar``) sees a bar only while ``stop_symbols`` (a live view)
-    holds its symbol."""
+    """The OMS's bar and trade handlers: the profile learns every bar (when ``profile`` is
+    set); the stop emulation (``on_stop_bar``, ``on_stop_trade``) sees a bar or a trade only
+    while ``stop_symbols`` (a live view) holds its symbol."""
 
     def __init__(self, profile: VolumeProfile | None, stop_symbols: Collection[str],
-                 on_stop_bar: Callable[[Bar], None]) -> None:
+                 on_stop_bar: Callable[[Bar], None],
+                 on_stop_trade: Callable[[TradeTick], None]) -> None:
         self._profile = profile
         self._stop_symbols = stop_symbols
         self._on_stop_bar = on_stop_bar
+        self._on_stop_trade = on_stop_trade
+
+    def on_trade(self, tick: TradeTick) -> None:
+        """One public trade: trigger the symbol's emulated stops."""
+        stops = self._stop_symbols
+        if stops and tick.symbol in stops:  # usually no stop is armed at all
+            self._on_stop_trade(tick)
 
     def on_bar(self, bar: Bar) -> None:
         """One bar: learn it; trigger the symbol's emulated stops."""
