@@ -51,7 +51,7 @@ from engine.oms.book import Entry, OrderBook
 from engine.oms.children import venue_version
 from engine.oms.commands import AlgoParams, SubmitOrder
 from engine.oms.fastobj import IdGenerator
-from engine.oms.profile import OmsBarTap, VolumeProfile
+from engine.oms.profile import OmsMarketTap, VolumeProfile
 from engine.oms.router import OrderRouter
 from engine.oms.transitions import OrderTransitions, describe
 
@@ -122,9 +122,9 @@ class OrderManager(OrderTransitions):
         self.algos = AlgoExecutor(clock, self, self.profile)
         OrderTransitions.__init__(self)
         self._stop_symbols = self.stops.symbols
-        self.bar_tap = OmsBarTap(self.profile if self.config.volume_profile else None,
+        self.market_tap = OmsMarketTap(self.profile if self.config.volume_profile else None,
                                  self._stop_symbols, self._on_stop_bar, self._on_stop_trade)
-        """The bar handler the stack subscribes (profile and stops, compiled)."""
+        """The bar and trade handlers the stack subscribes (profile and stops, compiled)."""
         self._publish = bus.publish
         self._now = clock.now_ns
         self._order_ids = self.ids.order_ids
@@ -204,7 +204,7 @@ class OrderManager(OrderTransitions):
         return [e.order for e in self.book.working()
                 if strategy_id is None or e.order.strategy_id == strategy_id]
 
-    # -- market data: bar_tap (compiled) calls these while a stop is armed for the symbol --
+    # -- market data: market_tap (compiled) calls these while a stop is armed --------------
 
     def _on_stop_trade(self, tick: TradeTick) -> None:
         p = to_decimal(tick.price)

@@ -12,7 +12,7 @@ from typing import Final
 
 from engine.model import NS_PER_S, Bar, TradeTick
 
-__all__ = ["OmsBarTap", "VolumeProfile"]
+__all__ = ["OmsMarketTap", "VolumeProfile"]
 
 _UNSEEN: Final = -1.0  # volumes are >= 0
 
@@ -60,7 +60,7 @@ class VolumeProfile:
         return [Decimal(repr(v / total)) for v in raw]
 
 
-class OmsBarTap:
+class OmsMarketTap:
     """The OMS's bar and trade handlers: the profile learns every bar (when ``profile`` is
     set); the stop emulation (``on_stop_bar``, ``on_stop_trade``) sees a bar or a trade only
     while ``stop_symbols`` (a live view) holds its symbol."""

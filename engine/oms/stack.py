@@ -82,8 +82,8 @@ class TradingStack:
         if self.queue is not None:
             self.queue.set_report_handler(self.oms.on_report)
         self.portfolio.attach(bus)
-        bus.subscribe(TradeTick, self.oms.bar_tap.on_trade)
-        bus.subscribe(Bar, self.oms.bar_tap.on_bar)
+        bus.subscribe(TradeTick, self.oms.market_tap.on_trade)
+        bus.subscribe(Bar, self.oms.market_tap.on_bar)
         self.portfolio.add_guard(self.risk)
         self.risk.add_state_listener(self._on_risk_state)
         self.submit = self.oms.submit

@@ -11,28 +11,21 @@ from typing import Any
 
 
 def median_seconds(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 2) -> float:
-    """Run ``fn`` ``warmup`` times unmeasured, then ``repeat`` times; the median seconds.
+    """Run ``fn`` ``warmup`` times unmeasured, then ``repeat`` times; the median seconds
+    (each run after a full collection, as in :func:`median_seconds_rounds`)."""
+    return median_seconds_rounds({"fn": fn}, rounds=repeat, warmup=warmup)["fn"]
+
+
+def median_seconds_rounds(fns: dict[str, Callable[[], object]], *, rounds: int = 5,
+                          warmup: int = 1) -> dict[str, float]:
+    """The median seconds of each path, taken in rounds (each round runs every path once,
+    after ``warmup`` unmeasured rounds), so that a slow spell of the machine touches every
+    path alike and the ratios between them hold.
 
     Each run starts after a full collection: the cyclic garbage of the runs before it (a
     whole engine stack each, for some benches) is not the measured code's to collect. The
     collector stays on during the run, so what the code itself allocates is paid for.
     """
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def median_seconds_rounds(fns: dict[str, Callable[[], object]], *, rounds: int = 5,
-                          warmup: int = 1) -> dict[str, float]:
-    """Like :func:`median_seconds` for several paths at once, taken in rounds (each round
-    runs every path once), so that a slow spell of the machine touches every path alike and
-    the ratios between them hold; the median seconds per path."""
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for index in range(warmup + rounds):
         for name, fn in fns.items():
