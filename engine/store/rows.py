@@ -43,7 +43,6 @@ Row = tuple[Any, ...]
 Rows = list[tuple[str, Row]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 _DIRECTION = {m.SignalDirection.LONG: "up", m.SignalDirection.SHORT: "down",
               m.SignalDirection.FLAT: "neutral"}
 
