@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 __all__ = ["BusStats", "Handler", "MessageBus"]
 
 E = TypeVar("E")
 Handler = Callable[[Any], None]
 
-_log = logging.getLogger(__name__)
+_log: Final = logging.getLogger(__name__)
 
 
 class _Route:

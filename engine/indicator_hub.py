@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
 
-_log = logging.getLogger(__name__)
+_log: Final = logging.getLogger(__name__)
 
 Batch = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 """A batch function over one symbol's closes giving the group's output rows."""

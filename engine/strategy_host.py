@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from engine.bus import MessageBus
 from engine.clock import Clock
@@ -28,10 +28,10 @@ from engine.strategy_context import StrategyActions, StrategyContext
 
 __all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
 
-_log = logging.getLogger(__name__)
+_log: Final = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_MS = 250.0
-_now = time.perf_counter_ns
+_now: Final = time.perf_counter_ns
 
 
 @dataclass(slots=True)

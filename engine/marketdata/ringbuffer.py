@@ -14,6 +14,8 @@ of a backtest never are.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,7 +23,7 @@ from engine.model import Bar
 
 __all__ = ["BarRing"]
 
-_COLUMNS = ("open", "high", "low", "close", "volume", "vwap")
+_COLUMNS: Final = ("open", "high", "low", "close", "volume", "vwap")
 
 
 class BarRing:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -29,19 +29,20 @@ from engine.oms.commands import AlgoParams, RestoredOrder
 from engine.oms.stops import StopEmulator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from engine.clock import Clock
     from engine.execution import GatewayCapabilities
     from engine.oms.algos import AlgoExecutor
     from engine.oms.book import OrderBook
     from engine.oms.fastobj import IdGenerator
     from engine.oms.manager import PriceView
-    from engine.oms.router import OrderRouter
 
 __all__ = ["ChildOrders", "is_rollup"]
 
 
-_VENUE_TYPE = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
-_ALGO_TYPES = frozenset({OrderType.TWAP, OrderType.VWAP})
+_VENUE_TYPE: Final = {OrderType.STOP_LOSS: OrderType.MARKET, OrderType.STOP_LIMIT: OrderType.LIMIT}
+_ALGO_TYPES: Final = frozenset({OrderType.TWAP, OrderType.VWAP})
 
 
 def is_rollup(order: Order, fill: Fill) -> bool:
@@ -59,24 +60,36 @@ def venue_version(order: Order) -> Order:
 
 
 class ChildOrders:
-    """Mixin of :class:`OrderManager`: stops, children of algo parents, restore."""
+    """Base of :class:`OrderManager`: stops, children of algo parents, restore.
 
-    if TYPE_CHECKING:  # provided by OrderManager
-        book: OrderBook
-        ids: IdGenerator
-        prices: PriceView
-        algos: AlgoExecutor
-        clock: Clock
-        router: OrderRouter
-        capabilities: GatewayCapabilities
+    A base class rather than a mixin so that the compiled build (``engine.native``) can
+    make the OMS one native class; the attributes and methods below are set and defined by
+    :class:`~engine.oms.transitions.OrderTransitions` and :class:`OrderManager`.
+    """
 
-        def _admit(self, order: Order, algo: AlgoParams | None, now: int) -> Order: ...
-        def _apply_fill(self, entry: Entry, fill: Fill) -> bool: ...
-        def _apply_close(self, entry: Entry, kind: str, ts: int,
-                         payload: dict[str, Any]) -> None: ...
-        def _cancel_entry(self, entry: Entry, reason: str) -> bool: ...
-        def _alert(self, severity: AlertSeverity, title: str, message: str, ts: int,
-                   order: Order | None = None) -> None: ...
+    book: OrderBook
+    ids: IdGenerator
+    prices: PriceView
+    algos: AlgoExecutor
+    clock: Clock
+    capabilities: GatewayCapabilities
+    _route: Callable[[Order], str | None]
+
+    def _admit(self, order: Order, algo: AlgoParams | None, now: int) -> Order:
+        raise NotImplementedError  # OrderManager
+
+    def _apply_fill(self, entry: Entry, fill: Fill) -> bool:
+        raise NotImplementedError  # OrderTransitions
+
+    def _apply_close(self, entry: Entry, kind: str, ts: int, payload: dict[str, Any]) -> None:
+        raise NotImplementedError  # OrderTransitions
+
+    def _cancel_entry(self, entry: Entry, reason: str) -> bool:
+        raise NotImplementedError  # OrderManager
+
+    def _alert(self, severity: AlertSeverity, title: str, message: str, ts: int,
+               order: Order | None = None) -> None:
+        raise NotImplementedError  # OrderTransitions
 
     def __init__(self) -> None:
         self.stops = StopEmulator()
@@ -192,7 +205,7 @@ class ChildOrders:
                 if entry.emulated == "stop":
                     order = venue_version(order)
                 entry.routed_late = entry.order.status is not OrderStatus.PENDING
-                refused = self.router.submit(order)
+                refused = self._route(order)
                 if refused is not None:
                     self._apply_close(entry, "cancelled", now, {"reason": refused})
         if items:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -57,13 +57,13 @@ from engine.oms.transitions import OrderTransitions, describe
 
 __all__ = ["OmsConfig", "OrderManager", "PreTradeCheck", "PriceView"]
 
-_log = logging.getLogger(__name__)
+_log: Final = logging.getLogger(__name__)
 
 
 
-_PENDING = OrderStatus.PENDING
-_BUY = OrderSide.BUY
-_MARKET = OrderType.MARKET
+_PENDING: Final = OrderStatus.PENDING
+_BUY: Final = OrderSide.BUY
+_MARKET: Final = OrderType.MARKET
 
 
 class OmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -44,34 +44,36 @@ if TYPE_CHECKING:
 
 __all__ = ["OrderTransitions", "describe"]
 
-_log = logging.getLogger(__name__)
+_log: Final = logging.getLogger(__name__)
 
-_replace = msgspec.structs.replace  # a changed copy (C: cheaper than rebuilding it in Python)
+# a changed copy (C: cheaper than rebuilding it in Python)
+_replace: Final = msgspec.structs.replace
 
-_PENDING = OrderStatus.PENDING
-_OPEN = OrderStatus.OPEN
-_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_FILLED = OrderStatus.FILLED
-_ZERO = Decimal(0)
-_BUY = OrderSide.BUY
-_CLOSE_EVENTS = {"rejected": OrderRejected, "cancelled": OrderCancelled,
+_PENDING: Final = OrderStatus.PENDING
+_OPEN: Final = OrderStatus.OPEN
+_PARTIAL: Final = OrderStatus.PARTIALLY_FILLED
+_FILLED: Final = OrderStatus.FILLED
+_ZERO: Final = Decimal(0)
+_BUY: Final = OrderSide.BUY
+_CLOSE_EVENTS: Final = {"rejected": OrderRejected, "cancelled": OrderCancelled,
                  "expired": OrderExpired}
 
 
 class OrderTransitions(ChildOrders):
-    """Mixin of :class:`~engine.oms.manager.OrderManager`: reports in, order events out."""
+    """Base of :class:`~engine.oms.manager.OrderManager`: reports in, order events out."""
 
-    if TYPE_CHECKING:  # provided by OrderManager
-        config: OmsConfig
-        counts: dict[str, int]
-        _publish: Callable[[object], None]
-        _slip_up: Decimal | None
-        _slip_down: Decimal
-        _fill_id: Callable[[], FillId]
-        _alert_fills: bool
-        _get_working: Callable[[ClientOrderId], Entry | None]
+    # set by OrderManager.__init__
+    config: OmsConfig
+    counts: dict[str, int]
+    _publish: Callable[[object], None]
+    _slip_up: Decimal | None
+    _slip_down: Decimal
+    _fill_id: Callable[[], FillId]
+    _alert_fills: bool
+    _get_working: Callable[[ClientOrderId], Entry | None]
 
-        def on_report(self, report: ExecutionReport) -> None: ...
+    def on_report(self, report: ExecutionReport) -> None:
+        raise NotImplementedError  # OrderManager
 
     # -- reports from the gateway ----------------------------------------------------------
 

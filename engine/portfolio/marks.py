@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from engine.ids import Symbol
 from engine.portfolio.accounting import PositionState
@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 
 __all__ = ["EquityGuard", "LazyMarks", "price_bounds"]
 
-_INF = float("inf")
-_NEG_INF = Decimal("-Infinity")
-_ZERO = Decimal(0)
-_ALWAYS = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
-_SHRINK = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
-_GROW = 1 + 1e-9  # the same, for a distance to a bound on the far side of the close
-_PRICE_ULPS = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
-_DECIMAL_ULPS = 1e-24  # relative to cash + gross value: 28-digit Decimal rounding
+_INF: Final = float("inf")
+_NEG_INF: Final = Decimal("-Infinity")
+_ZERO: Final = Decimal(0)
+_ALWAYS: Final = (_INF, -_INF)  # an empty range: every mark of the symbol is evaluated
+_SHRINK: Final = 1 - 1e-9  # relative, on each price distance: float rounding is ~1e-16
+_GROW: Final = 1 + 1e-9  # the same, for a distance to a bound on the far side of the close
+_PRICE_ULPS: Final = 1e-12  # relative to the price: repr/Decimal/float round trips are ~1e-16
+_DECIMAL_ULPS: Final = 1e-24  # relative to cash + gross value: 28-digit Decimal rounding
 
 
 class EquityGuard(Protocol):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from engine.bus import MessageBus
 from engine.events import OrderFilled, PositionChanged
@@ -49,8 +49,8 @@ from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioS
 
 __all__ = ["Portfolio", "PortfolioConfig"]
 
-_ZERO = Decimal(0)
-_BUY = OrderSide.BUY
+_ZERO: Final = Decimal(0)
+_BUY: Final = OrderSide.BUY
 
 
 class Portfolio(LazyMarks):
