@@ -11,8 +11,6 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
-import msgspec
-
 from engine.execution import (
     ExecutionReport,
     ReportSink,
@@ -70,21 +68,32 @@ _GTC: Final = TimeInForce.GTC
 _MARKET_T: Final = OrderType.MARKET
 
 
-class _Working(msgspec.Struct, gc=False, eq=False):
-    """A resting paper order (compared by identity; refers to nothing that refers back)."""
+class _Working:
+    """A resting paper order, compared by identity.
 
-    cid: ClientOrderId
-    symbol: Symbol
-    buy: bool
-    kind: int
-    limit: Decimal | None
-    stop: Decimal | None
-    remaining: Decimal
-    tif: TimeInForce
-    submit_ns: int
-    eligible_ns: int
-    arrived: bool = False  # the first eligible price has been seen (IOC/FOK decided)
-    live: bool = True
+    A plain class, so that the compiled build reads its fields directly (a native class),
+    where a ``msgspec.Struct`` costs a generic attribute lookup per read.
+    """
+
+    __slots__ = ("arrived", "buy", "cid", "eligible_ns", "kind", "limit", "live",
+                 "remaining", "stop", "submit_ns", "symbol", "tif")
+
+    def __init__(self, cid: ClientOrderId, symbol: Symbol, buy: bool, kind: int,
+                 limit: Decimal | None, stop: Decimal | None, remaining: Decimal,
+                 tif: TimeInForce, submit_ns: int, eligible_ns: int) -> None:
+        self.cid = cid
+        self.symbol = symbol
+        self.buy = buy
+        self.kind = kind
+        self.limit = limit
+        self.stop = stop
+        self.remaining = remaining
+        self.tif = tif
+        self.submit_ns = submit_ns
+        self.eligible_ns = eligible_ns
+        self.arrived = False
+        """The first eligible price has been seen (IOC/FOK decided)."""
+        self.live = True
 
 
 class Matcher:

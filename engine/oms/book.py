@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Final
 
-import msgspec
-
 from engine.ids import ClientOrderId, OrderId, StrategyId, Symbol
 from engine.model import Order, OrderSide
 
@@ -24,27 +22,41 @@ _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
 
 
-class Entry(msgspec.Struct, gc=False, eq=False):
+class Entry:
     """The OMS's mutable record of one order: current version, last seq, how it is worked.
 
-    Made by :func:`entry_for`. A struct outside the cycle collector (it refers to nothing
-    that refers back to it), compared by identity.
+    Made by :func:`entry_for`; compared by identity. A plain class, so that the compiled
+    build reads its fields directly (a native class), where a ``msgspec.Struct`` costs a
+    generic attribute lookup per read.
     """
 
-    order: Order
-    decision_price: Decimal | None
-    emulated: str  # "" venue order, "stop" emulated stop, "algo" TWAP/VWAP parent
-    counted: bool  # counts in open orders and open quantity (not a TWAP/VWAP child)
-    buy: bool
-    seq: int = 0
-    triggered: bool = False
-    routed_late: bool = False  # sent to the venue after the emulator accepted it
-    notional: Decimal = _ZERO
-    first_trade: str | None = None  # venue trade ids seen (duplicates are ignored):
-    trade_ids: set[str] | None = None  # the first one, then the others
-    # the book's [sell, buy] open quantities this order counts in (account, strategy)
-    qty: list[Decimal] | None = None
-    strategy_qty: list[Decimal] | None = None
+    __slots__ = ("buy", "counted", "decision_price", "emulated", "first_trade", "notional",
+                 "order", "qty", "routed_late", "seq", "strategy_qty", "trade_ids",
+                 "triggered")
+
+    def __init__(self, order: Order, decision_price: Decimal | None, emulated: str,
+                 counted: bool, buy: bool, seq: int = 0) -> None:
+        self.order = order
+        self.decision_price = decision_price
+        self.emulated = emulated
+        """"" a venue order, "stop" an emulated stop, "algo" a TWAP/VWAP parent."""
+        self.counted = counted
+        """It counts in open orders and open quantity (not a TWAP/VWAP child)."""
+        self.buy = buy
+        self.seq = seq
+        self.triggered = False
+        self.routed_late = False
+        """Sent to the venue after the emulator accepted it."""
+        self.notional = _ZERO
+        # venue trade ids seen (duplicates are ignored): the first one, then the others
+        self.first_trade: str | None = None
+        self.trade_ids: set[str] | None = None
+        # the book's [sell, buy] open quantities this order counts in (account, strategy)
+        self.qty: list[Decimal] | None = None
+        self.strategy_qty: list[Decimal] | None = None
+
+    def __repr__(self) -> str:
+        return f"Entry({self.order!r}, seq={self.seq}, emulated={self.emulated!r})"
 
 
 def entry_for(order: Order, decision_price: Decimal | None, emulated: str = "") -> Entry:
