@@ -49,28 +49,6 @@ def to_decimal(value: float | int | str | Decimal) -> Decimal:
     return Decimal(value)
 
 
-class DecimalPrices:
-    """The Decimal of the last float price seen per symbol, for parts that share it.
-
-    A trade price becomes money twice on the order path (the paper matcher's fill price,
-    the portfolio's mark that the risk checks read); sharing one of these converts it once.
-    """
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[float, Decimal]] = {}
-
-    def get(self, symbol: str, price: float) -> Decimal:
-        """``to_decimal(price)``, converted once per new price of ``symbol``."""
-        last = self._last.get(symbol)
-        if last is not None and last[0] == price:
-            return last[1]
-        value = Decimal(repr(price)) if price.__class__ is float else to_decimal(price)
-        self._last[symbol] = (price, value)
-        return value
-
-
 def ns_to_datetime(ts_ns: int) -> datetime:
     """UTC datetime of an epoch-nanosecond timestamp (microsecond precision)."""
     return datetime.fromtimestamp(ts_ns // 1000 / 1_000_000, tz=UTC)

@@ -38,6 +38,7 @@ __all__ = ["HOT", "activate", "build", "command", "native_dir", "status"]
 HOT: tuple[str, ...] = (
     "engine/bus.py",
     "engine/clock.py",
+    "engine/decimal_prices.py",
     "engine/strategy_context.py",
     "engine/strategy_actions.py",
     "engine/marketdata/state.py",
@@ -58,6 +59,9 @@ HOT: tuple[str, ...] = (
     "engine/portfolio/accounting.py",
     "engine/portfolio/marks.py",
     "engine/portfolio/portfolio.py",
+    "engine/portfolio/performance.py",
+    "engine/risk/guards.py",
+    "engine/risk/engine.py",
     "gateways/fillmodel.py",
     "gateways/paper.py",
 )

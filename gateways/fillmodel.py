@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
+from engine.decimal_prices import DecimalPrices
 from engine.execution import (
     ExecutionReport,
     ReportSink,
@@ -24,7 +25,6 @@ from engine.ids import ClientOrderId, Symbol
 from engine.model import (
     NS_PER_MS,
     Bar,
-    DecimalPrices,
     LiquiditySide,
     Order,
     OrderSide,

@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.bus import MessageBus
 from engine.clock import Clock
+from engine.decimal_prices import DecimalPrices
 from engine.execution import (
     ExecutionReport,
     GatewayCapabilities,
@@ -25,7 +26,7 @@ from engine.execution import (
     ReportSink,
 )
 from engine.ids import Venue
-from engine.model import Bar, DecimalPrices, Order, OrderType, Quote, TimeInForce, TradeTick
+from engine.model import Bar, Order, OrderType, Quote, TimeInForce, TradeTick
 from engine.oms.fastobj import IdGenerator
 from engine.oms.manager import OmsConfig
 from engine.oms.stack import OrderLoader, TradingStack

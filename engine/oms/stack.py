@@ -19,9 +19,10 @@ from typing import Any
 
 from engine.bus import MessageBus
 from engine.clock import Clock
+from engine.decimal_prices import DecimalPrices
 from engine.events import OrderFilled
 from engine.execution import ExecutionGateway, SyncExecution
-from engine.model import Bar, DecimalPrices, TradeTick
+from engine.model import Bar, TradeTick
 from engine.oms.book import OrderBook
 from engine.oms.commands import RestoredOrder
 from engine.oms.fastobj import IdGenerator

@@ -27,13 +27,13 @@ from decimal import Decimal
 from typing import Any, Final
 
 from engine.bus import MessageBus
+from engine.decimal_prices import DecimalPrices
 from engine.events import OrderFilled, PositionChanged
 from engine.ids import StrategyId, Symbol, Venue
 from engine.model import (
     NS_PER_MS,
     NS_PER_S,
     Bar,
-    DecimalPrices,
     Fill,
     OrderSide,
     Position,

@@ -35,22 +35,28 @@ _STATE = {"reducing": RiskState.REDUCING, "halted": RiskState.HALTED}
 
 
 class PortfolioGuards:
-    """Mixin of :class:`~engine.risk.engine.RiskEngine`: the guards on equity marks."""
+    """Base of :class:`~engine.risk.engine.RiskEngine`: the guards on equity marks.
 
-    if TYPE_CHECKING:  # provided by RiskEngine
-        config: RiskConfig
-        snapshot: RiskSnapshot
-        state: RiskState
-        _publish: Callable[[object], None]
-        _warned: set[tuple[str, str]]
-        _hwm_dirty: bool
-        _last_save_ns: int
-        _save_ns: float
+    A base class rather than a mixin so that the compiled build (``engine.native``) makes
+    the risk engine one native class; :class:`RiskEngine` sets the attributes and defines
+    the methods declared here.
+    """
 
-        def _transition(self, target: RiskState, source: str, reason: str, actor: str,
-                        ts: int, details: dict[str, Any], *,
-                        force_event: bool = False) -> None: ...
-        def _save(self, ts: int) -> None: ...
+    config: RiskConfig
+    snapshot: RiskSnapshot
+    state: RiskState
+    _publish: Callable[[object], None]
+    _warned: set[tuple[str, str]]
+    _hwm_dirty: bool
+    _last_save_ns: int
+    _save_ns: float
+
+    def _transition(self, target: RiskState, source: str, reason: str, actor: str,
+                    ts: int, details: dict[str, Any], *, force_event: bool = False) -> None:
+        raise NotImplementedError  # RiskEngine
+
+    def _save(self, ts: int) -> None:
+        raise NotImplementedError  # RiskEngine
 
     def _init_guards(self) -> None:
         self._bound_watchers: list[Callable[[], None]] = []

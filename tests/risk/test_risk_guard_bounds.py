@@ -37,22 +37,21 @@ class _Nothing:
         return Decimal(0)
 
 
-class PlainGuards(RiskEngine):
-    """The guards computed in full on every mark, as before the bounds existed."""
-
-    def on_equity(self, ts_ns: int, equity: Decimal) -> None:
+def plain_on_equity(self: RiskEngine, ts_ns: int, equity: Decimal) -> None:
+    """The guards computed in full on every mark, as before the bounds existed (a function
+    on the engine rather than a subclass: the compiled build's engine is a native class)."""
+    snap = self.snapshot
+    day = day_of(ts_ns).isoformat()
+    if snap.day != day:
+        self._new_day(ts_ns, day, equity)
         snap = self.snapshot
-        day = day_of(ts_ns).isoformat()
-        if snap.day != day:
-            self._new_day(ts_ns, day, equity)
-            snap = self.snapshot
-        hwm = snap.high_water_mark or equity
-        if equity > hwm:
-            snap = self.snapshot = msgspec.structs.replace(snap, high_water_mark=equity)
-            self._hwm_dirty = True
-        self._run_guards(ts_ns, equity)
-        if self._hwm_dirty and ts_ns - self._last_save_ns >= self._save_ns:
-            self._save(ts_ns)
+    hwm = snap.high_water_mark or equity
+    if equity > hwm:
+        snap = self.snapshot = msgspec.structs.replace(snap, high_water_mark=equity)
+        self._hwm_dirty = True
+    self._run_guards(ts_ns, equity)
+    if self._hwm_dirty and ts_ns - self._last_save_ns >= self._save_ns:
+        self._save(ts_ns)
 
 
 def _plain(event: Any) -> Any:
@@ -63,20 +62,24 @@ def _plain(event: Any) -> Any:
     return type(event).__name__, {n: getattr(event, n) for n in names if n != "id"}
 
 
-def run(cls: type[RiskEngine], config: RiskConfig, path: list[tuple[int, Decimal]],
+def run(plain: bool, config: RiskConfig, path: list[tuple[int, Decimal]],
         start: Decimal) -> tuple[list[Any], Any]:
     bus = MessageBus()
     seen: list[Any] = []
     for kind in (RiskEventRecord, RiskStateChanged, Alert):
         bus.subscribe(kind, seen.append)
     clock = SimClock(T0)
-    engine = cls(bus=bus, clock=clock, config=config, portfolio=_Nothing(), orders=_Nothing(),
-                 store=MemoryRiskStateStore(), starting_equity=start)
+    engine = RiskEngine(bus=bus, clock=clock, config=config, portfolio=_Nothing(),
+                        orders=_Nothing(), store=MemoryRiskStateStore(),
+                        starting_equity=start)
     ts = T0
     for step, equity in path:
         ts += step
         clock.advance_to(ts)
-        engine.on_equity(ts, equity)
+        if plain:
+            plain_on_equity(engine, ts, equity)
+        else:
+            engine.on_equity(ts, equity)
         seen.append(("mark", ts, engine.state))
     return [_plain(e) for e in seen], engine.snapshot
 
@@ -108,8 +111,8 @@ def test_bounds_trip_on_the_same_marks_as_the_plain_guards(
     for step_s, bps in moves:
         equity = equity * (10_000 + bps) / 10_000
         path.append((step_s * NS_PER_S, equity))
-    plain = run(PlainGuards, config, path, start)
-    bounded = run(RiskEngine, config, path, start)
+    plain = run(True, config, path, start)
+    bounded = run(False, config, path, start)
     assert bounded == plain
 
 
@@ -119,8 +122,8 @@ def test_exactly_at_the_limit_trips_on_that_mark() -> None:
     start = Decimal(100_000)
     path = [(NS_PER_S, start), (NS_PER_S, Decimal("96000.000001")),
             (NS_PER_S, Decimal("95000.0000000001")), (NS_PER_S, Decimal(95_000))]
-    seen, snap = run(RiskEngine, config, path, start)
+    seen, snap = run(False, config, path, start)
     marks = [m for m in seen if m[0] == "mark"]
     assert [m[2].value for m in marks] == ["active", "active", "active", "reducing"]
     assert snap.source == "guard:daily_loss"
-    assert seen == run(PlainGuards, config, path, start)[0]
+    assert seen == run(True, config, path, start)[0]
