@@ -91,8 +91,7 @@ class _Working:
         self.tif = tif
         self.submit_ns = submit_ns
         self.eligible_ns = eligible_ns
-        self.arrived = False
-        """The first eligible price has been seen (IOC/FOK decided)."""
+        self.arrived = False  # the first eligible price has been seen (IOC/FOK decided)
         self.live = True
 
 

@@ -38,15 +38,12 @@ class Entry:
                  counted: bool, buy: bool, seq: int = 0) -> None:
         self.order = order
         self.decision_price = decision_price
-        self.emulated = emulated
-        """"" a venue order, "stop" an emulated stop, "algo" a TWAP/VWAP parent."""
-        self.counted = counted
-        """It counts in open orders and open quantity (not a TWAP/VWAP child)."""
+        self.emulated = emulated  # "" venue order, "stop" emulated stop, "algo" TWAP/VWAP
+        self.counted = counted  # counts in open orders and open qty (not a TWAP/VWAP child)
         self.buy = buy
         self.seq = seq
         self.triggered = False
-        self.routed_late = False
-        """Sent to the venue after the emulator accepted it."""
+        self.routed_late = False  # sent to the venue after the emulator accepted it
         self.notional = _ZERO
         # venue trade ids seen (duplicates are ignored): the first one, then the others
         self.first_trade: str | None = None

@@ -56,7 +56,7 @@ _FILLED: Final = OrderStatus.FILLED
 _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
 _CLOSE_EVENTS: Final = {"rejected": OrderRejected, "cancelled": OrderCancelled,
-                 "expired": OrderExpired}
+                        "expired": OrderExpired}
 
 
 class OrderTransitions(ChildOrders):
