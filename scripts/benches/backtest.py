@@ -12,9 +12,10 @@ those bars (EMA seeding differs: TA-Lib seeds with the SMA, Nautilus with the fi
 value, so the first crossing may differ; the check allows a difference of 2).
 
 Also in the same run, to show where the time goes: the engine with a strategy that reads
-the same EMAs every bar and never orders (the per-bar cost; the difference is the cost of
-the orders), and EMA cross as a plain Python loop with no engine around it (bars in
-memory, Decimal position and cash; it makes the same trades).
+what EMA cross reads every bar (the EMAs, its position and working orders, the same target
+arithmetic) and never orders (the per-bar cost; the difference is the cost of the orders
+and of the marks of bars that hold a position), and EMA cross as a plain Python loop with
+no engine around it (bars in memory, Decimal position and cash; it makes the same trades).
 
 Usage: scripts/bench backtest [--bars N] [--nautilus-bars N] [--runs N] [--no-persist]
 """
@@ -315,7 +316,7 @@ def main() -> None:
     per_order_us = 1e6 * (ours["run_s"] - watch["run_s"]) / max(1, ours["fills"])
     print(f"where the time goes: {per_bar_us:.2f} us per bar with no order (loading, "
           f"indicators, strategy, matcher, OMS, portfolio, curve and metrics), "
-          f"{per_order_us:.0f} us per order (risk, OMS, paper fill, portfolio; "
+          f"{per_order_us:.0f} us per order (risk, OMS, paper fill, portfolio, marks; "
           f"{ours['fills']:,} orders); the plain loop: "
           f"{1e6 * plain['run_s'] / plain['bars']:.2f} us per bar")
     print("persistence on: orders, order events, fills, positions, performance and the "
