@@ -46,8 +46,14 @@ class EmaCross(Strategy[EmaCrossConfig]):
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Move the position to the side the EMAs point to."""
+        delta = self.order_delta(ctx, bar)
+        if delta:
+            ctx.submit(MarketOrder(self.config.symbol, delta))
+
+    def order_delta(self, ctx: Context, bar: Bar) -> Decimal:
+        """The market order ``bar`` calls for (0: none, or the slow EMA is not ready)."""
         if bar.timeframe != self.config.timeframe or not self.slow.ready:
-            return
+            return Decimal(0)
         qty = self.config.qty
         if self.fast.value > self.slow.value:
             target = qty
@@ -60,5 +66,4 @@ class EmaCross(Strategy[EmaCrossConfig]):
         working = ctx.open_orders(symbol)
         if working:
             delta -= sum((o.remaining_qty * o.side.sign for o in working), Decimal(0))
-        if delta:
-            ctx.submit(MarketOrder(symbol, delta))
+        return delta
