@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from engine.model import to_decimal
+
 __all__ = ["DecimalPrices"]
 
 
@@ -27,11 +29,7 @@ class DecimalPrices:
         last = self._last.get(symbol)
         if last is not None and last[0] == price:
             return last[1]
-        value = Decimal(repr(price)) if price.__class__ is float else _exact(price)
+        value = Decimal(repr(price)) if price.__class__ is float else to_decimal(price)
         self._last[symbol] = (price, value)
         return value
 
-
-def _exact(price: object) -> Decimal:
-    """``engine.model.to_decimal`` for what is not a float (int, str, Decimal)."""
-    return price if isinstance(price, Decimal) else Decimal(price)  # type: ignore[arg-type]
