@@ -10,25 +10,56 @@ Conventions, which every part of the engine relies on:
   is far too hot for Decimal. A price read from market data becomes a Decimal at the point
   where it turns into money (a fill price, a limit price), through :func:`to_decimal`.
 - Every object is frozen and slotted: handlers share them without defensive copies.
-- Market data, orders, fills, positions and alerts are :class:`msgspec.Struct` (frozen,
-  outside the cycle collector): they are built at rates where a frozen dataclass's
-  ``__init__`` (one ``object.__setattr__`` per field) costs more than everything else the
-  object goes through. Build them by keyword; the hot paths build them positionally, in
-  field order. :func:`msgspec.structs.replace` makes a changed copy. Signals and
-  predictions (rare, with dict fields) are frozen dataclasses.
+- Market data, positions and alerts are :class:`msgspec.Struct` (frozen, outside the cycle
+  collector): they are built at rates where a frozen dataclass's ``__init__`` (one
+  ``object.__setattr__`` per field) costs more than everything else the object goes
+  through. Build them by keyword; the hot paths build them positionally, in field order.
+  :func:`msgspec.structs.replace` makes a changed copy.
+- :class:`Order` and :class:`Fill` live in :mod:`engine.model_orders`, compiled with the
+  hot modules: frozen plain classes whose fields compiled code reads directly. Their
+  ``replace(**changes)`` makes a changed copy, ``to_dict()`` gives their fields.
+- Signals and predictions (rare, with dict fields) are frozen dataclasses.
+- The enumerations live in :mod:`engine.enums`; all of these are importable from here.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from importlib.machinery import EXTENSION_SUFFIXES
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
+from engine import model_orders as _model_orders
+from engine.enums import (
+    AlertSeverity,
+    LiquiditySide,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    SignalDirection,
+    TimeInForce,
+)
+from engine.ids import OrderId, StrategyId, Symbol, Venue
+
+if TYPE_CHECKING or (_model_orders.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES)):
+    # the compiled build (engine.native) is in use: its native classes, which the compiled
+    # modules are built against
+    from engine.model_orders import Fill, Order
+else:  # pure Python: the same contract as msgspec structs, built in C
+    from engine.model_orders_struct import Fill, Order
+
+RECORD_TYPES: tuple[type[Order], type[Fill], type[_model_orders.Order],
+                    type[_model_orders.Fill]] = (
+    Order, Fill, _model_orders.Order, _model_orders.Fill)
+"""Every class of order and fill (both builds'): what the encoders write by ``to_dict()``."""
+
+__all__ = ["NS_PER_MS", "NS_PER_S", "RECORD_TYPES", "ZERO", "Alert", "AlertSeverity", "Bar", "Fill",
+           "LiquiditySide", "Order", "OrderSide", "OrderStatus", "OrderType", "Position",
+           "Prediction", "Quote", "Signal", "SignalDirection", "TimeInForce", "TradeTick",
+           "datetime_to_ns", "ns_to_datetime", "to_decimal"]
 
 ZERO: Decimal = Decimal(0)
 
@@ -59,88 +90,6 @@ def datetime_to_ns(value: datetime) -> int:
     if value.tzinfo is None:
         raise ValueError("naive datetime: timestamps must be timezone-aware (UTC)")
     return int(value.timestamp() * 1_000_000) * 1000
-
-
-class OrderSide(enum.Enum):
-    """Side of an order or fill."""
-
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def sign(self) -> int:
-        """+1 for buy, -1 for sell."""
-        return 1 if self is OrderSide.BUY else -1
-
-    @property
-    def opposite(self) -> OrderSide:
-        """The other side."""
-        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
-
-
-class OrderType(enum.Enum):
-    """Order types (seed 001). Stops and TWAP/VWAP are emulated where a venue lacks them."""
-
-    MARKET = "market"
-    LIMIT = "limit"
-    STOP_LOSS = "stop_loss"
-    STOP_LIMIT = "stop_limit"
-    TWAP = "twap"
-    VWAP = "vwap"
-
-
-class TimeInForce(enum.Enum):
-    """How long an order stays working."""
-
-    GTC = "gtc"
-    IOC = "ioc"
-    FOK = "fok"
-
-
-class OrderStatus(enum.Enum):
-    """Order life cycle states; see ``engine.oms`` for the legal transitions."""
-
-    PENDING = "pending"
-    OPEN = "open"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-
-    @property
-    def is_terminal(self) -> bool:
-        """True when no further transition is possible."""
-        return self in _TERMINAL
-
-
-_TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
-)
-
-
-class LiquiditySide(enum.Enum):
-    """Whether a fill added (maker) or took (taker) liquidity."""
-
-    MAKER = "maker"
-    TAKER = "taker"
-
-
-class AlertSeverity(enum.Enum):
-    """Severity of an operator alert."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-
-class SignalDirection(enum.Enum):
-    """Direction a signal points to."""
-
-    LONG = "long"
-    SHORT = "short"
-    FLAT = "flat"
 
 
 class Bar(msgspec.Struct, frozen=True, gc=False):
@@ -187,69 +136,6 @@ class Quote(msgspec.Struct, frozen=True, gc=False):
     def mid(self) -> float:
         """Mid price."""
         return (self.bid + self.ask) / 2.0
-
-
-class Order(msgspec.Struct, frozen=True, gc=False):
-    """An order as the engine knows it at one moment; a new version is a new object."""
-
-    id: OrderId
-    client_order_id: ClientOrderId
-    venue: Venue
-    symbol: Symbol
-    side: OrderSide
-    type: OrderType
-    qty: Decimal
-    created_ns: int
-    strategy_id: StrategyId | None = None
-    time_in_force: TimeInForce = TimeInForce.GTC
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    reduce_only: bool = False
-    parent_id: OrderId | None = None
-    status: OrderStatus = OrderStatus.PENDING
-    filled_qty: Decimal = ZERO
-    avg_fill_price: Decimal | None = None
-    fee: Decimal = ZERO
-    fee_currency: str | None = None
-    exchange_order_id: str | None = None
-    reject_reason: str | None = None
-    updated_ns: int = 0
-    version: int = 1
-
-    @property
-    def remaining_qty(self) -> Decimal:
-        """Quantity still to fill."""
-        return self.qty - self.filled_qty
-
-    @property
-    def signed_qty(self) -> Decimal:
-        """Quantity with the side's sign (+ buy, - sell)."""
-        return self.qty if self.side is OrderSide.BUY else -self.qty
-
-
-class Fill(msgspec.Struct, frozen=True, gc=False):
-    """One execution of (part of) an order: a row of the append-only trades ledger."""
-
-    id: FillId
-    order_id: OrderId
-    client_order_id: ClientOrderId
-    venue: Venue
-    symbol: Symbol
-    side: OrderSide
-    qty: Decimal
-    price: Decimal
-    ts_ns: int
-    exchange_trade_id: str
-    fee: Decimal = ZERO
-    fee_currency: str | None = None
-    liquidity: LiquiditySide = LiquiditySide.TAKER
-    strategy_id: StrategyId | None = None
-    decision_price: Decimal | None = None
-
-    @property
-    def value(self) -> Decimal:
-        """Notional value (qty x price)."""
-        return self.qty * self.price
 
 
 class Position(msgspec.Struct, frozen=True, gc=False):

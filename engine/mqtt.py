@@ -37,7 +37,7 @@ from engine.commands import CommandRouter
 from engine.config import MqttConfig
 from engine.events import OrderEvent, OrderFilled, PositionChanged
 from engine.metrics import MetricsBuilder
-from engine.model import Alert, Bar, Prediction, Signal
+from engine.model import RECORD_TYPES, Alert, Bar, Prediction, Signal
 from engine.secrets import Redactor
 from engine.service import Service
 
@@ -50,7 +50,9 @@ BACKOFF_MAX_S = 30.0
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, msgspec.Struct):  # market data (Bar, TradeTick, Quote)
+    if isinstance(obj, RECORD_TYPES):  # orders, fills
+        return obj.to_dict()
+    if isinstance(obj, msgspec.Struct):  # events, positions, market data
         return msgspec.structs.asdict(obj)
     return str(obj)  # Decimal, UUID
 

@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
-
 from engine.ids import ClientOrderId, OrderId
 from engine.model import (
     ZERO,
@@ -56,7 +54,7 @@ def is_rollup(order: Order, fill: Fill) -> bool:
 
 def venue_version(order: Order) -> Order:
     """What the venue is sent for an emulated stop once triggered (market or limit)."""
-    return msgspec.structs.replace(order, type=_VENUE_TYPE[order.type], stop_price=None)
+    return order.replace(type=_VENUE_TYPE[order.type], stop_price=None)
 
 
 class ChildOrders:

@@ -1,12 +1,4 @@
-"""Cheap copies of frozen domain objects and cheap ids on the order hot path.
-
-:class:`~engine.model.Order` and the other hot objects are frozen ``msgspec.Struct``
-classes, built positionally where it matters (a 23-field struct in ~0.15 us). A new version
-of an order is a copy with a few fields changed: :func:`msgspec.structs.replace` makes it
-in C, at about half the cost of :func:`evolver` (a compiled positional rebuild that reads
-every field in Python) for an order with 4 to 7 changed fields (msgspec 0.22); the OMS uses
-``replace``.
-"""
+"""Cheap ids on the order hot path (new versions of an order: :mod:`engine.model_orders`)."""
 
 from __future__ import annotations
 
@@ -14,40 +6,11 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from engine.ids import ClientOrderId, FillId, OrderId
 
-__all__ = ["IdGenerator", "evolver", "field_names"]
-
-T = TypeVar("T")
-
-
-def field_names(cls: type) -> tuple[str, ...]:
-    """The fields of the ``msgspec.Struct`` class ``cls`` in declaration order."""
-    names: tuple[str, ...] = cls.__struct_fields__  # type: ignore[attr-defined]
-    return names
-
-
-def evolver(cls: type[T], changed: Sequence[str]) -> Callable[..., T]:
-    """A function ``f(src, *values)`` returning a copy of ``src`` with ``changed`` replaced.
-
-    ``values`` are given in the order of ``changed``; the other fields are copied. ``cls``
-    must take every field positionally (no keyword-only fields).
-    """
-    names = field_names(cls)
-    unknown = set(changed) - set(names)
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
-    position = {name: i for i, name in enumerate(changed)}
-    values = ", ".join(f"v{position[n]}" if n in position else f"src.{n}" for n in names)
-    args = ", ".join(["src"] + [f"v{i}" for i in range(len(changed))])
-    src = f"def evolve({args}):\n    return _cls({values})\n"
-    namespace: dict[str, Any] = {"_cls": cls}
-    exec(compile(src, f"<evolver {cls.__name__}>", "exec"), namespace)
-    fn: Callable[..., T] = namespace["evolve"]
-    return fn
+__all__ = ["IdGenerator"]
 
 
 class IdGenerator:

@@ -13,8 +13,6 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
-
 from engine.events import (
     OrderAccepted,
     OrderCancelled,
@@ -45,9 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["OrderTransitions", "describe"]
 
 _log: Final = logging.getLogger(__name__)
-
-# a changed copy (C: cheaper than rebuilding it in Python)
-_replace: Final = msgspec.structs.replace
 
 _PENDING: Final = OrderStatus.PENDING
 _OPEN: Final = OrderStatus.OPEN
@@ -104,11 +99,10 @@ class OrderTransitions(ChildOrders):
         order = entry.order
         if order.status is _PENDING:  # the legal case of _apply_accept, inlined
             seq = entry.seq = entry.seq + 1
-            entry.order = new = _replace(order, status=_OPEN, exchange_order_id=exchange_order_id,
-                                         updated_ns=ts, version=seq)
+            entry.order = new = order.accepted(_OPEN, exchange_order_id, ts, seq)
             self._publish(OrderAccepted(new, seq, ts, {}))
         elif entry.routed_late:
-            entry.order = _replace(order, exchange_order_id=exchange_order_id)
+            entry.order = order.with_exchange_id(exchange_order_id)
         else:
             self._apply_accept(entry, ts, exchange_order_id, None)
 
@@ -173,8 +167,7 @@ class OrderTransitions(ChildOrders):
     def _reject_new(self, order: Order, price: Decimal | None, reason: str, now: int) -> Order:
         """A new order refused by risk: closed as rejected at seq 1, never routed."""
         self.counts["rejected"] += 1
-        rejected = _replace(order, status=OrderStatus.REJECTED, reject_reason=reason,
-                            updated_ns=now, version=1)
+        rejected = order.closed(OrderStatus.REJECTED, reason, now, 1)
         entry = entry_for(rejected, price)
         entry.seq = 1
         self.book.add_closed(entry)
@@ -191,8 +184,7 @@ class OrderTransitions(ChildOrders):
             return
         seq = entry.seq + 1
         entry.seq = seq
-        entry.order = new = _replace(order, status=status, exchange_order_id=exchange_id,
-                                     updated_ns=ts, version=seq)
+        entry.order = new = order.accepted(status, exchange_id, ts, seq)
         self._publish(OrderAccepted(new, seq, ts, payload or {}))
 
     def _apply_trigger(self, entry: Entry, ts: int, price: Decimal) -> bool:
@@ -204,7 +196,7 @@ class OrderTransitions(ChildOrders):
         seq = entry.seq + 1
         entry.seq = seq
         entry.triggered = True
-        entry.order = new = _replace(entry.order, updated_ns=ts, version=seq)
+        entry.order = new = entry.order.touched(ts, seq)
         self._publish(OrderTriggered(new, seq, ts, {"trigger_price": str(price)}))
         return True
 
@@ -218,8 +210,7 @@ class OrderTransitions(ChildOrders):
         seq = entry.seq + 1
         entry.seq = seq
         reason = payload.get("reason") if kind == "rejected" else order.reject_reason
-        entry.order = new = _replace(order, status=status, reject_reason=reason, updated_ns=ts,
-                                     version=seq)
+        entry.order = new = order.closed(status, reason, ts, seq)
         self.book.close(entry, order.qty - order.filled_qty)
         if entry.emulated == "stop" and not entry.triggered:
             self.stops.disarm(entry)
@@ -256,9 +247,8 @@ class OrderTransitions(ChildOrders):
                 entry.notional = qty * price
         seq = entry.seq = entry.seq + 1
         ts = fill.ts_ns
-        entry.order = new = _replace(order, status=status, filled_qty=filled,
-                                     avg_fill_price=avg, fee=order.fee + fill.fee,
-                                     fee_currency=fill.fee_currency, updated_ns=ts, version=seq)
+        entry.order = new = order.filled(status, filled, avg, order.fee + fill.fee,
+                                         fill.fee_currency, ts, seq)
         self.book.filled(entry, qty, status is _FILLED)
         self._publish(OrderFilled(new, seq, ts, {}, fill=fill))
         return True

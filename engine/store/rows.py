@@ -76,7 +76,9 @@ def _json_default(obj: Any) -> Any:
         return str(obj)
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
-    if isinstance(obj, msgspec.Struct):  # orders, fills, positions: like a dataclass
+    if isinstance(obj, m.RECORD_TYPES):  # orders, fills
+        return obj.to_dict()
+    if isinstance(obj, msgspec.Struct):  # positions, market data: like a dataclass
         return msgspec.structs.asdict(obj)
     if isinstance(obj, float) and math.isnan(obj):  # pragma: no cover - orjson emits null
         return None
@@ -84,9 +86,9 @@ def _json_default(obj: Any) -> Any:
 
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-# Order event payloads (an Order struct and small dicts): msgspec writes the struct, its
+# Order event payloads (an Order and small dicts): msgspec writes the order's to_dict(), its
 # Decimals (as strings), UUIDs and enums in C, where orjson calls _json_default for the
-# struct and again for each Decimal in it. The same JSON either way.
+# order and again for each Decimal in it. The same JSON either way.
 _encode_event = msgspec.json.Encoder(enc_hook=_json_default, decimal_format="string").encode
 
 

@@ -7,7 +7,6 @@ import uuid
 from decimal import Decimal
 
 import asyncpg
-from msgspec.structs import replace
 
 from engine import events as ev
 from engine import model as m
@@ -48,13 +47,13 @@ def fill(o: m.Order, n: int, *, qty: Decimal = Decimal("0.1"),
 def order_lifecycle(i: int) -> list[ev.OrderEvent]:
     """submitted -> accepted -> filled (partial) -> filled (complete), seq 1..4."""
     o1 = order(i, status=m.OrderStatus.PENDING, version=1)
-    o2 = replace(o1, status=m.OrderStatus.OPEN, version=2, updated_ns=o1.created_ns + 1000,
+    o2 = o1.replace(status=m.OrderStatus.OPEN, version=2, updated_ns=o1.created_ns + 1000,
                  exchange_order_id=f"X{i}")
     f1 = fill(o2, 1, qty=Decimal("0.2"))
-    o3 = replace(o2, status=m.OrderStatus.PARTIALLY_FILLED, filled_qty=Decimal("0.2"),
+    o3 = o2.replace(status=m.OrderStatus.PARTIALLY_FILLED, filled_qty=Decimal("0.2"),
                  avg_fill_price=f1.price, version=3, updated_ns=f1.ts_ns)
     f2 = fill(o3, 2, qty=Decimal("0.3"))
-    o4 = replace(o3, status=m.OrderStatus.FILLED, filled_qty=Decimal("0.5"), version=4,
+    o4 = o3.replace(status=m.OrderStatus.FILLED, filled_qty=Decimal("0.5"), version=4,
                  updated_ns=f2.ts_ns)
     return [
         ev.OrderSubmitted(order=o1, seq=1, ts_ns=o1.created_ns),

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import store_factories as f
-from msgspec.structs import replace
 
 from engine import events as ev
 from engine import model as m
@@ -22,18 +21,18 @@ async def test_working_orders_come_back_with_their_last_event_and_schedule(
     account = await f.make_account(store_dsn)
     writer = StoreWriter(store_dsn, journal_dir=tmp_path / "j", account_id=account)
     algo = AlgoParams(duration_s=600, slices=4, qty_step=Decimal("0.01"))
-    parent = replace(f.order(1, status=m.OrderStatus.PENDING), type=m.OrderType.TWAP,
+    parent = f.order(1, status=m.OrderStatus.PENDING).replace(type=m.OrderType.TWAP,
                      limit_price=None)
-    stop = replace(f.order(2, status=m.OrderStatus.PENDING), type=m.OrderType.STOP_LOSS,
+    stop = f.order(2, status=m.OrderStatus.PENDING).replace(type=m.OrderType.STOP_LOSS,
                    limit_price=None, stop_price=Decimal("41000"))
     done = f.order_lifecycle(3)  # filled: not restored
     events = [
         ev.OrderSubmitted(order=parent, seq=1, ts_ns=f.T0,
                           payload={"algo": algo.to_payload(), "decision_price": "42000.5"}),
-        ev.OrderAccepted(order=replace(parent, status=m.OrderStatus.OPEN, version=2), seq=2,
+        ev.OrderAccepted(order=parent.replace(status=m.OrderStatus.OPEN, version=2), seq=2,
                          ts_ns=f.T0 + 1),
         ev.OrderSubmitted(order=stop, seq=1, ts_ns=f.T0 + 2),
-        ev.OrderAccepted(order=replace(stop, status=m.OrderStatus.OPEN, version=2), seq=2,
+        ev.OrderAccepted(order=stop.replace(status=m.OrderStatus.OPEN, version=2), seq=2,
                          ts_ns=f.T0 + 3),
         *done,
     ]

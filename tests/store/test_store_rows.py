@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import store_factories as f
-from msgspec.structs import replace
 
 from engine import events as ev
 from engine import model as m
@@ -20,7 +19,7 @@ def test_event_payloads_are_the_json_the_generic_encoder_writes() -> None:
     hook (Decimals as strings, UUIDs, enums, the order as an object of its fields)."""
     maker = RowMaker(uuid.UUID(int=7))
     lifecycle = f.order_lifecycle(3)
-    o = replace(lifecycle[0].order, limit_price=Decimal("101.25"), reject_reason="x\ty")
+    o = lifecycle[0].order.replace(limit_price=Decimal("101.25"), reject_reason="x\ty")
     payloads: list[dict[str, object]] = [
         {"decision_price": "101.5"}, {"reason": "too big", "source": "risk"},
         {"emulated": True}, {"trigger_price": "99"}, {}]

@@ -151,9 +151,9 @@ async def test_duplicate_fills_are_stored_once(store_dsn: str, tmp_path: Path) -
     writer.submit(ev.OrderAccepted(order=o, seq=1, ts_ns=f.T0))
     first = f.fill(o, 1, trade_id="EX-1")
     writer.submit(first)
-    writer.submit(replace(first, id=f.fill(o, 9).id))  # same venue trade id, new engine id
+    writer.submit(first.replace(id=f.fill(o, 9).id))  # same venue trade id, new engine id
     await asyncio.sleep(0.2)  # a later batch: the duplicate is already in the table
-    writer.submit(replace(first, id=f.fill(o, 8).id))
+    writer.submit(first.replace(id=f.fill(o, 8).id))
     writer.submit(f.fill(o, 2, trade_id="EX-2"))
     await _stop(writer, task)
     assert await f.count(store_dsn, "SELECT count(*) FROM trades") == 2
@@ -207,7 +207,7 @@ async def test_bad_rows_are_isolated_and_kept_the_rest_is_stored(
     o = f.order(3)
     writer.submit(ev.OrderAccepted(order=o, seq=1, ts_ns=f.T0))
     writer.submit(f.fill(o, 1))
-    writer.submit(replace(f.fill(o, 2), price=Decimal(-1)))  # violates price > 0
+    writer.submit(f.fill(o, 2).replace(price=Decimal(-1)))  # violates price > 0
     writer.submit(f.fill(o, 3))
     await _stop(writer, task)
     assert await f.count(store_dsn, "SELECT count(*) FROM trades") == 2

@@ -1,0 +1,132 @@
+"""Orders and fills have two implementations with one contract: the native classes of
+``engine.model_orders`` (compiled in the compiled build, plain classes otherwise) and the
+msgspec structs of ``engine.model_orders_struct`` (what pure Python uses). Both are checked
+here, field for field, against each other."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from engine import model, model_orders, model_orders_struct
+from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
+from engine.model import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.mqtt import event_json
+from engine.store.rows import dumps_json
+
+IMPLEMENTATIONS = [model_orders, model_orders_struct]
+IDS = ["native", "struct"]
+
+ORDER_ARGS: tuple[Any, ...] = (
+    OrderId(uuid.UUID(int=1)), ClientOrderId("c1"), Venue("paper"), Symbol("BTC/USDT"),
+    OrderSide.SELL, OrderType.LIMIT, Decimal("0.5"), 1_700_000_000_000_000_000)
+FILL_ARGS: tuple[Any, ...] = (
+    FillId(uuid.UUID(int=2)), OrderId(uuid.UUID(int=1)), ClientOrderId("c1"), Venue("paper"),
+    Symbol("BTC/USDT"), OrderSide.BUY, Decimal("0.2"), Decimal("100.5"), 5, "T1")
+
+
+def test_the_model_uses_the_native_classes_exactly_when_they_are_compiled() -> None:
+    compiled = not (model_orders.__file__ or "").endswith(".py")
+    assert (model.Order is model_orders.Order) is compiled
+    assert (model.Order is model_orders_struct.Order) is not compiled
+    assert (model.Fill is model_orders.Fill) is compiled
+
+
+def test_same_fields_and_defaults() -> None:
+    native, struct = model_orders, model_orders_struct
+    assert native.Order.FIELDS == struct.Order.FIELDS == struct.Order.__struct_fields__
+    assert native.Fill.FIELDS == struct.Fill.FIELDS == struct.Fill.__struct_fields__
+    assert native.Order(*ORDER_ARGS).to_dict() == struct.Order(*ORDER_ARGS).to_dict()
+    assert native.Fill(*FILL_ARGS).to_dict() == struct.Fill(*FILL_ARGS).to_dict()
+    order = native.Order(*ORDER_ARGS)
+    assert list(order.to_dict()) == list(native.Order.FIELDS)
+    assert (order.status, order.time_in_force, order.filled_qty, order.version) == (
+        OrderStatus.PENDING, TimeInForce.GTC, Decimal(0), 1)
+    assert native.Fill(*FILL_ARGS).liquidity is LiquiditySide.TAKER
+
+
+def test_keyword_construction_matches_positional() -> None:
+    for impl in IMPLEMENTATIONS:
+        by_name = impl.Order(**dict(zip(impl.Order.FIELDS, ORDER_ARGS, strict=False)),
+                             strategy_id=StrategyId("s"))
+        assert by_name == impl.Order(*ORDER_ARGS, StrategyId("s"))
+
+
+def _versions(impl: Any) -> list[dict[str, Any]]:
+    o = impl.Order(*ORDER_ARGS)
+    accepted = o.accepted(OrderStatus.OPEN, "X1", 10, 2)
+    filled = accepted.filled(OrderStatus.PARTIALLY_FILLED, Decimal("0.2"), Decimal("100.5"),
+                             Decimal("0.01"), "USDT", 11, 3)
+    return [v.to_dict() for v in (
+        accepted, accepted.with_exchange_id("X2"), filled, filled.touched(12, 4),
+        filled.closed(OrderStatus.CANCELLED, None, 13, 5),
+        o.closed(OrderStatus.REJECTED, "too big", 14, 1),
+        o.replace(type=OrderType.MARKET, limit_price=None))]
+
+
+def test_version_methods_agree_and_change_only_their_fields() -> None:
+    native, struct = _versions(model_orders), _versions(model_orders_struct)
+    assert native == struct
+    accepted, renamed, filled, touched, cancelled, rejected, replaced = native
+    assert (accepted["status"], accepted["exchange_order_id"], accepted["updated_ns"],
+            accepted["version"]) == (OrderStatus.OPEN, "X1", 10, 2)
+    assert renamed == {**accepted, "exchange_order_id": "X2"}
+    assert filled == {**accepted, "status": OrderStatus.PARTIALLY_FILLED,
+                      "filled_qty": Decimal("0.2"), "avg_fill_price": Decimal("100.5"),
+                      "fee": Decimal("0.01"), "fee_currency": "USDT", "updated_ns": 11,
+                      "version": 3}
+    assert touched == {**filled, "updated_ns": 12, "version": 4}
+    assert cancelled == {**filled, "status": OrderStatus.CANCELLED, "updated_ns": 13,
+                         "version": 5}
+    assert rejected["reject_reason"] == "too big" and rejected["version"] == 1
+    assert replaced["type"] is OrderType.MARKET and replaced["limit_price"] is None
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
+def test_frozen(impl: Any) -> None:
+    order, fill = impl.Order(*ORDER_ARGS), impl.Fill(*FILL_ARGS)
+    for obj, name in ((order, "qty"), (order, "status"), (fill, "price")):
+        with pytest.raises(AttributeError):
+            setattr(obj, name, Decimal(1))
+        with pytest.raises(AttributeError):
+            delattr(obj, name)
+    assert order.qty == Decimal("0.5") and fill.price == Decimal("100.5")
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
+def test_value_semantics(impl: Any) -> None:
+    a, b = impl.Order(*ORDER_ARGS), impl.Order(*ORDER_ARGS)
+    assert a == b and hash(a) == hash(b) and (a != b) is False
+    assert a != a.replace(version=2) and a != a.to_dict()
+    assert impl.Fill(*FILL_ARGS) == impl.Fill(*FILL_ARGS)
+    assert impl.Fill(*FILL_ARGS) != impl.Fill(*FILL_ARGS).replace(fee=Decimal(1))
+    for obj in (a, impl.Fill(*FILL_ARGS)):
+        assert pickle.loads(pickle.dumps(obj)) == obj
+        assert copy.copy(obj) == obj and copy.deepcopy(obj) == obj
+    with pytest.raises(TypeError, match="no fields"):
+        a.replace(price=Decimal(1))
+
+
+def test_repr_and_encodings_agree() -> None:
+    native = (model_orders.Order(*ORDER_ARGS), model_orders.Fill(*FILL_ARGS))
+    struct = (model_orders_struct.Order(*ORDER_ARGS), model_orders_struct.Fill(*FILL_ARGS))
+    for n, s in zip(native, struct, strict=True):
+        assert repr(n) == repr(s)
+        assert dumps_json(n) == dumps_json(s)
+        assert event_json(n) == event_json(s)
+        assert msgspec.json.decode(event_json(n))["id"] == str(n.id)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
+def test_derived_values(impl: Any) -> None:
+    order = impl.Order(*ORDER_ARGS).filled(OrderStatus.PARTIALLY_FILLED, Decimal("0.2"),
+                                           Decimal("100"), Decimal(0), None, 1, 2)
+    assert order.remaining_qty == Decimal("0.3")
+    assert order.signed_qty == Decimal("-0.5")
+    assert impl.Fill(*FILL_ARGS).value == Decimal("20.10")
