@@ -1,7 +1,7 @@
 """The enumerations of the domain model (re-exported by :mod:`engine.model`).
 
-In a module of their own so that the compiled order records (:mod:`engine.model_orders`)
-and :mod:`engine.model` can both import them.
+In a module of their own so that the native records (:mod:`engine.model_native`), their
+struct versions (:mod:`engine.model_struct`) and :mod:`engine.model` can all import them.
 """
 
 from __future__ import annotations

@@ -10,14 +10,18 @@ Conventions, which every part of the engine relies on:
   is far too hot for Decimal. A price read from market data becomes a Decimal at the point
   where it turns into money (a fill price, a limit price), through :func:`to_decimal`.
 - Every object is frozen and slotted: handlers share them without defensive copies.
-- Market data, positions and alerts are :class:`msgspec.Struct` (frozen, outside the cycle
-  collector): they are built at rates where a frozen dataclass's ``__init__`` (one
+- Ticks, quotes, positions and alerts are :class:`msgspec.Struct` (frozen, outside the
+  cycle collector): they are built at rates where a frozen dataclass's ``__init__`` (one
   ``object.__setattr__`` per field) costs more than everything else the object goes
   through. Build them by keyword; the hot paths build them positionally, in field order.
   :func:`msgspec.structs.replace` makes a changed copy.
-- :class:`Order` and :class:`Fill` live in :mod:`engine.model_orders`, compiled with the
-  hot modules: frozen plain classes whose fields compiled code reads directly. Their
-  ``replace(**changes)`` makes a changed copy, ``to_dict()`` gives their fields.
+- :class:`Bar`, :class:`Order` and :class:`Fill` are read most by the compiled hot modules:
+  in the compiled build they are the native classes of :mod:`engine.model_native`, whose
+  fields compiled code reads directly; in pure Python, the msgspec structs of
+  :mod:`engine.model_struct`. One contract (``tests/engine/test_model_native.py``): the
+  same fields and defaults, frozen, equal by value, ``replace(**changes)`` for a changed
+  copy, ``to_dict()`` for the encoders. The compiled classes check their ``int``,
+  ``float`` and ``bool`` fields when built (a numpy int64 is refused: pass ``int(x)``).
 - Signals and predictions (rare, with dict fields) are frozen dataclasses.
 - The enumerations live in :mod:`engine.enums`; all of these are importable from here.
 """
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from engine import model_orders as _model_orders
+from engine import model_native as _model_native
 from engine.enums import (
     AlertSeverity,
     LiquiditySide,
@@ -44,17 +48,18 @@ from engine.enums import (
 )
 from engine.ids import OrderId, StrategyId, Symbol, Venue
 
-if TYPE_CHECKING or (_model_orders.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES)):
+if TYPE_CHECKING or (_model_native.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES)):
     # the compiled build (engine.native) is in use: its native classes, which the compiled
     # modules are built against
-    from engine.model_orders import Fill, Order
+    from engine.model_native import Bar, Fill, Order
 else:  # pure Python: the same contract as msgspec structs, built in C
-    from engine.model_orders_struct import Fill, Order
+    from engine.model_struct import Bar, Fill, Order
 
-RECORD_TYPES: tuple[type[Order], type[Fill], type[_model_orders.Order],
-                    type[_model_orders.Fill]] = (
-    Order, Fill, _model_orders.Order, _model_orders.Fill)
-"""Every class of order and fill (both builds'): what the encoders write by ``to_dict()``."""
+RECORD_TYPES: tuple[type[Order], type[Fill], type[Bar], type[_model_native.Order],
+                    type[_model_native.Fill], type[_model_native.Bar]] = (
+    Order, Fill, Bar, _model_native.Order, _model_native.Fill, _model_native.Bar)
+"""Every class of order, fill and bar (both builds'): what the encoders write by
+``to_dict()``."""
 
 __all__ = ["NS_PER_MS", "NS_PER_S", "RECORD_TYPES", "ZERO", "Alert", "AlertSeverity", "Bar", "Fill",
            "LiquiditySide", "Order", "OrderSide", "OrderStatus", "OrderType", "Position",
@@ -90,23 +95,6 @@ def datetime_to_ns(value: datetime) -> int:
     if value.tzinfo is None:
         raise ValueError("naive datetime: timestamps must be timezone-aware (UTC)")
     return int(value.timestamp() * 1_000_000) * 1000
-
-
-class Bar(msgspec.Struct, frozen=True, gc=False):
-    """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
-
-    venue: Venue
-    symbol: Symbol
-    timeframe: str
-    ts_ns: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    vwap: float = float("nan")
-    num_trades: int = 0
-    closed: bool = True
 
 
 class TradeTick(msgspec.Struct, frozen=True, gc=False):

@@ -50,9 +50,9 @@ BACKOFF_MAX_S = 30.0
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, RECORD_TYPES):  # orders, fills
+    if isinstance(obj, RECORD_TYPES):  # orders, fills, bars
         return obj.to_dict()
-    if isinstance(obj, msgspec.Struct):  # events, positions, market data
+    if isinstance(obj, msgspec.Struct):  # events, positions, ticks, quotes
         return msgspec.structs.asdict(obj)
     return str(obj)  # Decimal, UUID
 

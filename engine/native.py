@@ -39,7 +39,7 @@ HOT: tuple[str, ...] = (
     "engine/bus.py",
     "engine/clock.py",
     "engine/decimal_prices.py",
-    "engine/model_orders.py",
+    "engine/model_native.py",
     "engine/strategy_context.py",
     "engine/strategy_actions.py",
     "engine/marketdata/state.py",

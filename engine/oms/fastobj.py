@@ -1,4 +1,4 @@
-"""Cheap ids on the order hot path (new versions of an order: :mod:`engine.model_orders`)."""
+"""Cheap ids on the order hot path (new versions of an order: :mod:`engine.model_native`)."""
 
 from __future__ import annotations
 

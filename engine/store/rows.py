@@ -76,9 +76,9 @@ def _json_default(obj: Any) -> Any:
         return str(obj)
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
-    if isinstance(obj, m.RECORD_TYPES):  # orders, fills
+    if isinstance(obj, m.RECORD_TYPES):  # orders, fills, bars
         return obj.to_dict()
-    if isinstance(obj, msgspec.Struct):  # positions, market data: like a dataclass
+    if isinstance(obj, msgspec.Struct):  # positions, ticks: like a dataclass
         return msgspec.structs.asdict(obj)
     if isinstance(obj, float) and math.isnan(obj):  # pragma: no cover - orjson emits null
         return None

@@ -1,11 +1,12 @@
-"""Orders and fills as ``msgspec.Struct``: what :mod:`engine.model` uses when the hot modules
-run as pure Python (no compiled build, or ``TRADEENGINE_NATIVE=0``).
+"""Bars, orders and fills as ``msgspec.Struct``: what :mod:`engine.model` uses when the hot
+modules run as pure Python (no compiled build, or ``TRADEENGINE_NATIVE=0``).
 
-The same contract as :mod:`engine.model_orders` (fields, defaults, the OMS's version
-methods, ``replace``, ``to_dict``, value equality, frozen), checked for both by
-``tests/engine/test_model_orders.py``. Interpreted, a Python ``__init__`` that sets 23 frozen
-fields costs about 2 us where msgspec builds the struct in C in 0.12 us; compiled, the
-native class is the cheaper one. So each build gets the class that is fast in it.
+The same contract as :mod:`engine.model_native` (fields, defaults, the OMS's version
+methods, ``replace``, ``to_dict``, value equality with a bar's NaN equal to NaN, frozen),
+checked for both by ``tests/engine/test_model_native.py``. Interpreted, a Python
+``__init__`` that sets 23 frozen fields costs about 2 us where msgspec builds the struct in
+C in 0.12 us; compiled, the native class is the cheaper one. So each build gets the class
+that is fast in it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import msgspec
 
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
+from engine.model_native import bar_key
 
-__all__ = ["Fill", "Order"]
+__all__ = ["Bar", "Fill", "Order"]
 
 _ZERO: Final = Decimal(0)
 _replace: Final = msgspec.structs.replace
@@ -137,8 +139,45 @@ class Fill(msgspec.Struct, frozen=True, gc=False):
         return msgspec.structs.asdict(self)
 
 
+class Bar(msgspec.Struct, frozen=True, gc=False):
+    """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
+
+    FIELDS: ClassVar[tuple[str, ...]]
+    """The fields in constructor order."""
+
+    venue: Venue
+    symbol: Symbol
+    timeframe: str
+    ts_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    vwap: float = float("nan")
+    num_trades: int = 0
+    closed: bool = True
+
+    def replace(self, **changes: Any) -> Bar:
+        """A copy with ``changes`` (field names) applied."""
+        return _checked_replace(self, changes)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Bar:
+            return NotImplemented
+        return bar_key(self) == bar_key(other)
+
+    def __hash__(self) -> int:
+        return hash(bar_key(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields by name, in constructor order (what the encoders write)."""
+        return msgspec.structs.asdict(self)
+
+
 Order.FIELDS = Order.__struct_fields__
 Fill.FIELDS = Fill.__struct_fields__
+Bar.FIELDS = Bar.__struct_fields__
 
 
 def _checked_replace(obj: _S, changes: dict[str, Any]) -> _S:

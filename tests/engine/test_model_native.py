@@ -1,11 +1,12 @@
-"""Orders and fills have two implementations with one contract: the native classes of
-``engine.model_orders`` (compiled in the compiled build, plain classes otherwise) and the
-msgspec structs of ``engine.model_orders_struct`` (what pure Python uses). Both are checked
-here, field for field, against each other."""
+"""Orders, fills and bars have two implementations with one contract: the native classes of
+``engine.model_native`` (compiled in the compiled build, plain classes otherwise) and the
+msgspec structs of ``engine.model_struct`` (what pure Python uses). Both are checked here,
+field for field, against each other."""
 
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import uuid
 from decimal import Decimal
@@ -14,13 +15,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from engine import model, model_orders, model_orders_struct
+from engine import model, model_native, model_struct
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 from engine.model import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.mqtt import event_json
 from engine.store.rows import dumps_json
 
-IMPLEMENTATIONS = [model_orders, model_orders_struct]
+IMPLEMENTATIONS = [model_native, model_struct]
 IDS = ["native", "struct"]
 
 ORDER_ARGS: tuple[Any, ...] = (
@@ -29,21 +30,28 @@ ORDER_ARGS: tuple[Any, ...] = (
 FILL_ARGS: tuple[Any, ...] = (
     FillId(uuid.UUID(int=2)), OrderId(uuid.UUID(int=1)), ClientOrderId("c1"), Venue("paper"),
     Symbol("BTC/USDT"), OrderSide.BUY, Decimal("0.2"), Decimal("100.5"), 5, "T1")
+BAR_ARGS: tuple[Any, ...] = (Venue("paper"), Symbol("BTC/USDT"), "1m", 60_000_000_000, 100.0,
+                             101.5, 99.25, 100.5, 3.5)
 
 
 def test_the_model_uses_the_native_classes_exactly_when_they_are_compiled() -> None:
-    compiled = not (model_orders.__file__ or "").endswith(".py")
-    assert (model.Order is model_orders.Order) is compiled
-    assert (model.Order is model_orders_struct.Order) is not compiled
-    assert (model.Fill is model_orders.Fill) is compiled
+    compiled = not (model_native.__file__ or "").endswith(".py")
+    assert (model.Order is model_native.Order) is compiled
+    assert (model.Order is model_struct.Order) is not compiled
+    assert (model.Fill is model_native.Fill) is compiled
+    assert (model.Bar is model_native.Bar) is compiled
 
 
 def test_same_fields_and_defaults() -> None:
-    native, struct = model_orders, model_orders_struct
+    native, struct = model_native, model_struct
     assert native.Order.FIELDS == struct.Order.FIELDS == struct.Order.__struct_fields__
     assert native.Fill.FIELDS == struct.Fill.FIELDS == struct.Fill.__struct_fields__
     assert native.Order(*ORDER_ARGS).to_dict() == struct.Order(*ORDER_ARGS).to_dict()
     assert native.Fill(*FILL_ARGS).to_dict() == struct.Fill(*FILL_ARGS).to_dict()
+    assert native.Bar.FIELDS == struct.Bar.FIELDS == struct.Bar.__struct_fields__
+    nb, sb = native.Bar(*BAR_ARGS).to_dict(), struct.Bar(*BAR_ARGS).to_dict()
+    assert math.isnan(nb.pop("vwap")) and math.isnan(sb.pop("vwap")) and nb == sb
+    assert (nb["num_trades"], nb["closed"]) == (0, True)
     order = native.Order(*ORDER_ARGS)
     assert list(order.to_dict()) == list(native.Order.FIELDS)
     assert (order.status, order.time_in_force, order.filled_qty, order.version) == (
@@ -71,7 +79,7 @@ def _versions(impl: Any) -> list[dict[str, Any]]:
 
 
 def test_version_methods_agree_and_change_only_their_fields() -> None:
-    native, struct = _versions(model_orders), _versions(model_orders_struct)
+    native, struct = _versions(model_native), _versions(model_struct)
     assert native == struct
     accepted, renamed, filled, touched, cancelled, rejected, replaced = native
     assert (accepted["status"], accepted["exchange_order_id"], accepted["updated_ns"],
@@ -91,7 +99,8 @@ def test_version_methods_agree_and_change_only_their_fields() -> None:
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
 def test_frozen(impl: Any) -> None:
     order, fill = impl.Order(*ORDER_ARGS), impl.Fill(*FILL_ARGS)
-    for obj, name in ((order, "qty"), (order, "status"), (fill, "price")):
+    bar = impl.Bar(*BAR_ARGS)
+    for obj, name in ((order, "qty"), (order, "status"), (fill, "price"), (bar, "close")):
         with pytest.raises(AttributeError):
             setattr(obj, name, Decimal(1))
         with pytest.raises(AttributeError):
@@ -106,7 +115,7 @@ def test_value_semantics(impl: Any) -> None:
     assert a != a.replace(version=2) and a != a.to_dict()
     assert impl.Fill(*FILL_ARGS) == impl.Fill(*FILL_ARGS)
     assert impl.Fill(*FILL_ARGS) != impl.Fill(*FILL_ARGS).replace(fee=Decimal(1))
-    for obj in (a, impl.Fill(*FILL_ARGS)):
+    for obj in (a, impl.Fill(*FILL_ARGS), impl.Bar(*BAR_ARGS)):
         assert pickle.loads(pickle.dumps(obj)) == obj
         assert copy.copy(obj) == obj and copy.deepcopy(obj) == obj
     with pytest.raises(TypeError, match="no fields"):
@@ -114,8 +123,8 @@ def test_value_semantics(impl: Any) -> None:
 
 
 def test_repr_and_encodings_agree() -> None:
-    native = (model_orders.Order(*ORDER_ARGS), model_orders.Fill(*FILL_ARGS))
-    struct = (model_orders_struct.Order(*ORDER_ARGS), model_orders_struct.Fill(*FILL_ARGS))
+    native = (model_native.Order(*ORDER_ARGS), model_native.Fill(*FILL_ARGS))
+    struct = (model_struct.Order(*ORDER_ARGS), model_struct.Fill(*FILL_ARGS))
     for n, s in zip(native, struct, strict=True):
         assert repr(n) == repr(s)
         assert dumps_json(n) == dumps_json(s)
@@ -130,3 +139,25 @@ def test_derived_values(impl: Any) -> None:
     assert order.remaining_qty == Decimal("0.3")
     assert order.signed_qty == Decimal("-0.5")
     assert impl.Fill(*FILL_ARGS).value == Decimal("20.10")
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
+def test_bars_lacking_a_vwap_are_equal(impl: Any) -> None:
+    """NaN (no VWAP) equals NaN in a bar: a compiled bar's floats are unboxed, so each read
+    of its NaN is a new object; equality must not depend on that."""
+    a, b = impl.Bar(*BAR_ARGS), impl.Bar(*BAR_ARGS, float("nan"))
+    assert a == b and hash(a) == hash(b) and {a, b} == {a}
+    assert a != a.replace(close=100.75) and a != a.replace(vwap=100.2)
+    assert a.replace(vwap=100.2) == b.replace(vwap=100.2)
+
+
+def test_bar_encodings_agree() -> None:
+    native, struct = model_native.Bar(*BAR_ARGS), _struct_bar()
+    assert repr(native) == repr(struct)
+    assert dumps_json(native) == dumps_json(struct)
+    assert event_json(native) == event_json(struct)
+    assert msgspec.json.decode(event_json(native))["vwap"] is None
+
+
+def _struct_bar() -> Any:
+    return model_struct.Bar(*BAR_ARGS)

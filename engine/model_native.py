@@ -1,17 +1,18 @@
-"""Orders and fills: the domain's records of the order path (re-exported by
-:mod:`engine.model`).
+"""Bars, orders and fills as native classes: what :mod:`engine.model` uses in the compiled
+build (pure Python uses the msgspec structs of :mod:`engine.model_struct`; one contract).
 
-Frozen, slotted, built positionally or by keyword, compared and hashed by value like the
-rest of the model. They are plain classes rather than ``msgspec.Struct`` because this
-module is compiled with the engine's hot modules (:mod:`engine.native`): compiled code reads
-a native class's field as a direct load, where a Struct field costs it a generic attribute
-lookup (about 190 instructions; an order's life reads some 70 of them), and the OMS's new
-versions of an order are built by direct calls (:meth:`Order.accepted`, :meth:`Order.filled`
-and the others) instead of :func:`msgspec.structs.replace`.
+This module is compiled with the engine's hot modules (:mod:`engine.native`): compiled code
+reads a native class's field as a direct load (a bar's floats unboxed), where a Struct field
+costs it a generic attribute lookup of about 190 instructions (a backtest bar is read some
+25 times, an order's life some 70), and the OMS builds an order's new versions by direct
+calls (:meth:`Order.accepted`, :meth:`Order.filled` and the others) instead of
+:func:`msgspec.structs.replace`. Interpreted, the same classes would be slower than the
+structs (a Python ``__init__`` of 23 frozen fields costs about 2 us, msgspec's 0.12 us):
+hence the two implementations.
 
-Frozen both ways: assignment raises (``__setattr__``); ``__init__`` sets each field through
+Frozen: assignment raises (``__setattr__``); ``__init__`` sets each field through
 ``object.__setattr__``, which the compiled build turns into a direct store. Encoders take
-:meth:`Order.to_dict` / :meth:`Fill.to_dict` (``engine.store.rows``, ``engine.mqtt``).
+``to_dict()`` (``engine.store.rows``, ``engine.mqtt``).
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Any, Final
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 
-__all__ = ["Fill", "Order"]
+__all__ = ["Bar", "Fill", "Order", "bar_key"]
 
 _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
 _GTC: Final = TimeInForce.GTC
 _PENDING: Final = OrderStatus.PENDING
 _TAKER: Final = LiquiditySide.TAKER
+_NAN: Final = float("nan")
 
 
 def _frozen(obj: object, name: str) -> AttributeError:
@@ -308,3 +310,84 @@ def _changed(obj: object, fields: tuple[str, ...], changes: dict[str, Any]) -> l
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no fields {sorted(unknown)}")
     return [changes[name] if name in changes else getattr(obj, name) for name in fields]
+
+
+class Bar:
+    """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
+
+    __slots__ = ("close", "closed", "high", "low", "num_trades", "open", "symbol", "timeframe",
+                 "ts_ns", "venue", "volume", "vwap")
+
+    FIELDS: Final = ("venue", "symbol", "timeframe", "ts_ns", "open", "high", "low", "close",
+                     "volume", "vwap", "num_trades", "closed")
+    """The fields in constructor order."""
+
+    venue: Venue
+    symbol: Symbol
+    timeframe: str
+    ts_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    vwap: float
+    num_trades: int
+    closed: bool
+
+    def __init__(self, venue: Venue, symbol: Symbol, timeframe: str, ts_ns: int, open: float,
+                 high: float, low: float, close: float, volume: float, vwap: float = _NAN,
+                 num_trades: int = 0, closed: bool = True) -> None:
+        object.__setattr__(self, "venue", venue)
+        object.__setattr__(self, "symbol", symbol)
+        object.__setattr__(self, "timeframe", timeframe)
+        object.__setattr__(self, "ts_ns", ts_ns)
+        object.__setattr__(self, "open", open)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "close", close)
+        object.__setattr__(self, "volume", volume)
+        object.__setattr__(self, "vwap", vwap)
+        object.__setattr__(self, "num_trades", num_trades)
+        object.__setattr__(self, "closed", closed)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise _frozen(self, name)
+
+    def __delattr__(self, name: str) -> None:
+        raise _frozen(self, name)
+
+    def replace(self, **changes: Any) -> Bar:
+        """A copy with ``changes`` (field names) applied."""
+        return Bar(*_changed(self, Bar.FIELDS, changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields by name, in constructor order (what the encoders write)."""
+        return {"venue": self.venue, "symbol": self.symbol, "timeframe": self.timeframe,
+                "ts_ns": self.ts_ns, "open": self.open, "high": self.high, "low": self.low,
+                "close": self.close, "volume": self.volume, "vwap": self.vwap,
+                "num_trades": self.num_trades, "closed": self.closed}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Bar:
+            return NotImplemented
+        return bar_key(self) == bar_key(other)
+
+    def __hash__(self) -> int:
+        return hash(bar_key(self))
+
+    def __repr__(self) -> str:
+        return _repr(self, Bar.FIELDS)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Bar, _values(self, Bar.FIELDS))
+
+
+def bar_key(bar: Any) -> tuple[Any, ...]:
+    """A bar's fields as a tuple for equality and hashing, an unknown (NaN) value as None:
+    two bars that both lack a VWAP are equal (a compiled bar stores its floats unboxed,
+    so a NaN read twice is two objects, and NaN != NaN)."""
+    return tuple([None if type(v) is float and v != v else v
+                  for v in (bar.venue, bar.symbol, bar.timeframe, bar.ts_ns, bar.open,
+                            bar.high, bar.low, bar.close, bar.volume, bar.vwap,
+                            bar.num_trades, bar.closed)])
