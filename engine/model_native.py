@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
+from engine.native import mypyc_attr
 
 __all__ = ["Bar", "Fill", "Order", "bar_key"]
 
@@ -37,6 +38,7 @@ def _frozen(obj: object, name: str) -> AttributeError:
     return AttributeError(f"{type(obj).__name__} is frozen: cannot change {name!r}")
 
 
+@mypyc_attr(acyclic=True)  # like msgspec's gc=False: fields never lead back to it
 class Order:
     """An order as the engine knows it at one moment; a new version is a new object."""
 
@@ -206,6 +208,7 @@ class Order:
         return (Order, _values(self, Order.FIELDS))
 
 
+@mypyc_attr(acyclic=True)  # like msgspec's gc=False: fields never lead back to it
 class Fill:
     """One execution of (part of) an order: a row of the append-only trades ledger."""
 
@@ -312,6 +315,7 @@ def _changed(obj: object, fields: tuple[str, ...], changes: dict[str, Any]) -> l
     return [changes[name] if name in changes else getattr(obj, name) for name in fields]
 
 
+@mypyc_attr(acyclic=True)  # like msgspec's gc=False: fields never lead back to it
 class Bar:
     """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
 

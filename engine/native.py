@@ -32,8 +32,16 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-__all__ = ["HOT", "activate", "build", "command", "native_dir", "status"]
+try:  # part of mypy, which builds the compiled modules
+    from mypy_extensions import mypyc_attr
+except ImportError:  # interpreted, without mypy installed: class options mean nothing
+    def mypyc_attr(*_args: object, **_kwargs: object) -> Any:  # type: ignore[misc]
+        """No-op stand-in for ``mypy_extensions.mypyc_attr``."""
+        return lambda cls: cls
+
+__all__ = ["HOT", "activate", "build", "command", "mypyc_attr", "native_dir", "status"]
 
 HOT: tuple[str, ...] = (
     "engine/bus.py",

@@ -34,6 +34,7 @@ from engine.model import (
     TradeTick,
     to_decimal,
 )
+from engine.native import mypyc_attr
 from engine.oms.fastobj import IdGenerator
 from gateways.paper_model import PaperFillModel
 
@@ -68,6 +69,7 @@ _GTC: Final = TimeInForce.GTC
 _MARKET_T: Final = OrderType.MARKET
 
 
+@mypyc_attr(acyclic=True)  # outside the cycle collector: its fields never lead back
 class _Working:
     """A resting paper order, compared by identity.
 

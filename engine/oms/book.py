@@ -15,6 +15,7 @@ from typing import Final
 
 from engine.ids import ClientOrderId, OrderId, StrategyId, Symbol
 from engine.model import Order, OrderSide
+from engine.native import mypyc_attr
 
 __all__ = ["Entry", "OrderBook", "entry_for"]
 
@@ -22,6 +23,7 @@ _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
 
 
+@mypyc_attr(acyclic=True)  # outside the cycle collector: its fields never lead back
 class Entry:
     """The OMS's mutable record of one order: current version, last seq, how it is worked.
 
