@@ -24,7 +24,7 @@ from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeI
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 from engine.native import mypyc_attr
 
-__all__ = ["Bar", "Fill", "Order", "bar_key"]
+__all__ = ["Bar", "Fill", "Order", "bar_key", "replaced_values"]
 
 _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
@@ -163,7 +163,7 @@ class Order:
 
     def replace(self, **changes: Any) -> Order:
         """A copy with ``changes`` (field names) applied; the OMS uses the methods above."""
-        return Order(*_changed(self, Order.FIELDS, changes))
+        return Order(*replaced_values(self, Order.FIELDS, changes))
 
     # -- derived values ----------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class Fill:
 
     def replace(self, **changes: Any) -> Fill:
         """A copy with ``changes`` (field names) applied."""
-        return Fill(*_changed(self, Fill.FIELDS, changes))
+        return Fill(*replaced_values(self, Fill.FIELDS, changes))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
@@ -307,8 +307,9 @@ def _repr(obj: object, fields: tuple[str, ...]) -> str:
     return f"{type(obj).__name__}({inner})"
 
 
-def _changed(obj: object, fields: tuple[str, ...], changes: dict[str, Any]) -> list[Any]:
-    """The field values of ``obj`` in constructor order, with ``changes`` applied."""
+def replaced_values(obj: object, fields: tuple[str, ...], changes: dict[str, Any]) -> list[Any]:
+    """The field values of ``obj`` in constructor order, with ``changes`` applied; a
+    TypeError names every unknown field (the ``replace`` of both implementations)."""
     unknown = set(changes) - set(fields)
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no fields {sorted(unknown)}")
@@ -363,7 +364,7 @@ class Bar:
 
     def replace(self, **changes: Any) -> Bar:
         """A copy with ``changes`` (field names) applied."""
-        return Bar(*_changed(self, Bar.FIELDS, changes))
+        return Bar(*replaced_values(self, Bar.FIELDS, changes))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
@@ -392,6 +393,4 @@ def bar_key(bar: Any) -> tuple[Any, ...]:
     two bars that both lack a VWAP are equal (a compiled bar stores its floats unboxed,
     so a NaN read twice is two objects, and NaN != NaN)."""
     return tuple([None if type(v) is float and v != v else v
-                  for v in (bar.venue, bar.symbol, bar.timeframe, bar.ts_ns, bar.open,
-                            bar.high, bar.low, bar.close, bar.volume, bar.vwap,
-                            bar.num_trades, bar.closed)])
+                  for v in _values(bar, Bar.FIELDS)])

@@ -12,19 +12,18 @@ that is fast in it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
-from engine.model_native import bar_key
+from engine.model_native import bar_key, replaced_values
 
 __all__ = ["Bar", "Fill", "Order"]
 
 _ZERO: Final = Decimal(0)
 _replace: Final = msgspec.structs.replace
-_S = TypeVar("_S", bound=msgspec.Struct)
 
 
 class Order(msgspec.Struct, frozen=True, gc=False):
@@ -86,7 +85,7 @@ class Order(msgspec.Struct, frozen=True, gc=False):
 
     def replace(self, **changes: Any) -> Order:
         """A copy with ``changes`` (field names) applied; the OMS uses the methods above."""
-        return _checked_replace(self, changes)
+        return type(self)(*replaced_values(self, self.FIELDS, changes))
 
     @property
     def remaining_qty(self) -> Decimal:
@@ -132,7 +131,7 @@ class Fill(msgspec.Struct, frozen=True, gc=False):
 
     def replace(self, **changes: Any) -> Fill:
         """A copy with ``changes`` (field names) applied."""
-        return _checked_replace(self, changes)
+        return type(self)(*replaced_values(self, self.FIELDS, changes))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
@@ -160,7 +159,7 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
 
     def replace(self, **changes: Any) -> Bar:
         """A copy with ``changes`` (field names) applied."""
-        return _checked_replace(self, changes)
+        return type(self)(*replaced_values(self, self.FIELDS, changes))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Bar:
@@ -179,9 +178,3 @@ Order.FIELDS = Order.__struct_fields__
 Fill.FIELDS = Fill.__struct_fields__
 Bar.FIELDS = Bar.__struct_fields__
 
-
-def _checked_replace(obj: _S, changes: dict[str, Any]) -> _S:
-    unknown = set(changes) - set(obj.__struct_fields__)
-    if unknown:  # msgspec's own message names one field; the native classes name them all
-        raise TypeError(f"{type(obj).__name__} has no fields {sorted(unknown)}")
-    return _replace(obj, **changes)
