@@ -1,8 +1,10 @@
 """Reads (and the few direct writes) the engine makes outside the batched writer.
 
 Start-up: :func:`ensure_account`, :func:`open_orders`, :func:`positions`,
-:func:`last_bars`, :func:`order_seqs`. Operator actions: :func:`acknowledge_alert`,
-:func:`resolve_alert`, :func:`set_config`, :func:`get_config`, :func:`create_api_key`.
+:func:`last_bars`, :func:`order_seqs`. The ledger: :func:`order_from_ledger` (an order
+rebuilt from its ``order_events``, :func:`fold_order_events`). Operator actions:
+:func:`acknowledge_alert`, :func:`resolve_alert`, :func:`set_config`, :func:`get_config`,
+:func:`create_api_key`.
 Every call takes the pool (or a connection) and a ``timeout``.
 """
 
@@ -17,11 +19,13 @@ from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
 import asyncpg
+import msgspec
 import orjson
 
 from engine import model as m
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue, uuid7
 from engine.model import datetime_to_ns
+from engine.model_struct import Order as OrderStruct
 from engine.oms.commands import AlgoParams, RestoredOrder
 from engine.store.rows import dumps_json
 
@@ -29,9 +33,11 @@ __all__ = [
     "acknowledge_alert",
     "create_api_key",
     "ensure_account",
+    "fold_order_events",
     "get_config",
     "last_bars",
     "open_orders",
+    "order_from_ledger",
     "order_seqs",
     "positions",
     "resolve_alert",
@@ -162,6 +168,33 @@ async def restorable_orders(pool: Executor, account_id: uuid.UUID, *,
             algo_start_ns=datetime_to_ns(sub["at"]) if sub is not None else None,
             decision_price=Decimal(str(decision)) if decision is not None else None))
     return result
+
+
+def fold_order_events(payloads: Iterable[Any]) -> m.Order | None:
+    """An order as its ``order_events`` payloads (in ``seq`` order, JSON text or parsed)
+    leave it: a payload with ``order`` holds the whole order (the ``submitted`` event, and
+    the first event a writer stores for an order it has not seen), one with ``changes``
+    only the fields that event changed. None when no payload holds a whole order."""
+    state: dict[str, Any] | None = None
+    for raw in payloads:
+        payload = _json(raw)
+        if "order" in payload:
+            state = dict(payload["order"])
+        elif state is not None:
+            state.update(payload.get("changes") or {})
+    if state is None:
+        return None
+    built = msgspec.convert(state, OrderStruct, strict=False)
+    return m.Order(**built.to_dict())
+
+
+async def order_from_ledger(pool: Executor, order_id: OrderId, *,
+                            timeout: float = 10.0) -> m.Order | None:
+    """The order rebuilt from the append-only ``order_events`` ledger alone (the
+    ``orders`` table is a projection of it); None when it has no events."""
+    rows = await pool.fetch("SELECT payload FROM order_events WHERE order_id = $1 ORDER BY seq",
+                            order_id, timeout=timeout)
+    return fold_order_events(r["payload"] for r in rows)
 
 
 def _json(value: Any) -> dict[str, Any]:

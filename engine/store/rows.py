@@ -16,6 +16,12 @@ writer's flushes only move ready rows. Rules at this boundary:
   UUID to format).
 - JSON (payloads, reasoning, configs) is serialised once, here, with orjson; Decimals in it
   become strings so no precision is lost.
+- An order event's payload holds the whole order (``order``) in its ``submitted`` event,
+  and in the first event this maker sees of an order (after a restart, say); every later
+  event holds only the fields it changed (``changes``; a fill changes about six of 23).
+  Folded in ``seq`` order they give the order back (:func:`engine.store.queries.
+  fold_order_events`), so the ``orders`` projection can be rebuilt from the ledger, at a
+  third of the JSON the server would otherwise parse and store per order.
 - Records without an id of their own (signals, predictions, alerts) get a UUIDv7 here, so
   the row is the same when the journal replays it.
 """
@@ -104,6 +110,9 @@ class RowMaker:
     def __init__(self, account_id: UUID) -> None:
         self.account_id = account_id
         self._acct = account_id.hex
+        # The last event's state of every working order this maker has seen, so that an
+        # event stores only what it changed (dropped when the order is terminal).
+        self._order_states: dict[Any, dict[str, Any]] = {}
         order_event: Callable[[Any], Rows] = self._order_event
         self._dispatch: dict[type, Callable[[Any], Rows]] = {
             ev.OrderSubmitted: order_event, ev.OrderAccepted: order_event,
@@ -167,7 +176,16 @@ class RowMaker:
         )
 
     def _event_row(self, e: ev.OrderEvent, extra: dict[str, Any] | None = None) -> Row:
-        payload: dict[str, Any] = {"order": e.order}
+        order = e.order
+        state = order.to_dict()
+        before = self._order_states.pop(order.id, None)
+        payload: dict[str, Any]
+        if before is None or e.kind == "submitted":
+            payload = {"order": state}
+        else:  # what this event changed (see order_changes)
+            payload = {"changes": {k: v for k, v in state.items() if before[k] != v}}
+        if not order.status.is_terminal:
+            self._order_states[order.id] = state
         if e.payload:
             payload["data"] = e.payload
         if extra:

@@ -11,30 +11,52 @@ import store_factories as f
 
 from engine import events as ev
 from engine import model as m
+from engine.store import queries
 from engine.store.rows import RowMaker, dumps_json, ns_to_ts
 
 
-def test_event_payloads_are_the_json_the_generic_encoder_writes() -> None:
-    """msgspec writes order event payloads; parsed, they equal orjson's with the default
-    hook (Decimals as strings, UUIDs, enums, the order as an object of its fields)."""
+def _expected_payload(e: ev.OrderEvent, before: m.Order | None) -> dict[str, object]:
+    """What the event's payload must hold, written by the generic JSON encoder."""
+    expected: dict[str, object]
+    if before is None:
+        expected = {"order": e.order}
+    else:
+        old, new = before.to_dict(), e.order.to_dict()
+        expected = {"changes": {k: v for k, v in new.items() if old[k] != v}}
+    if e.payload:
+        expected["data"] = e.payload
+    if isinstance(e, ev.OrderFilled):
+        expected["fill_id"] = e.fill.id
+    return json.loads(dumps_json(expected))  # type: ignore[no-any-return]
+
+
+def test_event_payloads_hold_the_order_once_then_what_each_event_changed() -> None:
+    """The submitted event stores the whole order, each later one the fields it changed
+    (msgspec writes them; parsed, they equal orjson's with the default hook: Decimals as
+    strings, UUIDs, enums); folded in order they give the order back. After a terminal
+    event the maker forgets the order: a later event stores it whole again."""
     maker = RowMaker(uuid.UUID(int=7))
     lifecycle = f.order_lifecycle(3)
     o = lifecycle[0].order.replace(limit_price=Decimal("101.25"), reject_reason="x\ty")
-    payloads: list[dict[str, object]] = [
+    extra: list[dict[str, object]] = [
         {"decision_price": "101.5"}, {"reason": "too big", "source": "risk"},
         {"emulated": True}, {"trigger_price": "99"}, {}]
     events: list[ev.OrderEvent] = [*lifecycle]
-    events += [ev.OrderAccepted(o, 9, 1_700_000_000_123_456_789, p) for p in payloads]
+    events += [ev.OrderAccepted(o, 9, 1_700_000_000_123_456_789, p) for p in extra]
+    before: m.Order | None = None
+    stored = []
     for e in events:
-        rows = dict(maker.rows(e))
-        event_row = rows["order_events"]
-        expected: dict[str, object] = {"order": e.order}
-        if e.payload:
-            expected["data"] = e.payload
-        if isinstance(e, ev.OrderFilled):
-            expected["fill_id"] = e.fill.id
-        assert json.loads(event_row[5]) == json.loads(dumps_json(expected))
-        assert json.loads(event_row[5])["order"]["qty"] == str(e.order.qty)
+        payload = json.loads(dict(maker.rows(e))["order_events"][5])
+        assert payload == _expected_payload(e, before)
+        stored.append(payload)
+        before = None if e.order.status.is_terminal else e.order
+    assert stored[0]["order"]["qty"] == str(lifecycle[0].order.qty)
+    assert stored[1]["changes"] == {"status": "open", "exchange_order_id": "X3",
+                                    "updated_ns": lifecycle[1].order.updated_ns, "version": 2}
+    assert "order" in stored[4] and stored[5]["changes"] == {}
+    assert queries.fold_order_events(stored[:4]) == lifecycle[-1].order
+    assert queries.fold_order_events(stored) == o
+    assert queries.fold_order_events(stored[1:3]) is None  # no whole order to start from
 
 
 def test_timestamps_truncate_to_the_microsecond_whatever_came_before() -> None:

@@ -105,7 +105,11 @@ async def test_every_record_type_round_trips_exactly(store_dsn: str, tmp_path: P
         assert seqs == [1, 2, 3, 4]
         payload = json.loads(await conn.fetchval(
             "SELECT payload FROM order_events WHERE seq = 2"))
-        assert payload["order"]["status"] == "open" and payload["data"] == {"latency_ms": 3}
+        assert payload["changes"]["status"] == "open" and payload["data"] == {"latency_ms": 3}
+        # the ledger alone rebuilds the order the projection holds
+        rebuilt = await queries.order_from_ledger(conn, events[0].order.id)
+        assert rebuilt is not None and rebuilt == events[-1].order
+        assert (rebuilt.status.value, rebuilt.version) == (order["status"], order["version"])
         trades = await conn.fetch("SELECT * FROM trades ORDER BY executed_at")
         assert [t["qty"] for t in trades] == [Decimal("0.2"), Decimal("0.3")]
         t0 = trades[0]
