@@ -13,6 +13,27 @@ once, in compiled code, with the same results bit for bit:
 
 Quoted fields are not handled here: :func:`parse_numeric_csv` returns None for them and the
 caller uses the ``csv`` module.
+
+Speed (1,000,000 bar rows, 56 MB, on a 2-core AMD EPYC VM): about 40 ms a call, some 600
+instructions a row (the byte-at-a-time version before this one: 140 ms, 2,500). The first
+call in a process adds about 6 ms to load the parser from numba's cache, besides numba's
+own start-up (about 150 ms, paid once by whichever compiled function runs first). How:
+
+- The common field, unsigned digits with at most one ``.`` and at most 15 digits, ended by
+  ``,`` or ``\n``, is one tight loop per digit run (7 instructions a digit) and one
+  division. Anything else (a sign, an exponent, ``\r``, letters, long mantissas) is redone
+  by :func:`_general`, off the hot path.
+- No bounds check per byte: the part parsed in place ends with ``\n``, which stops every
+  scan; a last line without one is parsed from a small copy that has it.
+- Indices are unsigned (``_U``), so numba emits no negative-index fix-up per access;
+  ``byte - _ZERO`` is unsigned, so one compare tests for a digit; the mantissa is
+  unsigned, so a run of 20+ digits wraps harmlessly (that field is redone) instead of
+  overflowing a signed integer.
+- No helper call and no array reference counting on the common path.
+- No pass to count the rows: the table (allocated by numpy, which asks for huge pages) is
+  sized from samples of both ends of the body; a short estimate costs one regrow.
+  ``bytes.count`` over the body took 33 ms. Quotes are looked for only after a failure.
+- One compiled function, with one signature, is entered from Python: one cache entry.
 """
 
 from __future__ import annotations
@@ -23,98 +44,170 @@ from numba import njit
 
 __all__ = ["parse_numeric_csv"]
 
-_MAX_EXACT = 1 << 53
+_MAX_EXACT = np.uint64(1 << 53)
 _POW10 = np.array([10.0 ** k for k in range(23)])
+_U = np.uint64  # an unsigned index: numba then skips its wrap-around of negative indices
+_ZERO = np.uint8(48)  # byte - _ZERO is unsigned (uint64): a digit iff it is < 10
+_TEN = np.uint64(10)
+_DONE, _SLOW_FULL, _TABLE_FULL = -1, -2, -3
+_SAMPLE = 1 << 17  # bytes counted at each end of the body to estimate its rows
+
+Bytes = npt.NDArray[np.uint8]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _digits(data: npt.NDArray[np.uint8], i: int, mant: int, ndigits: int, exact: bool
-            ) -> tuple[int, int, int, bool, int]:
-    """Decimal digits from ``i`` into the mantissa (while it has room; beyond that the
-    field is not exact): (next index, mantissa, digits seen, exact, digits kept)."""
-    kept = 0
-    n = data.shape[0]
-    while i < n and 48 <= data[i] <= 57:
-        if mant < 100_000_000_000_000_000:
-            mant = mant * 10 + (data[i] - 48)
-            kept += 1
-        else:
-            exact = False
-        ndigits += 1
+@njit(nogil=True)
+def _skip(data: Bytes, i: int) -> int:
+    """The end of the field that holds ``i``: its first ``,``, ``\\n`` or ``\\r``."""
+    c = data[_U(i)]
+    while c != 44 and c != 10 and c != 13:
         i += 1
-    return i, mant, ndigits, exact, kept
+        c = data[_U(i)]
+    return i
+
+
+@njit(nogil=True)
+def _general(data: Bytes, i: int) -> tuple[int, float, bool]:
+    """Any field from ``i``: (end, value, exact). Not exact, for Python's ``float``: no
+    digits, a mantissa >= 2**53, a decimal exponent beyond +-22 or anything but
+    ``[+-]digits[.digits][(e|E)[+-]digits]``."""
+    neg = data[_U(i)] == 45
+    if neg or data[_U(i)] == 43:
+        i += 1
+    d0 = i
+    mant = _U(0)
+    d = data[_U(i)] - _ZERO
+    while d < 10:
+        if mant >= _MAX_EXACT:  # not exact, whatever follows
+            return _skip(data, i), 0.0, False
+        mant = mant * _TEN + d
+        i += 1
+        d = data[_U(i)] - _ZERO
+    e = 0
+    if data[_U(i)] == 46:  # '.'
+        i += 1
+        f0 = i
+        d = data[_U(i)] - _ZERO
+        while d < 10:
+            if mant >= _MAX_EXACT:  # not exact, whatever follows
+                return _skip(data, i), 0.0, False
+            mant = mant * _TEN + d
+            i += 1
+            d = data[_U(i)] - _ZERO
+        e = f0 - i
+        if i == f0 and f0 - 1 == d0:  # a lone '.'
+            return _skip(data, i), 0.0, False
+    elif i == d0:
+        return _skip(data, i), 0.0, False
+    c = data[_U(i)]
+    if c == 101 or c == 69:  # 'e' or 'E'
+        i += 1
+        eneg = data[_U(i)] == 45
+        if eneg or data[_U(i)] == 43:
+            i += 1
+        e0 = i
+        x = 0
+        d = data[_U(i)] - _ZERO
+        while d < 10:
+            if x < 100_000:
+                x = x * 10 + d
+            i += 1
+            d = data[_U(i)] - _ZERO
+        if i == e0:
+            return _skip(data, i), 0.0, False
+        e += -x if eneg else x
+        c = data[_U(i)]
+    if c != 44 and c != 10 and c != 13:
+        return _skip(data, i), 0.0, False
+    if mant >= _MAX_EXACT or not -22 <= e <= 22:
+        return i, 0.0, False
+    value = float(np.int64(mant))
+    value = value * _POW10[_U(e)] if e >= 0 else value / _POW10[_U(-e)]
+    return i, -value if neg else value, True
 
 
 @njit(cache=True, nogil=True)
-def _parse(data: npt.NDArray[np.uint8], ncols: int, out: npt.NDArray[np.float64],
-           slow: npt.NDArray[np.int64], pow10: npt.NDArray[np.float64]
-           ) -> tuple[int, int, int]:
-    """Fill ``out`` (rows x ncols); list fields for Python in ``slow`` as (row, col,
-    start, end). Returns (rows, slow fields, first malformed row or -1)."""
-    n = data.shape[0]
-    i = 0
-    row = 0
-    nslow = 0
+def _parse(data: Bytes, n: int, base: int, i: int, row: int, table: npt.NDArray[np.float64],
+           slow: npt.NDArray[np.int64], nslow: int) -> tuple[int, int, int, int]:
+    """Parse rows from ``data[i]`` into ``table[:, row:]`` (ncols x rows), up to ``n``
+    (``data[n - 1]`` is ``\\n``); list the fields for Python in ``slow`` as (row, col,
+    start + base, end + base). Returns (i, row, nslow, status): _DONE, the first malformed
+    row, or _SLOW_FULL / _TABLE_FULL (at a row start: grow that array and call again)."""
+    ncols, rows_max = table.shape
+    out = table.reshape(ncols * rows_max)
+    cap = slow.shape[0] - ncols
     while i < n:
-        if data[i] == 10 or data[i] == 13:  # blank line (or the \n of \r\n)
+        c = data[_U(i)]
+        if c == 10 or c == 13:  # blank line (or the \n of \r\n)
             i += 1
             continue
+        if nslow > cap:
+            return i, row, nslow, _SLOW_FULL
+        if row == rows_max:
+            return i, row, nslow, _TABLE_FULL
+        k = row  # out[k] is table[col, row]
         for col in range(ncols):
             start = i
-            neg = False
-            if i < n and (data[i] == 45 or data[i] == 43):
-                neg = data[i] == 45
+            mant = _U(0)
+            d = data[_U(i)] - _ZERO
+            while d < 10:
+                mant = mant * _TEN + d
                 i += 1
-            exp10 = 0
-            i, mant, ndigits, exact, _ = _digits(data, i, 0, 0, True)
-            if i < n and data[i] == 46:
-                i, mant, ndigits, exact, kept = _digits(data, i + 1, mant, ndigits, exact)
-                exp10 -= kept
-            if i < n and (data[i] == 101 or data[i] == 69):
+                d = data[_U(i)] - _ZERO
+            nd = i - start
+            nf = 0
+            c = data[_U(i)]
+            if c == 46:  # '.'
                 i += 1
-                eneg = False
-                if i < n and (data[i] == 45 or data[i] == 43):
-                    eneg = data[i] == 45
+                f0 = i
+                d = data[_U(i)] - _ZERO
+                while d < 10:
+                    mant = mant * _TEN + d
                     i += 1
-                e = 0
-                edigits = 0
-                while i < n and 48 <= data[i] <= 57:
-                    if e < 100_000:
-                        e = e * 10 + (data[i] - 48)
-                    edigits += 1
-                    i += 1
-                if edigits == 0:
-                    exact = False
-                exp10 += -e if eneg else e
-            # Anything else up to the separator (letters: nan, inf, junk) goes to Python.
-            while i < n and data[i] != 44 and data[i] != 10 and data[i] != 13:
-                i += 1
-                exact = False
-            if ndigits == 0:
-                exact = False
-            if exact and mant < _MAX_EXACT and -22 <= exp10 <= 22:
-                value = float(mant)
-                value = value * pow10[exp10] if exp10 >= 0 else value / pow10[-exp10]
-                out[col, row] = -value if neg else value
+                    d = data[_U(i)] - _ZERO
+                nf = i - f0
+                c = data[_U(i)]
+            if (c == 44 or c == 10) and 0 < nd + nf <= 15:  # mant < 10**15 < 2**53
+                out[_U(k)] = float(np.int64(mant)) / _POW10[_U(nf)]
             else:
-                if nslow >= slow.shape[0]:
-                    return row, -1, row  # caller grows ``slow`` and retries
-                slow[nslow, 0] = row
-                slow[nslow, 1] = col
-                slow[nslow, 2] = start
-                slow[nslow, 3] = i
-                nslow += 1
+                i, value, exact = _general(data, start)
+                c = data[_U(i)]
+                if exact:
+                    out[_U(k)] = value
+                else:
+                    slow[_U(nslow), 0] = row
+                    slow[_U(nslow), 1] = col
+                    slow[_U(nslow), 2] = start + base
+                    slow[_U(nslow), 3] = i + base
+                    nslow += 1
+            k += rows_max
             if col < ncols - 1:
-                if i >= n or data[i] != 44:
-                    return row, nslow, row
+                if c != 44:
+                    return i, row, nslow, row  # too few fields
                 i += 1
-        if i < n and data[i] == 13:
+        if c == 13:
             i += 1
-        if i < n and data[i] != 10:
-            return row, nslow, row  # too many fields
+            c = data[_U(i)]
+        if c != 10:
+            return i, row, nslow, row  # too many fields
         i += 1
         row += 1
-    return row, nslow, -1
+    return i, row, nslow, _DONE
+
+
+def _rows_bound(body: bytes) -> int:
+    """Rows to allocate: exact for a small body; else the denser end of it (its first or
+    last _SAMPLE bytes) scaled to its size, plus an eighth."""
+    size = len(body)
+    if size <= 4 * _SAMPLE:
+        return body.count(b"\n") + 1
+    lines = max(body.count(b"\n", 0, _SAMPLE), body.count(b"\n", size - _SAMPLE))
+    return lines * (size // _SAMPLE + 1) * 9 // 8 + 64
+
+
+def _failed(body: bytes, row: int) -> tuple[None, int]:
+    """(None, row), or (None, -1) for a body with quotes (a quote is never part of a number,
+    so one in the body always ends in a failure)."""
+    return None, -1 if b'"' in body else row
 
 
 def parse_numeric_csv(body: bytes, ncols: int
@@ -125,22 +218,29 @@ def parse_numeric_csv(body: bytes, ncols: int
     Returns (table, -1), or (None, row) when row ``row`` (0-based, of the body) does not
     have ``ncols`` comma-separated fields or a field is not a number. Returns (None, -1)
     for text with quotes (not handled here)."""
-    if b'"' in body:
-        return None, -1
-    data = np.frombuffer(body, dtype=np.uint8)
-    rows_max = body.count(b"\n") + 1
-    out = np.empty((ncols, rows_max), dtype=np.float64)
-    slow = np.empty((64, 4), dtype=np.int64)
-    while True:
-        rows, nslow, bad = _parse(data, ncols, out, slow, _POW10)
-        if nslow >= 0:
-            break
-        slow = np.empty((slow.shape[0] * 8, 4), dtype=np.int64)
-    if bad >= 0:
-        return None, bad
-    for row, col, start, end in slow[:nslow].tolist():
+    cut = body.rfind(b"\n") + 1  # parsed in place up to here; a last partial line, copied
+    tail = body[cut:] + b"\n" if cut < len(body) else b""
+    table = np.empty((ncols, _rows_bound(body)))
+    slow = np.empty((64 + 4 * ncols, 4), dtype=np.int64)
+    row = nslow = 0
+    for data, n, base in ((np.frombuffer(body, dtype=np.uint8), cut, 0),
+                          (np.frombuffer(tail, dtype=np.uint8), len(tail), cut)):
+        i = 0
+        while True:
+            i, row, nslow, status = _parse(data, n, base, i, row, table, slow, nslow)
+            if status == _DONE:
+                break
+            if status == _SLOW_FULL:
+                slow = np.concatenate((slow, np.empty_like(slow)))
+            elif status == _TABLE_FULL:
+                grown = np.empty((ncols, row + body.count(b"\n", base + i) + 1))
+                grown[:, :row] = table[:, :row]
+                table = grown
+            else:
+                return _failed(body, status)
+    for r, col, start, end in slow[:nslow].tolist():
         try:
-            out[col, row] = float(body[start:end])
+            table[col, r] = float(body[start:end])
         except ValueError:
-            return None, row
-    return out[:, :rows].T, -1
+            return _failed(body, r)
+    return table[:, :row].T, -1
