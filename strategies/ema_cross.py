@@ -15,6 +15,8 @@ from engine.intents import MarketOrder
 from engine.model import Bar
 from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
 
+_ZERO = Decimal(0)
+
 
 class EmaCrossConfig(StrategyConfig, frozen=True):
     """Parameters of :class:`EmaCross`."""
@@ -39,10 +41,12 @@ class EmaCross(Strategy[EmaCrossConfig]):
     strategy_type = "momentum"
 
     def on_start(self, ctx: Context) -> None:
-        """Create the two EMAs."""
+        """Create the two EMAs and the two target positions."""
         cfg = self.config
         self.fast = ctx.indicators.ema(cfg.symbol, cfg.timeframe, cfg.fast)
         self.slow = ctx.indicators.ema(cfg.symbol, cfg.timeframe, cfg.slow)
+        self.long_target = cfg.qty
+        self.short_target = -cfg.qty if cfg.allow_short else _ZERO
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Move the position to the side the EMAs point to."""
@@ -52,18 +56,16 @@ class EmaCross(Strategy[EmaCrossConfig]):
 
     def order_delta(self, ctx: Context, bar: Bar) -> Decimal:
         """The market order ``bar`` calls for (0: none, or the slow EMA is not ready)."""
-        if bar.timeframe != self.config.timeframe or not self.slow.ready:
-            return Decimal(0)
-        qty = self.config.qty
-        if self.fast.value > self.slow.value:
-            target = qty
-        else:
-            target = -qty if self.config.allow_short else Decimal(0)
-        symbol = self.config.symbol
+        cfg = self.config
+        if bar.timeframe != cfg.timeframe or not self.slow.ready:
+            return _ZERO
+        target = self.long_target if self.fast.value > self.slow.value else self.short_target
+        position = ctx.position(cfg.symbol)
         # Orders still working (a market order may fill over several bars when the paper
         # model caps fills at the bar's volume) count towards the target already.
-        delta = target - ctx.position(symbol)
-        working = ctx.open_orders(symbol)
-        if working:
-            delta -= sum((o.remaining_qty * o.side.sign for o in working), Decimal(0))
-        return delta
+        working = ctx.open_orders(cfg.symbol)
+        if not working:
+            return _ZERO if target == position else target - position
+        for order in working:
+            position += order.remaining_qty * order.side.sign
+        return target - position

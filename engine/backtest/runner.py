@@ -179,18 +179,22 @@ def run_backtest(config: Config, *, base: Path | None = None,
 
             result.persisted = asyncio.run(drive_persisted(
                 engine, _drive(engine, series, result, chunk=100), persist_dsn))
+        engine.strategies.stop()
+        # The analysis allocates an object or two per fill too (round trips, cash flows):
+        # with the default thresholds its collections would walk the run's live objects
+        # again and again, doubling its time.
+        portfolio = engine.trading.portfolio
+        curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
+        metrics = compute_metrics(curve, fills, start_equity=portfolio.config.starting_cash,
+                                  end_equity=portfolio.equity())
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
-    engine.strategies.stop()
-    portfolio = engine.trading.portfolio
-    curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
     result.ts_ns, result.equity = curve.ts_ns, curve.equity
     opens = [int(s.ts.min()) for s in series if len(s.ts)]
     lasts = [int(s.ts.max()) for s in series if len(s.ts)]
     result.metrics = {
-        **compute_metrics(curve, fills, start_equity=portfolio.config.starting_cash,
-                          end_equity=portfolio.equity()),
+        **metrics,
         "data": [Path(name).name for name in config.backtest.data],
         "symbols": sorted({str(s.info.symbol) for s in series}),
         "strategies": [str(t.get("name")) for t in config.strategies],
