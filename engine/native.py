@@ -48,6 +48,7 @@ HOT: tuple[str, ...] = (
     "engine/clock.py",
     "engine/decimal_prices.py",
     "engine/model_native.py",
+    "engine/model_diff.py",
     "engine/strategy_context.py",
     "engine/strategy_actions.py",
     "engine/marketdata/state.py",

@@ -41,6 +41,7 @@ import orjson
 from engine import events as ev
 from engine import model as m
 from engine.ids import uuid7
+from engine.model_diff import changed_fields
 from engine.store import records as r
 
 __all__ = ["Row", "RowMaker", "dumps_json", "ns_to_ts", "supported_types"]
@@ -49,6 +50,8 @@ Row = tuple[Any, ...]
 Rows = list[tuple[str, Row]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FILLED, _CANCELLED = m.OrderStatus.FILLED, m.OrderStatus.CANCELLED
+_TERMINAL = frozenset(status for status in m.OrderStatus if status.is_terminal)
 _DIRECTION = {m.SignalDirection.LONG: "up", m.SignalDirection.SHORT: "down",
               m.SignalDirection.FLAT: "neutral"}
 
@@ -110,9 +113,10 @@ class RowMaker:
     def __init__(self, account_id: UUID) -> None:
         self.account_id = account_id
         self._acct = account_id.hex
-        # The last event's state of every working order this maker has seen, so that an
-        # event stores only what it changed (dropped when the order is terminal).
-        self._order_states: dict[Any, dict[str, Any]] = {}
+        # Per working order this maker has seen: its id as hex, its created_at and its
+        # version as of its last event, so that an event stores only what it changed
+        # (dropped when the order is terminal).
+        self._orders: dict[Any, tuple[str, datetime, m.Order]] = {}
         order_event: Callable[[Any], Rows] = self._order_event
         self._dispatch: dict[type, Callable[[Any], Rows]] = {
             ev.OrderSubmitted: order_event, ev.OrderAccepted: order_event,
@@ -151,17 +155,21 @@ class RowMaker:
 
     def order_row(self, o: m.Order, at_ns: int) -> Row:
         """An ``orders`` row for the order as of ``at_ns`` (terminal timestamps from it)."""
+        return self._order_row(o, at_ns, ns_to_ts(at_ns), o.id.hex, ns_to_ts(o.created_ns))
+
+    def _order_row(self, o: m.Order, at_ns: int, at: datetime, id_hex: str,
+                   created: datetime) -> Row:
         status = o.status
-        at = ns_to_ts(at_ns)
+        updated = o.updated_ns
         return (
-            o.id.hex, self._acct, o.client_order_id, o.venue, o.exchange_order_id, o.symbol,
+            id_hex, self._acct, o.client_order_id, o.venue, o.exchange_order_id, o.symbol,
             o.side._value_, o.type._value_, o.time_in_force._value_, status._value_, o.qty,
             o.filled_qty, o.limit_price, o.stop_price, o.avg_fill_price, o.fee,
             o.fee_currency, o.reduce_only, o.strategy_id, _hex(o.parent_id), o.reject_reason,
-            ns_to_ts(o.created_ns), ns_to_ts(o.updated_ns) if o.updated_ns else at,
-            at if status is m.OrderStatus.FILLED else None,
-            at if status is m.OrderStatus.CANCELLED else None,
-            at if status.is_terminal else None,
+            created, at if updated == at_ns or not updated else ns_to_ts(updated),
+            at if status is _FILLED else None,
+            at if status is _CANCELLED else None,
+            at if status in _TERMINAL else None,
             o.version,
         )
 
@@ -175,33 +183,40 @@ class RowMaker:
             _EPOCH + timedelta(0, 0, f.ts_ns // 1000),
         )
 
-    def _event_row(self, e: ev.OrderEvent, extra: dict[str, Any] | None = None) -> Row:
+    def _order_rows(self, e: ev.OrderEvent, extra: dict[str, Any] | None = None
+                    ) -> tuple[Row, Row]:
+        """The ``orders`` row and the ``order_events`` row of an order event."""
         order = e.order
-        state = order.to_dict()
-        before = self._order_states.pop(order.id, None)
+        oid = order.id
+        known = self._orders.pop(oid, None)
         payload: dict[str, Any]
-        if before is None or e.kind == "submitted":
-            payload = {"order": state}
-        else:  # what this event changed (see order_changes)
-            payload = {"changes": {k: v for k, v in state.items() if before[k] != v}}
-        if not order.status.is_terminal:
-            self._order_states[order.id] = state
+        if known is None or e.kind == "submitted":
+            id_hex, created = oid.hex, ns_to_ts(order.created_ns)
+            payload = {"order": order.to_dict()}
+        else:  # what this event changed
+            id_hex, created, before = known
+            payload = {"changes": changed_fields(order, before)}
+        status = order.status
+        if status not in _TERMINAL:
+            self._orders[oid] = (id_hex, created, order)
         if e.payload:
             payload["data"] = e.payload
         if extra:
             payload.update(extra)
-        return (e.order.id.hex, e.seq, self._acct, e.kind, e.order.status._value_,
-                _encode_event(payload).decode(), ns_to_ts(e.ts_ns))
+        at_ns = e.ts_ns
+        at = ns_to_ts(at_ns)
+        return (self._order_row(order, at_ns, at, id_hex, created),
+                (id_hex, e.seq, self._acct, e.kind, status._value_,
+                 _encode_event(payload).decode(), at))
 
     def _order_event(self, e: ev.OrderEvent) -> Rows:
-        return [("orders", self.order_row(e.order, e.ts_ns)), ("order_events", self._event_row(e))]
+        order_row, event_row = self._order_rows(e)
+        return [("orders", order_row), ("order_events", event_row)]
 
     def _order_filled(self, e: ev.OrderFilled) -> Rows:
-        return [
-            ("orders", self.order_row(e.order, e.ts_ns)),
-            ("order_events", self._event_row(e, {"fill_id": e.fill.id})),
-            ("trades", self.trade_row(e.fill, e.order)),
-        ]
+        order_row, event_row = self._order_rows(e, {"fill_id": e.fill.id})
+        return [("orders", order_row), ("order_events", event_row),
+                ("trades", self.trade_row(e.fill, e.order))]
 
     def position_row(self, p: m.Position, at_ns: int) -> Row:
         """A ``positions`` row."""

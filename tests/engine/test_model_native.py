@@ -18,6 +18,7 @@ import pytest
 from engine import model, model_native, model_struct
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 from engine.model import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
+from engine.model_diff import changed_fields
 from engine.mqtt import event_json
 from engine.store.rows import dumps_json
 
@@ -94,6 +95,25 @@ def test_version_methods_agree_and_change_only_their_fields() -> None:
                          "version": 5}
     assert rejected["reject_reason"] == "too big" and rejected["version"] == 1
     assert replaced["type"] is OrderType.MARKET and replaced["limit_price"] is None
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
+def test_changed_fields_names_what_a_new_version_changed(impl: Any) -> None:
+    """What the store writes for an order event after the first (``engine.model_diff``)."""
+    order = impl.Order(*ORDER_ARGS)
+    accepted = order.accepted(OrderStatus.OPEN, "X1", 10, 2)
+    filled = accepted.filled(OrderStatus.FILLED, Decimal("0.5"), Decimal("100.5"),
+                             Decimal("0.01"), "USDT", 11, 3)
+    assert changed_fields(accepted, order) == {"status": OrderStatus.OPEN,
+                                               "exchange_order_id": "X1", "updated_ns": 10,
+                                               "version": 2}
+    assert changed_fields(filled, accepted) == {
+        "status": OrderStatus.FILLED, "filled_qty": Decimal("0.5"),
+        "avg_fill_price": Decimal("100.5"), "fee": Decimal("0.01"), "fee_currency": "USDT",
+        "updated_ns": 11, "version": 3}
+    assert changed_fields(order, order) == {}
+    equal = order.replace(qty=Decimal("0.50"))  # equal values, another object: no change
+    assert changed_fields(equal, order) == {}
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
