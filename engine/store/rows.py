@@ -51,7 +51,8 @@ Rows = list[tuple[str, Row]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILLED, _CANCELLED = m.OrderStatus.FILLED, m.OrderStatus.CANCELLED
-_TERMINAL = frozenset(status for status in m.OrderStatus if status.is_terminal)
+# by value: an enum member hashes through a Python-level __hash__, its str value in C
+_TERMINAL = frozenset(status._value_ for status in m.OrderStatus if status.is_terminal)
 _DIRECTION = {m.SignalDirection.LONG: "up", m.SignalDirection.SHORT: "down",
               m.SignalDirection.FLAT: "neutral"}
 
@@ -116,7 +117,7 @@ class RowMaker:
         # Per working order this maker has seen: its id as hex, its created_at and its
         # version as of its last event, so that an event stores only what it changed
         # (dropped when the order is terminal).
-        self._orders: dict[Any, tuple[str, datetime, m.Order]] = {}
+        self._orders: dict[int, tuple[str, datetime, m.Order]] = {}
         order_event: Callable[[Any], Rows] = self._order_event
         self._dispatch: dict[type, Callable[[Any], Rows]] = {
             ev.OrderSubmitted: order_event, ev.OrderAccepted: order_event,
@@ -169,7 +170,7 @@ class RowMaker:
             created, at if updated == at_ns or not updated else ns_to_ts(updated),
             at if status is _FILLED else None,
             at if status is _CANCELLED else None,
-            at if status in _TERMINAL else None,
+            at if status._value_ in _TERMINAL else None,
             o.version,
         )
 
@@ -188,7 +189,7 @@ class RowMaker:
         """The ``orders`` row and the ``order_events`` row of an order event."""
         order = e.order
         oid = order.id
-        known = self._orders.pop(oid, None)
+        known = self._orders.pop(oid.int, None)  # an int hashes in C, a UUID in Python
         payload: dict[str, Any]
         if known is None or e.kind == "submitted":
             id_hex, created = oid.hex, ns_to_ts(order.created_ns)
@@ -197,8 +198,8 @@ class RowMaker:
             id_hex, created, before = known
             payload = {"changes": changed_fields(order, before)}
         status = order.status
-        if status not in _TERMINAL:
-            self._orders[oid] = (id_hex, created, order)
+        if status._value_ not in _TERMINAL:
+            self._orders[oid.int] = (id_hex, created, order)
         if e.payload:
             payload["data"] = e.payload
         if extra:
