@@ -22,6 +22,7 @@ import csv
 import gzip
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -30,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.ids import Symbol, Venue
-from engine.marketdata.csvnum import parse_numeric_csv
+from engine.marketdata.csvnum import parse_numeric_csv, warm_parser
 from engine.marketdata.timeframes import timeframe_ns
 
 try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
@@ -164,12 +165,20 @@ def _gunzip(data: bytes) -> bytes:
     return bytes(_isal_gunzip(data))  # type: ignore[no-untyped-call]
 
 
+def _read_raw(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return _gunzip(raw) if path.suffix == ".gz" else raw
+
+
 def _read_numeric(path: Path, header: tuple[str, ...]) -> npt.NDArray[np.float64] | None:
     """The all-numeric body through the compiled parser; None when the csv module must
     read it (quoted text), which also produces the error message for a bad file."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = _gunzip(raw)
+    # Reading and unzipping release the GIL: they run beside the parser's loading, which
+    # in a fresh process is numba's start-up (about 0.2 s, once per process).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_read_raw, path)
+        warm_parser()
+        raw = pending.result()
     first, _, body = raw.partition(b"\n")
     if tuple(first.decode("utf-8", "replace").strip("\r").split(",")) != header:
         return None
