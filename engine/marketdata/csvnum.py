@@ -65,6 +65,20 @@ def _skip(data: Bytes, i: int) -> int:
     return i
 
 
+@njit(nogil=True, inline="always")
+def _digit_run(data: Bytes, i: int, mant: np.uint64) -> tuple[int, np.uint64, bool]:
+    """The digits from ``i`` appended to ``mant``: (end, mantissa, exact); not exact (and
+    stopped) once the mantissa reaches 2**53, whatever follows."""
+    d = data[_U(i)] - _ZERO
+    while d < 10:
+        if mant >= _MAX_EXACT:
+            return i, mant, False
+        mant = mant * _TEN + d
+        i += 1
+        d = data[_U(i)] - _ZERO
+    return i, mant, True
+
+
 @njit(nogil=True)
 def _general(data: Bytes, i: int) -> tuple[int, float, bool]:
     """Any field from ``i``: (end, value, exact). Not exact, for Python's ``float``: no
@@ -74,25 +88,16 @@ def _general(data: Bytes, i: int) -> tuple[int, float, bool]:
     if neg or data[_U(i)] == 43:
         i += 1
     d0 = i
-    mant = _U(0)
-    d = data[_U(i)] - _ZERO
-    while d < 10:
-        if mant >= _MAX_EXACT:  # not exact, whatever follows
-            return _skip(data, i), 0.0, False
-        mant = mant * _TEN + d
-        i += 1
-        d = data[_U(i)] - _ZERO
+    i, mant, exact = _digit_run(data, i, _U(0))
+    if not exact:
+        return _skip(data, i), 0.0, False
     e = 0
     if data[_U(i)] == 46:  # '.'
         i += 1
         f0 = i
-        d = data[_U(i)] - _ZERO
-        while d < 10:
-            if mant >= _MAX_EXACT:  # not exact, whatever follows
-                return _skip(data, i), 0.0, False
-            mant = mant * _TEN + d
-            i += 1
-            d = data[_U(i)] - _ZERO
+        i, mant, exact = _digit_run(data, i, mant)
+        if not exact:
+            return _skip(data, i), 0.0, False
         e = f0 - i
         if i == f0 and f0 - 1 == d0:  # a lone '.'
             return _skip(data, i), 0.0, False
