@@ -6,10 +6,12 @@ written too.
 
 Reference, same run: NautilusTrader's ``BacktestEngine`` with its example ``EMACross`` on
 the first 100,000 of the same bars, installed by this script into its own virtual
-environment (``var/bench/venv-nautilus``) and run in a separate process; skipped with a
-message when it cannot be installed. Both must make the same number of round trips on
-those bars (EMA seeding differs: TA-Lib seeds with the SMA, Nautilus with the first
-value, so the first crossing may differ; the check allows a difference of 2).
+environment (``var/bench/venv-nautilus``) and run in a fresh process once in each of the
+engine's rounds; its figure is the median of those runs, like each engine figure (one run
+alone moved by 40% between benches). Skipped with a message when it cannot be installed.
+Both must make the same number of round trips on those bars (EMA seeding differs: TA-Lib
+seeds with the SMA, Nautilus with the first value, so the first crossing may differ; the
+check allows a difference of 2).
 
 Also in the same run, to show where the time goes: the engine with a strategy that reads
 what EMA cross reads every bar (the EMAs, its position and working orders, the same target
@@ -26,10 +28,12 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -231,7 +235,8 @@ print(json.dumps({"bars": len(bars), "run_s": elapsed, "fills": len(signed), "tr
 """
 
 
-def run_nautilus(data: Path) -> dict[str, float] | str:
+def install_nautilus() -> str | None:
+    """Install NautilusTrader into its own venv (once); a message when it cannot be."""
     python = NAUTILUS_VENV / "bin" / "python"
     if not python.exists():
         try:
@@ -240,7 +245,14 @@ def run_nautilus(data: Path) -> dict[str, float] | str:
             subprocess.run([str(python), "-m", "pip", "install", "-q", "nautilus_trader"],
                            check=True, timeout=1800, capture_output=True)
         except (subprocess.SubprocessError, OSError) as exc:
+            shutil.rmtree(NAUTILUS_VENV, ignore_errors=True)  # retry the install next time
             return f"NautilusTrader could not be installed: {exc}"
+    return None
+
+
+def run_nautilus(data: Path) -> dict[str, float] | str:
+    """One NautilusTrader run in a fresh process: its figures, or why there are none."""
+    python = NAUTILUS_VENV / "bin" / "python"
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
         handle.write(NAUTILUS_SCRIPT)
     out = subprocess.run([str(python), handle.name, str(data)], capture_output=True, text=True,
@@ -271,17 +283,32 @@ def main() -> None:
     # that a slow spell of the machine touches every configuration alike.
     configs = [engine_config(full, work, None), engine_config(full, work, None, strategy=WATCH),
                engine_config(head, work, None)]
+    # NautilusTrader runs in the same rounds too (the ratio's two sides see the same spells
+    # of the machine); its figure is the median of its runs, like the engine's.
+    naut_missing = install_nautilus()
+    naut_runs: list[dict[str, float] | str] = []
+
+    def reference() -> None:
+        if naut_missing is None:
+            naut_runs.append(run_nautilus(head))
+
     persist: dict[str, float] | None = None
     persist_bars: dict[str, float] | None = None
     if args.no_persist:
-        rounds = [[run_engine(c, None) for c in configs] for _ in range(args.runs)]
+        rounds = []
+        for _ in range(args.runs):
+            rounds.append([run_engine(c, None) for c in configs])
+            reference()
     else:  # persistence on runs in the same rounds, each on a fresh database
-        rounds, persist_bars = _rounds_with_database(configs, full, work, args.runs)
+        rounds, persist_bars = _rounds_with_database(configs, full, work, args.runs, reference)
         persisted = [r[-1] for r in rounds if r[-1] is not None]
         persist = _median(persisted) if persisted else None
     ours, watch, ours_head = (_median([r[i] for r in rounds]) for i in range(len(configs)))
     plain = min((plain_loop(bars, args.bars) for _ in range(3)), key=lambda r: r["run_s"])
-    naut = run_nautilus(head)
+    naut_ok = [r for r in naut_runs if isinstance(r, dict)]
+    naut: dict[str, float] | str = (
+        _median(naut_ok) if naut_ok else naut_missing or next(
+            (r for r in naut_runs if isinstance(r, str)), "NautilusTrader did not run"))
 
     rows = [["engine, persistence off", ours["bars"], ours["run_s"], ours["bars"] / ours["run_s"],
              ours["fills"], ours["trips"]]]
@@ -304,6 +331,9 @@ def main() -> None:
     print(f"EMA cross 10/20 over {args.bars:,} seeded 1m bars (run time excludes imports; "
           f"engine runs: median of {args.runs}, each in a fresh process)")
     print_table(["run", "bars", "seconds", "bars/s", "fills", "round trips"], rows)
+    if naut_ok:
+        print("NautilusTrader runs (bars/s): " + ", ".join(
+            f"{r['bars'] / r['run_s']:,.0f}" for r in naut_ok))
     if isinstance(naut, str):
         print(naut)
     else:
@@ -338,6 +368,7 @@ def main() -> None:
 
 
 def _rounds_with_database(configs: list[Path], data: Path, work: Path, runs: int,
+                          reference: Callable[[], None],
                           ) -> tuple[list[list[Any]], dict[str, float] | None]:
     """The rounds of the engine figures with a persistence-on run in each (a fresh database
     per run, one private cluster), then the run with the bars too (once: no target)."""
@@ -353,6 +384,7 @@ def _rounds_with_database(configs: list[Path], data: Path, work: Path, runs: int
             dsn = asyncio.run(_fresh_database(cluster, f"bt_{index}"))
             rounds.append([run_engine(c, None) for c in configs]
                           + [_persisted(engine_config(data, work, dsn), dsn)])
+            reference()
         dsn = asyncio.run(_fresh_database(cluster, "bt_bars"))
         return rounds, _persisted(engine_config(data, work, dsn, persist_bars=True), dsn)
     finally:
