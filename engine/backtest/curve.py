@@ -59,28 +59,29 @@ def equity_curve(marks: Sequence[MarkSeries], fills: Sequence[Fill],
     held = np.zeros(n, dtype=bool)
     at = np.searchsorted(times, np.asarray(fill_times_ns, dtype=np.int64), side="right") - 1
     at = np.maximum(at, 0)  # a fill before the first mark counts from the first point
-    flows = np.array([float(_cash_flow(f)) for f in fills])
-    if len(fills):
-        np.add.at(cash, at, flows)
+    buy = OrderSide.BUY
+    if fills:
+        # each flow exact in Decimal, then rounded once; float() of a Decimal goes through
+        # its text, so the few distinct quantities are converted once each
+        np.add.at(cash, at, [float(-f.qty * f.price - f.fee if f.side is buy
+                                   else f.qty * f.price - f.fee) for f in fills])
+    as_float = {q: float(q) for q in {f.qty for f in fills}}
     for symbol, series in by_symbol.items():
         qty = np.zeros(n)
         picks = [i for i, f in enumerate(fills) if f.symbol == symbol]
         if picks:
-            signed = np.array([float(fills[i].qty) if fills[i].side is OrderSide.BUY
-                               else -float(fills[i].qty) for i in picks])
+            signed = [as_float[fills[i].qty] if fills[i].side is buy
+                      else -as_float[fills[i].qty] for i in picks]
             np.add.at(qty, at[picks], signed)
         qty = np.cumsum(qty)
         price = _last_close(series, times)
-        is_open = qty != 0
-        value += np.where(is_open, qty * np.nan_to_num(price), 0.0)
-        held |= is_open
+        if not np.isfinite(price).all():  # before the symbol's first bar: NaN
+            price = np.nan_to_num(price)
+        held |= qty != 0
+        # flat points add qty * price = 0.0 (or -0.0): the same sum as leaving them out
+        value += np.multiply(qty, price, out=qty)
     equity = float(starting_cash) + np.cumsum(cash) + value
     return EquityCurve(times, equity, held)
-
-
-def _cash_flow(fill: Fill) -> Decimal:
-    notional = fill.qty * fill.price
-    return (-notional if fill.side is OrderSide.BUY else notional) - fill.fee
 
 
 def _last_close(series: list[MarkSeries], times: npt.NDArray[np.int64]
