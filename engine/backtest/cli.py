@@ -1,8 +1,9 @@
 """``tradeengine backtest --config FILE [--from D] [--to D] [--report DIR] [--sweep k=v1,v2]``.
 
 A sweep runs the grid (cartesian product of every ``--sweep``) in parallel processes, one
-backtest each, and writes ``DIR/sweep.json`` (parameters and headline metrics per run) plus
-each run's report in ``DIR/run-<n>/``. A sweep key names a strategy parameter: ``fast``
+backtest each, and writes ``DIR/sweep.json`` (parameters and headline metrics per run), the
+same as a table in ``DIR/sweep.html`` (linking to each run's page), and each run's report
+in ``DIR/run-<n>/``. A sweep key names a strategy parameter: ``fast``
 (every strategy that has it) or ``<strategy name>.fast``.
 """
 
@@ -132,7 +133,11 @@ def _sweep(config: Config, base: Path, args: argparse.Namespace) -> int:
         rows = list(pool.map(_sweep_worker, jobs))
     text = json.dumps(rows, indent=2, sort_keys=True)
     if args.report:
+        from engine.backtest.report import write_sweep_report
+
         args.report.mkdir(parents=True, exist_ok=True)
         (args.report / "sweep.json").write_text(text + "\n")
+        names = ", ".join(str(t.get("name")) for t in config.strategies)
+        write_sweep_report(args.report, rows, f"sweep: {names} over {' x '.join(args.sweep)}")
     print(text, file=sys.stdout)
     return 0

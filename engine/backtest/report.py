@@ -11,6 +11,7 @@ import html
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from engine.model import Fill, OrderSide
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "write_sweep_report"]
 
 
 def write_report(
@@ -40,6 +41,49 @@ def write_report(
     html_path = directory / "report.html"
     html_path.write_text(_html(title, metrics, png))
     return {"metrics": metrics_path, "png": png_path, "html": html_path}
+
+
+_SWEEP_COLUMNS = (
+    ("total_return", "Total return", "pct"),
+    ("sharpe", "Sharpe", "ratio"),
+    ("sortino", "Sortino", "ratio"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("trades", "Round trips", "count"),
+    ("win_rate", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "ratio"),
+    ("fees", "Fees", "money"),
+)
+
+
+def write_sweep_report(directory: Path, rows: Sequence[dict[str, Any]], title: str) -> Path:
+    """``DIR/sweep.html``: one line per run of the grid (``rows`` as in ``sweep.json``, in
+    grid order, run ``n`` reported in ``DIR/run-<n>/``), linking to each run's page."""
+    esc = html.escape
+    keys = list(dict.fromkeys(k for row in rows for k in row.get("params", {})))
+    head = "".join(f"<th>{esc(k)}</th>" for k in ["run", *keys]) + "".join(
+        f"<th>{esc(label)}</th>" for _, label, _ in _SWEEP_COLUMNS)
+    lines = []
+    for n, row in enumerate(rows):
+        params = row.get("params", {})
+        cells = [f'<td><a href="run-{n}/report.html">run-{n}</a></td>']
+        cells += [f"<td>{esc(str(params.get(k, '')))}</td>" for k in keys]
+        cells += [f"<td>{esc(_format(row.get(k), kind))}</td>" for k, _, kind in _SWEEP_COLUMNS]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    path = directory / "sweep.html"
+    path.write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }}
+td {{ font-variant-numeric: tabular-nums; }} th {{ font-weight: 600; }}
+</style></head>
+<body><h1>{esc(title)}</h1>
+<table><tr>{head}</tr>
+{chr(10).join(lines)}</table>
+</body></html>
+""")
+    return path
 
 
 def _equity_png(ts_ns: Sequence[int], equity: Sequence[float], fills: Sequence[Fill],
@@ -91,28 +135,126 @@ def _nearest(ts_ns: Sequence[int], index: dict[int, int], t: int) -> int:
     return max(0, min(len(ts_ns) - 1, int(np.searchsorted(np.asarray(ts_ns), t))))
 
 
+# What the page shows, in its order: (key, label, format). Keys not listed here are shown
+# under "Other", so a new metric is never left out of the page.
+_RETURNS = (
+    ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"),
+    ("sharpe", "Sharpe ratio", "ratio"),
+    ("sortino", "Sortino ratio", "ratio"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("max_drawdown_duration_s", "Longest drawdown", "duration"),
+    ("exposure", "Time in the market", "pct"),
+)
+_TRADING = (
+    ("trades", "Round trips", "count"),
+    ("win_rate", "Win rate", "pct"),
+    ("profit_factor", "Profit factor", "ratio"),
+    ("fills", "Fills", "count"),
+    ("fees", "Fees", "money"),
+    ("start_equity", "Start equity", "money"),
+    ("end_equity", "End equity", "money"),
+)
+_HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections")
+_CONVENTIONS = (
+    "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
+    "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
+    "largest fall from a running peak; the longest drawdown is the longest time below a "
+    "previous peak. A round trip is a position from flat to flat (a flip closes one and "
+    "opens the next); its result is realised PnL minus its fees. The exact figures are in "
+    "metrics.json."
+)
+
+
 def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
-    rows = "\n".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-        for k, v in sorted(metrics.items())
-    )
+    esc = html.escape
+    period = (f"{_when(metrics.get('first_bar'))} to {_when(metrics.get('last_bar'))}, "
+              f"{_format(metrics.get('bars'), 'count')} bars")
+    facts = [("Strategies", ", ".join(map(str, metrics.get("strategies") or [])) or "none"),
+             ("Symbols", ", ".join(map(str, metrics.get("symbols") or [])) or "none"),
+             ("Data", ", ".join(map(str, metrics.get("data") or [])) or "none"),
+             ("Period (UTC)", period)]
+    rejections = metrics.get("risk_rejections") or {}
+    shown = {k for k, _, _ in _RETURNS + _TRADING} | set(_HEADER)
+    other = [(str(k), _format(v, "")) for k, v in sorted(metrics.items()) if k not in shown]
+    sections = [
+        _table(None, facts),
+        _table("Returns", [(label, _format(metrics.get(k), kind)) for k, label, kind in _RETURNS]),
+        _table("Trading", [(label, _format(metrics.get(k), kind)) for k, label, kind in _TRADING]),
+        _table("Orders refused by the risk engine",
+               [(str(k), _format(v, "count")) for k, v in sorted(rejections.items())]
+               or [("none", "")]),
+    ]
+    if other:
+        sections.append(_table("Other", other))
     image = base64.b64encode(png).decode()
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1150px; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; min-width: 24em; }}
 th, td {{ padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: left; }}
+td {{ font-variant-numeric: tabular-nums; }}
 th {{ font-weight: 600; }} img {{ max-width: 100%; }}
+h2 {{ font-size: 1.1em; margin: 1.2em 0 0.4em; }}
+.note {{ color: #555; font-size: 0.9em; max-width: 60em; }}
 </style></head>
-<body><h1>{html.escape(title)}</h1>
-<table>{rows}</table>
+<body><h1>{esc(title)}</h1>
+{"".join(sections)}
 <img alt="equity curve with drawdown and trade markers" src="data:image/png;base64,{image}">
+<p class="note">{esc(_CONVENTIONS)}</p>
 </body></html>
 """
 
 
-def _fmt(value: Any) -> str:
+def _table(heading: str | None, rows: Sequence[tuple[str, str]]) -> str:
+    head = f"<h2>{html.escape(heading)}</h2>\n" if heading else ""
+    body = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                     for k, v in rows)
+    return f"{head}<table>{body}</table>\n"
+
+
+def _format(value: Any, kind: str) -> str:
+    """A metric as people read it (``n/a`` where it is undefined, e.g. no losing trade)."""
+    if value is None:
+        return "n/a"
+    if kind == "pct":
+        return f"{float(value) * 100:,.2f}%"
+    if kind == "ratio":
+        return f"{float(value):,.2f}"
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "money":
+        try:
+            return f"{Decimal(str(value)):,.2f}"
+        except InvalidOperation:
+            return str(value)
+    if kind == "duration":
+        return _duration(float(value))
     if isinstance(value, float):
         return f"{value:.6g}"
-    return "" if value is None else str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _duration(seconds: float) -> str:
+    """``2700660`` -> ``31 d 6 h 11 min``; under a minute in seconds."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{mins} min" if mins else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _when(iso: Any) -> str:
+    """An ISO time as ``2021-12-31 23:01``."""
+    if not iso:
+        return "?"
+    try:
+        return datetime.fromisoformat(str(iso)).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(iso)

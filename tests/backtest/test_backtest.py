@@ -87,6 +87,12 @@ def test_contract_config_runs_as_it_stands_and_is_deterministic(tmp_path: Path) 
     assert str(tmp_path) not in first.decode() and "/shared/" not in first.decode()
     html = (reports[0] / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html
+    # read as people read it: percentages, grouped counts, money to the cent, a duration
+    assert f"<th>Total return</th><td>{metrics['total_return'] * 100:,.2f}%</td>" in html
+    assert f"<th>Round trips</th><td>{metrics['trades']:,}</td>" in html
+    assert f"<th>Fees</th><td>{Decimal(metrics['fees']):,.2f}</td>" in html
+    assert "<th>Longest drawdown</th><td>" in html and " d " in html
+    assert "Period (UTC)</th><td>2021-12-31 23:01 to 2022-02-01 05:31, 45,031 bars" in html
     assert (reports[0] / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -180,6 +186,10 @@ def test_sweep_runs_the_grid_in_parallel(tmp_path: Path) -> None:
                                           {"fast": 5, "slow": 15}, {"fast": 5, "slow": 30}]
     assert len({r["trades"] for r in rows}) > 1
     assert (report / "run-3" / "metrics.json").exists()
+    page = (report / "sweep.html").read_text()
+    assert page.count('<a href="run-') == 4 and (report / "run-3" / "report.html").exists()
+    assert "<th>fast</th><th>slow</th>" in page
+    assert f"<td>{rows[3]['trades']:,}</td>" in page
 
 
 def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: object) -> None:
