@@ -115,12 +115,12 @@ def _apply(config: Config, params: dict[str, Any]) -> Config:
 
 
 def _sweep_worker(job: tuple[Config, Path, Path | None, dict[str, Any]]) -> dict[str, Any]:
+    from engine.backtest.report import SWEEP_METRICS
+
     config, base, report, params = job
     logging.disable(logging.WARNING)
     metrics = _run_one(config, base, report)
-    return {"params": params, **{k: metrics.get(k) for k in (
-        "total_return", "sharpe", "sortino", "max_drawdown", "trades", "win_rate",
-        "profit_factor", "fees")}}
+    return {"params": params, **{k: metrics.get(k) for k in SWEEP_METRICS}}
 
 
 def _sweep(config: Config, base: Path, args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.model import Fill, OrderSide
 
-__all__ = ["write_report", "write_sweep_report"]
+__all__ = ["SWEEP_METRICS", "write_report", "write_sweep_report"]
 
 
 def write_report(
@@ -41,18 +41,6 @@ def write_report(
     html_path = directory / "report.html"
     html_path.write_text(_html(title, metrics, png))
     return {"metrics": metrics_path, "png": png_path, "html": html_path}
-
-
-_SWEEP_COLUMNS = (
-    ("total_return", "Total return", "pct"),
-    ("sharpe", "Sharpe", "ratio"),
-    ("sortino", "Sortino", "ratio"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("trades", "Round trips", "count"),
-    ("win_rate", "Win rate", "pct"),
-    ("profit_factor", "Profit factor", "ratio"),
-    ("fees", "Fees", "money"),
-)
 
 
 def write_sweep_report(directory: Path, rows: Sequence[dict[str, Any]], title: str) -> Path:
@@ -155,6 +143,11 @@ _TRADING = (
     ("start_equity", "Start equity", "money"),
     ("end_equity", "End equity", "money"),
 )
+SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", "win_rate",
+                 "profit_factor", "fees")
+"""The headline metrics a sweep keeps per run (``sweep.json``, ``sweep.html``)."""
+_SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
+                       for key in SWEEP_METRICS)
 _HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
