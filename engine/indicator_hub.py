@@ -17,7 +17,9 @@ Backtests know every bar in advance: :meth:`IndicatorHub.preload` computes a tim
 indicators over all of it with the batch functions (bit for bit what the streaming states
 give after the same bars) and the hub then only moves a row cursor per bar time. Each bar
 is checked against the preloaded one; the first that differs (a bar the feed rejected, say)
-makes that timeframe seed its streaming states with the rows so far and stream on.
+makes that timeframe seed its streaming states with the rows so far and stream on. Bars
+read lists (what compiled code indexes fastest) of ``WINDOW`` bar times, refilled as the
+cursor moves: lists of a million-bar run's values would hold some 150 MB of floats.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from engine.model import Bar
 __all__ = ["Handle", "IndicatorHub"]
 
 _log: Final = logging.getLogger(__name__)
+WINDOW: Final = 4096
+"""Bar times per refill of the preloaded lists."""
 
 Batch = Callable[[np.ndarray], tuple[np.ndarray, ...]]
 """A batch function over one symbol's closes giving the group's output rows."""
@@ -56,7 +60,8 @@ class Handle:
         """Latest value, NaN until ready."""
         group = self._group
         if group.columns is not None:
-            return group.columns[self._row][self._column][group.cursor.at]
+            cursor = group.cursor
+            return group.columns[self._row][self._column][cursor.at - cursor.base]
         return float(group.outputs[self._row][self._column])
 
     @property
@@ -74,12 +79,13 @@ class Handle:
 
 class _Cursor:
     """The preloaded row every indicator of a timeframe is at (one object they share, so a
-    bar time moves them all with one store)."""
+    bar time moves them all with one store), and the row the window of lists starts at."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "base")
 
     def __init__(self) -> None:
         self.at = 0
+        self.base = 0
 
 
 class _Group:
@@ -95,8 +101,10 @@ class _Group:
         self.state: Any = None
         self.outputs: list[np.ndarray] = [np.full(1, np.nan) for _ in rows]
         # Preloaded (backtests): per output row and symbol the values of every bar time
-        # as a list (row 0 is a NaN row: the value before the first bar time), and per
-        # symbol the first row that is past the lookback; ``cursor.at`` is the row now.
+        # (row 0 is a NaN row: the value before the first bar time), as arrays and, for
+        # the window from ``cursor.base``, as lists; per symbol the first row that is past
+        # the lookback; ``cursor.at`` is the row now.
+        self.arrays: list[list[np.ndarray]] = []
         self.columns: list[list[list[float]]] | None = None
         self.ready_from: list[int] | None = None
 
@@ -113,15 +121,20 @@ class _Group:
         lookback = self.factory(1).lookback
         outputs = [self.batch(np.ascontiguousarray(closes[:, j]))
                    for j in range(closes.shape[1])]
-        self.columns = [[np.concatenate(([math.nan], out[r])).tolist() for out in outputs]
-                        for r in range(len(self.rows))]
+        self.arrays = [[np.concatenate(([math.nan], out[r])) for out in outputs]
+                       for r in range(len(self.rows))]
         valid = ~np.isnan(closes)
         first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
         self.ready_from = (first + lookback + 1).tolist()
 
+    def window(self, lo: int, hi: int) -> None:
+        """The preloaded values of rows ``lo`` to ``hi`` (inclusive) as lists."""
+        self.columns = [[a[lo:hi + 1].tolist() for a in row] for row in self.arrays]
+
     def stream_from(self, history: np.ndarray) -> None:
         """Leave the preloaded values: seed the streaming state with ``history``."""
         self.columns = self.ready_from = None
+        self.arrays = []
         if len(history):
             self.state.seed(history)
         self.outputs = [getattr(self.state, row) for row in self.rows]
@@ -144,10 +157,14 @@ class _Timeframe:
         # Preloaded with one symbol: that symbol and its closes (the fast path of on_bar).
         self.solo: str | None = None
         self.solo_closes: list[float] = []
-        # Preloaded: the expected bar times, closes (T, K) and per symbol as lists, and
-        # how many symbols have a bar at each time.
-        self.grid_ts: list[int] | None = None
+        # Preloaded: the expected bar times, closes (T, K) and how many symbols have a
+        # bar at each time, as arrays (``total`` rows) and, for the window of rows ``lo``
+        # to ``hi`` (exclusive), as lists (closes per symbol).
+        self.grid = np.zeros(0, dtype=np.int64)
         self.grid_closes = np.full((0, 0), np.nan)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.total = self.lo = self.hi = 0
+        self.grid_ts: list[int] | None = None
         self.grid_close_lists: list[list[float]] = []
         self.grid_counts: list[int] = []
 
@@ -236,12 +253,11 @@ class IndicatorHub:
         closes, counts = _aligned_closes(grid, known, tf.symbols)
         for group in tf.groups.values():
             group.preload(closes)
-        tf.grid_ts, tf.grid_closes, tf.grid_counts = grid.tolist(), closes, counts.tolist()
-        tf.grid_close_lists = [closes[:, j].tolist() for j in range(closes.shape[1])]
+        tf.grid, tf.grid_closes, tf.counts, tf.total = grid, closes, counts, len(grid)
         tf.cursor.at = 0
         if len(tf.symbols) == 1:
             (tf.solo,) = tf.symbols
-            tf.solo_closes = tf.grid_close_lists[0]
+        self._window(tf, 0)
 
     def on_bar(self, bar: Bar) -> None:
         """A bar closed: gather it; advance and deliver when its bar time is complete."""
@@ -250,8 +266,11 @@ class IndicatorHub:
             # Preloaded, one symbol: the bar is the whole bar time. The expected one moves
             # the cursor; any other takes the general path below (which streams on).
             row = tf.row + 1
-            if (row < len(tf.grid_ts) and bar.ts_ns == tf.grid_ts[row]  # type: ignore[arg-type,index]
-                    and bar.close == tf.solo_closes[row] and bar.closed):
+            if tf.hi <= row < tf.total:
+                self._window(tf, row)
+            i = row - tf.lo
+            if (i < len(tf.grid_ts) and bar.ts_ns == tf.grid_ts[i]  # type: ignore[arg-type,index]
+                    and bar.close == tf.solo_closes[i] and bar.closed):
                 tf.row = row
                 tf.cursor.at = row + 1
                 self._deliver(bar)
@@ -265,11 +284,13 @@ class IndicatorHub:
         if tf.pending_ts is not None and bar.ts_ns > tf.pending_ts:
             self._flush(tf)
         column = tf.symbols[bar.symbol]
-        grid = tf.grid_ts
-        if grid is not None:
+        if tf.grid_ts is not None:
             row = tf.row + 1
-            if (row >= len(grid) or bar.ts_ns != grid[row]
-                    or bar.close != tf.grid_close_lists[column][row]):
+            if tf.hi <= row < tf.total:
+                self._window(tf, row)
+            i, grid = row - tf.lo, tf.grid_ts
+            if (i >= len(grid) or bar.ts_ns != grid[i]
+                    or bar.close != tf.grid_close_lists[column][i]):
                 self._stream_on(tf, row, f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns}")
         if tf.grid_ts is None:  # preloaded, the closes are known; streaming gathers them
             tf.closes[column] = bar.close
@@ -289,9 +310,9 @@ class IndicatorHub:
 
     def _flush(self, tf: _Timeframe) -> None:
         tf.row += 1
-        if tf.grid_ts is not None and tf.reported_count != tf.grid_counts[tf.row]:
+        if tf.grid_ts is not None and tf.reported_count != tf.grid_counts[tf.row - tf.lo]:
             self._stream_on(tf, tf.row, f"{tf.reported_count} bars at {tf.pending_ts}, "
-                                        f"expected {tf.grid_counts[tf.row]}")
+                                        f"expected {tf.grid_counts[tf.row - tf.lo]}")
         if tf.grid_ts is not None:
             tf.cursor.at = tf.row + 1  # past the NaN row
         else:
@@ -318,6 +339,18 @@ class IndicatorHub:
                      else np.full(len(tf.reported), np.nan))
         for bar in tf.pending:
             tf.closes[tf.symbols[bar.symbol]] = bar.close
+
+    def _window(self, tf: _Timeframe, lo: int) -> None:
+        """List the preloaded rows from ``lo`` on (``WINDOW`` of them): bar times, closes,
+        counts and every indicator's values (see the module docstring)."""
+        hi = min(lo + WINDOW, tf.total)
+        tf.lo, tf.hi, tf.cursor.base = lo, hi, lo
+        tf.grid_ts, tf.grid_counts = tf.grid[lo:hi].tolist(), tf.counts[lo:hi].tolist()
+        closes = tf.grid_closes[lo:hi]
+        tf.grid_close_lists = [closes[:, j].tolist() for j in range(closes.shape[1])]
+        tf.solo_closes = tf.grid_close_lists[0] if tf.solo is not None else []
+        for group in tf.groups.values():
+            group.window(lo, hi)
 
     def _build(self, tf: _Timeframe) -> None:
         k = len(tf.symbols)

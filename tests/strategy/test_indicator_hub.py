@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.indicator_hub import Handle, IndicatorHub
+from engine.indicator_hub import WINDOW, Handle, IndicatorHub
 from engine.marketdata.recorded import read_file
 from engine.model import Bar
 
@@ -16,27 +16,29 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 BTC, XRP = "BTC/USD", "XRP/ETH"
 
 
-def _two_symbols() -> list[Bar]:
+def _two_symbols(n: int = 1500, symbols: tuple[str, ...] = (BTC, XRP)) -> list[Bar]:
     """Real 1m bars of two symbols on one time axis: BTC from the start, XRP joining later
-    and missing every 7th minute (carried at its last close)."""
-    btc = read_file(DATA / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz").columns
-    xrp = read_file(DATA / "binance_xrpeth_1m_2019-10-11_2019-10-13.csv.gz").columns
-    n = 1500
-    t0 = int(btc["ts"][0])
+    and missing every 7th minute (carried at its last close). Past the files' two days
+    the closes start over (``n`` beyond the hub's list window)."""
+    btc = read_file(DATA / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz").columns["close"]
+    xrp = read_file(DATA / "binance_xrpeth_1m_2019-10-11_2019-10-13.csv.gz").columns["close"]
+    t0 = 1_522_800_000_000_000_000
     bars = []
     for i in range(n):
         ts = t0 + i * 60_000_000_000
-        bars.append(Bar("v", BTC, "1m", ts, 1.0, 1.0, 1.0, float(btc["close"][i]), 1.0))  # type: ignore[arg-type]
-        if i >= 40 and i % 7:
-            bars.append(Bar("v", XRP, "1m", ts, 1.0, 1.0, 1.0, float(xrp["close"][i]), 1.0))  # type: ignore[arg-type]
+        if BTC in symbols:
+            bars.append(Bar("v", BTC, "1m", ts, 1.0, 1.0, 1.0, float(btc[i % len(btc)]), 1.0))  # type: ignore[arg-type]
+        if XRP in symbols and i >= 40 and i % 7:
+            bars.append(Bar("v", XRP, "1m", ts, 1.0, 1.0, 1.0, float(xrp[i % len(xrp)]), 1.0))  # type: ignore[arg-type]
     return bars
 
 
-def _hub() -> tuple[IndicatorHub, list[Handle], list[tuple[str, int]]]:
+def _hub(symbols: tuple[str, ...] = (BTC, XRP)
+         ) -> tuple[IndicatorHub, list[Handle], list[tuple[str, int]]]:
     seen: list[tuple[str, int]] = []
     hub = IndicatorHub(lambda bar: seen.append((bar.symbol, bar.ts_ns)))
     handles: list[Handle] = []
-    for symbol in (BTC, XRP):
+    for symbol in symbols:
         handles += [hub.ema(symbol, "1m", 10), hub.sma(symbol, "1m", 20),
                     hub.rsi(symbol, "1m", 14), hub.zscore(symbol, "1m", 30),
                     *hub.bbands(symbol, "1m", 20, 2.0)]
@@ -56,6 +58,8 @@ def _series(bars: list[Bar]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out = {}
     for symbol in (BTC, XRP):
         mine = [b for b in bars if b.symbol == symbol]
+        if not mine:
+            continue
         out[symbol] = (np.array([b.ts_ns for b in mine], dtype=np.int64),
                        np.array([b.close for b in mine]))
     return out
@@ -114,3 +118,37 @@ def test_a_bar_differing_early_falls_back_before_any_row() -> None:
     preloaded.preload("1m", _series(bars))
     assert all(_same(g, e) for g, e in zip(_run(preloaded, p_handles, fed),
                                            _run(streamed, s_handles, fed), strict=True))
+
+
+def test_preloaded_values_equal_streamed_across_list_windows() -> None:
+    # two symbols (the general path) and one (the solo path), over three list windows
+    for symbols in ((BTC, XRP), (BTC,)):
+        bars = _two_symbols(2 * WINDOW + 300, symbols)
+        streamed, s_handles, s_seen = _hub(symbols)
+        preloaded, p_handles, p_seen = _hub(symbols)
+        preloaded.preload("1m", _series(bars))
+        expected = _run(streamed, s_handles, bars)
+        got = _run(preloaded, p_handles, bars)
+        assert p_seen == s_seen
+        assert all(_same(g, e) for g, e in zip(got, expected, strict=True)), symbols
+        tf = preloaded._timeframes["1m"]
+        assert tf.grid_ts is not None and tf.lo == 2 * WINDOW  # moved through the windows
+        assert (tf.solo is not None) == (len(symbols) == 1)
+
+
+def test_a_bar_differing_in_a_later_window_streams_on_seamlessly() -> None:
+    for symbols in ((BTC, XRP), (BTC,)):
+        bars = _two_symbols(2 * WINDOW + 300, symbols)
+        changed = next(i for i, b in enumerate(bars)
+                       if b.symbol == BTC and b.ts_ns >= bars[0].ts_ns + (WINDOW + 17) * 60 * 10**9)
+        fed = list(bars)
+        old = fed[changed]
+        fed[changed] = Bar(old.venue, old.symbol, old.timeframe, old.ts_ns, 1.0, 1.0, 1.0,
+                           old.close * 0.99, 1.0)
+        streamed, s_handles, _ = _hub(symbols)
+        preloaded, p_handles, _ = _hub(symbols)
+        preloaded.preload("1m", _series(bars))
+        expected = _run(streamed, s_handles, fed)
+        got = _run(preloaded, p_handles, fed)
+        assert all(_same(g, e) for g, e in zip(got, expected, strict=True)), symbols
+        assert preloaded._timeframes["1m"].grid_ts is None
