@@ -74,7 +74,7 @@ def round_trips(fills: Sequence[Fill]) -> list[RoundTrip]:
             st[2] += price * pos - st[1]
             st[4] += 1
             trips.append(RoundTrip(fill.symbol, st[3], fill.ts_ns,
-                                   "long" if pos > 0 else "short", st[2], st[4]))
+                                   "long" if pos > zero else "short", st[2], st[4]))
             signed += pos
             st[0] = st[1] = st[2] = zero
             st[3], st[4] = fill.ts_ns, 0

@@ -58,19 +58,8 @@ def write_sweep_report(directory: Path, rows: Sequence[dict[str, Any]], title: s
         cells += [f"<td>{esc(_format(row.get(k), kind))}</td>" for k, _, kind in _SWEEP_COLUMNS]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     path = directory / "sweep.html"
-    path.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }}
-th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }}
-td {{ font-variant-numeric: tabular-nums; }} th {{ font-weight: 600; }}
-</style></head>
-<body><h1>{esc(title)}</h1>
-<table><tr>{head}</tr>
-{chr(10).join(lines)}</table>
-</body></html>
-""")
+    body = "<table><tr>" + head + "</tr>\n" + "\n".join(lines) + "</table>\n"
+    path.write_text(_page(title, body, "th, td { text-align: right; }"))
     return path
 
 
@@ -181,22 +170,29 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
     if other:
         sections.append(_table("Other", other))
     image = base64.b64encode(png).decode()
+    body = ("".join(sections)
+            + '<img alt="equity curve with drawdown and trade markers" '
+            + f'src="data:image/png;base64,{image}">\n'
+            + f'<p class="note">{esc(_CONVENTIONS)}</p>\n')
+    return _page(title, body, "body { max-width: 1150px; } table { min-width: 24em; }")
+
+
+def _page(title: str, body: str, css: str = "") -> str:
+    """A self-contained HTML page: the reports' shared style, then ``css``."""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1150px; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; min-width: 24em; }}
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 th, td {{ padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: left; }}
 td {{ font-variant-numeric: tabular-nums; }}
 th {{ font-weight: 600; }} img {{ max-width: 100%; }}
 h2 {{ font-size: 1.1em; margin: 1.2em 0 0.4em; }}
 .note {{ color: #555; font-size: 0.9em; max-width: 60em; }}
+{css}
 </style></head>
-<body><h1>{esc(title)}</h1>
-{"".join(sections)}
-<img alt="equity curve with drawdown and trade markers" src="data:image/png;base64,{image}">
-<p class="note">{esc(_CONVENTIONS)}</p>
-</body></html>
+<body><h1>{html.escape(title)}</h1>
+{body}</body></html>
 """
 
 
