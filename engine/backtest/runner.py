@@ -93,7 +93,11 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
     if not bt.data:
         raise ConfigError("backtest.data: required, a list of recorded bar files")
     start, end = _parse_day(bt.start, "start"), _parse_day(bt.end, "end")
-    series = []
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(f"backtest.start: must be before backtest.end ({bt.end!r}), "
+                          f"got {bt.start!r}")
+    series: list[BarSeries] = []
+    covered: list[tuple[int, int]] = []  # each file's first and last bar, unfiltered
     for index, name in enumerate(bt.data):
         path = resolve_path(name, base)
         try:
@@ -129,7 +133,23 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
         o, h, lo = cols["open"][keep], cols["high"][keep], cols["low"][keep]
         c, v = cols["close"][keep], cols["volume"][keep]
         series.append(BarSeries(info, ts[keep], o, h, lo, c, v, good_bars(o, h, lo, c, v)))
+        if len(ts):
+            covered.append((int(ts.min()), int(ts.max())))
+    if not any(len(s.ts) for s in series):
+        raise ConfigError(_no_bars(bt.start, bt.end, covered))
     return series
+
+
+def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:
+    """Why a backtest has nothing to run over: the range and what the files hold."""
+    if not covered:
+        return "backtest.data: the files hold no bars"
+    first = datetime.fromtimestamp(min(lo for lo, _ in covered) / 1e9, UTC)
+    last = datetime.fromtimestamp(max(hi for _, hi in covered) / 1e9, UTC)
+    keys = "/".join(f"backtest.{k}" for k, v in (("start", start), ("end", end)) if v)
+    asked = f"from {start or 'the start'} to {end or 'the end'}"
+    return (f"{keys}: no bars {asked}; the files hold bars opening "
+            f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
 
 
 def run_backtest(config: Config, *, base: Path | None = None,
@@ -302,7 +322,8 @@ def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
             ts = np.concatenate([p.ts for p in pieces])
             order = np.argsort(ts, kind="stable")
             columns[symbol] = (ts[order], np.concatenate([p.close for p in pieces])[order])
-        preload(timeframe, columns)
+        if any(len(ts) for ts, _ in columns.values()):  # else the range holds none of them
+            preload(timeframe, columns)
 
 
 def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> Config:

@@ -3,6 +3,7 @@ failing strategy, sweeps."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -329,3 +330,46 @@ def test_replay_lanes_change_no_result(tmp_path: Path, monkeypatch: pytest.Monke
         (f.ts_ns, f.side, f.qty, f.price) for f in slow.fills]
     assert fast.metrics == slow.metrics
     assert np.array_equal(fast.equity, slow.equity)
+
+
+def test_a_range_without_bars_is_a_config_error_saying_what_the_files_hold(
+        tmp_path: Path) -> None:
+    path = ema_config(tmp_path)
+    text = path.read_text()
+
+    def run_with(extra: str) -> None:
+        path.write_text(text.replace('starting_cash = "100000"',
+                                     f'starting_cash = "100000"\n{extra}'))
+        run_backtest(load_config(path, env={}))
+
+    held = r"the files hold bars opening from 2018-04-04 00:00 to 2018-04-06 23:59 UTC$"
+    with pytest.raises(ConfigError, match=r"^backtest\.start: no bars from 2019-01-01 to "
+                                          r"the end; " + held):
+        run_with('start = "2019-01-01"')
+    with pytest.raises(ConfigError, match=r"^backtest\.start/backtest\.end: no bars from "
+                                          r"2017-01-01 to 2017-02-01; " + held):
+        run_with('start = "2017-01-01"\nend = "2017-02-01"')
+    with pytest.raises(ConfigError, match=r"^backtest\.start: must be before backtest\.end"):
+        run_with('start = "2018-04-06"\nend = "2018-04-05"')
+    empty = tmp_path / "empty_1m.csv.gz"
+    with gzip.open(empty, "wt") as out:
+        out.write("ts_ms,open,high,low,close,volume\n")
+    path.write_text(text.replace(str(BTC_1M), str(empty)))
+    with pytest.raises(ConfigError, match=r"^backtest\.data: the files hold no bars$"):
+        run_backtest(load_config(path, env={}))
+
+
+def test_a_timeframe_whose_file_the_range_leaves_empty_still_runs(tmp_path: Path) -> None:
+    """Two files of different timeframes, the range inside one: the other's indicators
+    have nothing to preload and the run goes on over the bars there are."""
+    five = tmp_path / "coinbase_btcusd_5m_2017-01-01_2017-01-01.csv.gz"
+    with gzip.open(five, "wt") as out:
+        out.write("ts_ms,open,high,low,close,volume\n")
+        for i in range(100):
+            out.write(f"{1483228800000 + i * 300_000},1000,1001,999,1000.5,1\n")
+    path = ema_config(tmp_path, 'timeframe = "5m"')
+    text = path.read_text().replace(f'data = ["{BTC_1M}"]', f'data = ["{BTC_1M}", "{five}"]')
+    path.write_text(text.replace('starting_cash = "100000"',
+                                 'starting_cash = "100000"\nstart = "2018-04-05"'))
+    result = run_backtest(load_config(path, env={}))
+    assert result.bars > 0 and result.fills
