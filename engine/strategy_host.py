@@ -45,6 +45,8 @@ class _Slot:
     wants_fills: bool = False
     wants_updates: bool = False
     halted: str | None = None
+    halted_at_ns: int = 0
+    """The clock's time when it was halted (simulated in a backtest)."""
     calls: int = 0
     errors: int = 0
     slowest_ns: int = 0
@@ -229,6 +231,7 @@ class StrategyHost:
         if slot.halted is not None:
             return
         slot.halted = reason
+        slot.halted_at_ns = self._clock.now_ns()
         _log.error("strategy %s halted: %s", strategy_id, reason, exc_info=exc,
                    extra={"strategy": strategy_id})
         cancelled = 0
@@ -240,7 +243,7 @@ class StrategyHost:
         self._bus.publish(Alert(
             severity=AlertSeverity.CRITICAL, category="strategy", title="strategy halted",
             message=f"{strategy_id}: {reason}; {cancelled} working orders cancelled",
-            ts_ns=self._clock.now_ns(), strategy_id=strategy_id,
+            ts_ns=slot.halted_at_ns, strategy_id=strategy_id,
         ))
 
     # -- hot reload --------------------------------------------------------------------------
@@ -323,6 +326,11 @@ class StrategyHost:
     def is_halted(self, strategy_id: StrategyId) -> bool:
         """True when the strategy receives no events."""
         return self._slots[strategy_id].halted is not None
+
+    def halts(self) -> dict[str, tuple[int, str]]:
+        """The halted strategies: when (clock ns) and why, by strategy id."""
+        return {sid: (slot.halted_at_ns, slot.halted) for sid, slot in self._slots.items()
+                if slot.halted is not None}
 
     def status(self) -> list[dict[str, Any]]:
         """/status section."""

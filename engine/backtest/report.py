@@ -137,7 +137,8 @@ SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", 
 """The headline metrics a sweep keeps per run (``sweep.json``, ``sweep.html``)."""
 _SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
                        for key in SWEEP_METRICS)
-_HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections")
+_HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections",
+           "halted")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
     "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
@@ -167,6 +168,12 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
                [(str(k), _format(v, "count")) for k, v in sorted(rejections.items())]
                or [("none", "")]),
     ]
+    halted = metrics.get("halted") or {}
+    if halted:  # first after the facts: the figures hold these strategies' trades up to then
+        sections.insert(1, _table(
+            "Strategies halted during the run (they traded until then)",
+            [(str(sid), f"{_when(h.get('at')) if h.get('at') else 'never started'}: "
+                        f"{h.get('reason')}") for sid, h in sorted(halted.items())]))
     if other:
         sections.append(_table("Other", other))
     image = base64.b64encode(png).decode()

@@ -221,6 +221,9 @@ def run_backtest(config: Config, *, base: Path | None = None,
         "first_bar": _iso(min(opens)) if opens else None,
         "last_bar": _iso(max(lasts)) if lasts else None,
         "risk_rejections": engine.trading.risk.status().get("rejections", {}),
+        # a strategy halted mid-run (it raised) traded only until then: say so
+        "halted": {sid: {"at": _iso(ts) if ts else None, "reason": reason}
+                   for sid, (ts, reason) in engine.strategies.halts().items()},
     }
     return result
 

@@ -186,6 +186,10 @@ symbol = "BTC/USD"
     assert len(halted) == 1 and "deliberately broken" in halted[0].message  # type: ignore[attr-defined]
     assert len(result.fills) > 20  # the EMA strategy traded on to the end
     assert max(f.ts_ns for f in result.fills) > 1522800000000000000 + 24 * 3600 * 10**9
+    # the report says which strategy stopped when (simulated time: the bar's close) and why
+    assert result.metrics["halted"] == {"broken": {
+        "at": "2018-04-04T01:02:00+00:00",
+        "reason": "on_bar raised ZeroDivisionError: deliberately broken"}}
 
 
 def test_sweep_runs_the_grid_in_parallel(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The report page as people read it: undefined metrics, durations, unknown keys."""
+"""The report page as people read it: undefined metrics, durations, unknown keys,
+halted strategies."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def test_page_shows_undefined_metrics_refusals_and_unknown_keys(tmp_path: Path) 
         "win_rate": None, "profit_factor": None, "fills": 1, "fees": "0.05",
         "start_equity": "1000", "end_equity": "1012.3", "risk_rejections": {"no_short": 2},
         "turnover": 1.5,
+        "halted": {"broken": {"at": "2022-01-01T00:02:00+00:00",
+                              "reason": "on_bar raised ZeroDivisionError: x"}},
     }
     paths = write_report(tmp_path, metrics=metrics, ts_ns=[1, 2, 3],
                          equity=[1000.0, 1005.0, 1012.3], fills=[], title="t")
@@ -26,6 +29,10 @@ def test_page_shows_undefined_metrics_refusals_and_unknown_keys(tmp_path: Path) 
     assert "<th>no_short</th><td>2</td>" in page
     assert "<h2>Other</h2>" in page and "<th>turnover</th><td>1.5</td>" in page
     assert "Period (UTC)</th><td>2022-01-01 00:01 to 2022-01-01 00:03, 3 bars" in page
+    assert ("<h2>Strategies halted during the run (they traded until then)</h2>\n<table>"
+            "<tr><th>broken</th><td>2022-01-01 00:02: on_bar raised ZeroDivisionError: x"
+            "</td></tr></table>") in page
+    assert "<th>halted</th>" not in page  # not again under Other
 
 
 def test_durations_read_in_days_hours_minutes() -> None:
