@@ -32,7 +32,8 @@ from typing import Any, Final
 import numpy as np
 
 from engine import indicators as ind
-from engine.arrays import sorted_unique
+from engine.arrays import aligned_closes, sorted_unique
+from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
@@ -171,10 +172,8 @@ class _Timeframe:
     def column(self, symbol: str) -> int:
         if symbol not in self.symbols:
             if self.built:
-                raise RuntimeError(
-                    f"indicator for new symbol {symbol!r} requested after data started; "
-                    "request indicators in on_start"
-                )
+                raise RuntimeError(f"indicator for new symbol {symbol!r} requested after data "
+                                   "started; request indicators in on_start")
             self.symbols[symbol] = len(self.symbols)
         return self.symbols[symbol]
 
@@ -250,7 +249,7 @@ class IndicatorHub:
             return
         grid = sorted_unique(np.concatenate([np.asarray(ts, dtype=np.int64)
                                          for ts, _ in known.values()]))
-        closes, counts = _aligned_closes(grid, known, tf.symbols)
+        closes, counts = aligned_closes(grid, known, tf.symbols)
         for group in tf.groups.values():
             group.preload(closes)
         tf.grid, tf.grid_closes, tf.counts, tf.total = grid, closes, counts, len(grid)
@@ -328,8 +327,7 @@ class IndicatorHub:
     def _stream_on(self, tf: _Timeframe, consumed: int, why: str) -> None:
         """The data left the preloaded path: seed the streaming states with the ``consumed``
         bar times before it and stream from here."""
-        _log.warning("indicators: %s differs from the preloaded bars; streaming from here",
-                     why)
+        _log.warning("indicators: %s differs from the preloaded bars; streaming from here", why)
         for group in tf.groups.values():
             group.stream_from(tf.grid_closes[:consumed])
         tf.grid_ts = tf.solo = None
@@ -363,6 +361,10 @@ class IndicatorHub:
     def _handle(self, symbol: str, timeframe: str, key: tuple[Any, ...],
                 factory: Callable[[int], Any], batch: Batch,
                 rows: tuple[str, ...] = ("value",)) -> Handle:
+        tf = self._timeframes.get(timeframe)
+        if tf is None or key not in tf.groups:
+            factory(1)  # bad parameters raise here, in the caller's on_start, not at a bar
+            timeframe_ns(timeframe)
         tf = self._timeframes.setdefault(timeframe, _Timeframe())
         column = tf.column(symbol)
         group = tf.groups.get(key)
@@ -371,30 +373,3 @@ class IndicatorHub:
                 raise RuntimeError("indicators must be requested in on_start, before data flows")
             group = tf.groups[key] = _Group(key, factory, rows, batch, tf.cursor)
         return Handle(group, column)
-
-
-def _aligned_closes(grid: np.ndarray, series: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                    columns: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per bar time of ``grid`` (rows) and symbol (``columns``): the close, a bar time
-    without the symbol's bar carrying its last close (as ``on_bar`` does), NaN before its
-    first; and per bar time how many symbols have a bar."""
-    closes = np.full((len(grid), len(columns)), np.nan)
-    counts = np.zeros(len(grid), dtype=np.int64)
-    if len(columns) == 1 and len(series) == 1:
-        ((ts, close),) = series.values()
-        if np.array_equal(grid, ts):  # the usual backtest: the closes as they stand
-            closes[:, 0] = close
-            counts[:] = 1
-            return closes, counts
-    for symbol, (ts, close) in series.items():
-        rows = np.searchsorted(grid, ts)
-        column = columns[symbol]
-        have = np.zeros(len(grid), dtype=bool)
-        have[rows] = True
-        counts += have
-        filled = np.full(len(grid), np.nan)
-        filled[rows] = close
-        last = np.where(have, np.arange(len(grid)), -1)
-        np.maximum.accumulate(last, out=last)
-        closes[:, column] = np.where(last >= 0, filled[np.maximum(last, 0)], np.nan)
-    return closes, counts

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine.indicator_hub import WINDOW, Handle, IndicatorHub
 from engine.marketdata.recorded import read_file
@@ -152,3 +153,21 @@ def test_a_bar_differing_in_a_later_window_streams_on_seamlessly() -> None:
         got = _run(preloaded, p_handles, fed)
         assert all(_same(g, e) for g, e in zip(got, expected, strict=True)), symbols
         assert preloaded._timeframes["1m"].grid_ts is None
+
+
+def test_a_bad_parameter_or_timeframe_raises_when_requested_not_at_the_first_bar() -> None:
+    """Raised in the strategy's on_start (its guard halts it), never later inside the hub
+    where it would stop every strategy."""
+    hub = IndicatorHub(lambda bar: None)
+    with pytest.raises(ValueError, match="period must be >= 1, got 0"):
+        hub.ema(BTC, "1m", 0)
+    with pytest.raises(ValueError, match="bad timeframe '7q'"):
+        hub.sma(BTC, "7q", 10)
+    with pytest.raises(ValueError, match="nbdev"):
+        hub.bbands(BTC, "1m", 20, math.inf)
+    assert hub.timeframes == []  # nothing half-registered
+    handle = hub.ema(BTC, "1m", 3)
+    for bar in _two_symbols(5, (BTC,)):
+        hub.on_bar(bar)
+    hub.flush()
+    assert handle.ready
