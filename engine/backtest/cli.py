@@ -119,7 +119,10 @@ def _sweep_worker(job: tuple[Config, Path, Path | None, dict[str, Any]]) -> dict
 
     config, base, report, params = job
     logging.disable(logging.WARNING)
-    metrics = _run_one(config, base, report)
+    try:
+        metrics = _run_one(config, base, report)
+    except ConfigError as exc:  # e.g. fast >= slow somewhere in the grid: that set only
+        return {"params": params, "error": str(exc)}
     return {"params": params, **{k: metrics.get(k) for k in SWEEP_METRICS}}
 
 
@@ -131,6 +134,13 @@ def _sweep(config: Config, base: Path, args: argparse.Namespace) -> int:
         jobs.append((_apply(config, params), base, report, params))
     with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(jobs)))) as pool:
         rows = list(pool.map(_sweep_worker, jobs))
+    failed = [(n, row) for n, row in enumerate(rows) if "error" in row]
+    if len(failed) == len(rows):
+        raise ConfigError(f"--sweep: no parameter set is valid; run-0 {rows[0]['params']}: "
+                          f"{rows[0]['error']}")
+    for n, row in failed:
+        print(f"tradeengine: --sweep run-{n} {row['params']} not run: {row['error']}",
+              file=sys.stderr)
     text = json.dumps(rows, indent=2, sort_keys=True)
     if args.report:
         from engine.backtest.report import write_sweep_report

@@ -45,7 +45,8 @@ def write_report(
 
 def write_sweep_report(directory: Path, rows: Sequence[dict[str, Any]], title: str) -> Path:
     """``DIR/sweep.html``: one line per run of the grid (``rows`` as in ``sweep.json``, in
-    grid order, run ``n`` reported in ``DIR/run-<n>/``), linking to each run's page."""
+    grid order, run ``n`` reported in ``DIR/run-<n>/``), linking to each run's page; a
+    parameter set whose config was invalid (its row has ``error``) says why instead."""
     esc = html.escape
     keys = list(dict.fromkeys(k for row in rows for k in row.get("params", {})))
     head = "".join(f"<th>{esc(k)}</th>" for k in ["run", *keys]) + "".join(
@@ -53,13 +54,18 @@ def write_sweep_report(directory: Path, rows: Sequence[dict[str, Any]], title: s
     lines = []
     for n, row in enumerate(rows):
         params = row.get("params", {})
-        cells = [f'<td><a href="run-{n}/report.html">run-{n}</a></td>']
+        error = row.get("error")
+        cells = [f"<td>run-{n}</td>" if error else
+                 f'<td><a href="run-{n}/report.html">run-{n}</a></td>']
         cells += [f"<td>{esc(str(params.get(k, '')))}</td>" for k in keys]
-        cells += [f"<td>{esc(_format(row.get(k), kind))}</td>" for k, _, kind in _SWEEP_COLUMNS]
+        cells += ([f'<td colspan="{len(_SWEEP_COLUMNS)}" class="error">not run: {esc(error)}'
+                   "</td>"] if error else
+                  [f"<td>{esc(_format(row.get(k), kind))}</td>" for k, _, kind in _SWEEP_COLUMNS])
         lines.append("<tr>" + "".join(cells) + "</tr>")
     path = directory / "sweep.html"
     body = "<table><tr>" + head + "</tr>\n" + "\n".join(lines) + "</table>\n"
-    path.write_text(_page(title, body, "th, td { text-align: right; }"))
+    path.write_text(_page(title, body, "th, td { text-align: right; } "
+                                       "td.error { text-align: left; color: #a00; }"))
     return path
 
 
@@ -172,7 +178,7 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
     if halted:  # first after the facts: the figures hold these strategies' trades up to then
         sections.insert(1, _table(
             "Strategies halted during the run (they traded until then)",
-            [(str(sid), f"{_when(h.get('at')) if h.get('at') else 'never started'}: "
+            [(str(sid), f"{_when(h.get('at')) if h.get('at') else 'before the first bar'}: "
                         f"{h.get('reason')}") for sid, h in sorted(halted.items())]))
     if other:
         sections.append(_table("Other", other))

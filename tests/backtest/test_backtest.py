@@ -197,18 +197,34 @@ def test_sweep_runs_the_grid_in_parallel(tmp_path: Path) -> None:
     report = tmp_path / "sweep"
     result = subprocess.run(
         [sys.executable, "-m", "engine.cli", "backtest", "--config", str(path), "--report",
-         str(report), "--sweep", "fast=3,5", "--sweep", "slow=15,30", "--jobs", "2"],
+         str(report), "--sweep", "fast=3,20", "--sweep", "slow=15,30", "--jobs", "2"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads((report / "sweep.json").read_text())
     assert [r["params"] for r in rows] == [{"fast": 3, "slow": 15}, {"fast": 3, "slow": 30},
-                                          {"fast": 5, "slow": 15}, {"fast": 5, "slow": 30}]
-    assert len({r["trades"] for r in rows}) > 1
-    assert (report / "run-3" / "metrics.json").exists()
+                                          {"fast": 20, "slow": 15}, {"fast": 20, "slow": 30}]
+    # an invalid set in the grid is skipped with its reason; the others run
+    invalid = "strategies[0]: fast (20) must be < slow (15) (strategy 'ema')"
+    assert rows[2] == {"params": {"fast": 20, "slow": 15}, "error": invalid}
+    assert f"--sweep run-2 {{'fast': 20, 'slow': 15}} not run: {invalid}" in result.stderr
+    assert len({r["trades"] for r in rows if "error" not in r}) > 1
+    assert (report / "run-3" / "metrics.json").exists() and not (report / "run-2").exists()
     page = (report / "sweep.html").read_text()
-    assert page.count('<a href="run-') == 4 and (report / "run-3" / "report.html").exists()
+    assert page.count('<a href="run-') == 3 and (report / "run-3" / "report.html").exists()
     assert "<th>fast</th><th>slow</th>" in page
     assert f"<td>{rows[3]['trades']:,}</td>" in page
+    assert "<td>run-2</td><td>20</td><td>15</td><td colspan=\"8\" class=\"error\">not run: " \
+           "strategies[0]: fast (20) must be &lt; slow (15) (strategy &#x27;ema&#x27;)</td>" in page
+
+
+def test_a_sweep_with_no_valid_set_is_a_config_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "backtest", "--config", str(ema_config(tmp_path)),
+         "--sweep", "fast=20,30", "--jobs", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 78, result.stderr[-3000:]
+    assert "--sweep: no parameter set is valid; run-0 {'fast': 20}: strategies[0]: fast (20) " \
+           "must be < slow (15)" in result.stderr
 
 
 def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: object) -> None:
@@ -377,3 +393,38 @@ def test_a_timeframe_whose_file_the_range_leaves_empty_still_runs(tmp_path: Path
                                  'starting_cash = "100000"\nstart = "2018-04-05"'))
     result = run_backtest(load_config(path, env={}))
     assert result.bars > 0 and result.fills
+
+
+def test_a_strategy_symbol_no_file_holds_is_a_config_error(tmp_path: Path) -> None:
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text().replace('symbol = "BTC/USD"', 'symbol = "BTC/USDT"'))
+    with pytest.raises(ConfigError, match=r"^strategies\[0\]\.symbol: BTC/USDT in no file of "
+                                          r"backtest\.data \(they hold BTC/USD; "):
+        run_backtest(load_config(path, env={}))
+
+
+BAD_INDICATOR = '''
+from engine.strategy import Strategy, StrategyConfig
+
+class Cfg(StrategyConfig, frozen=True):
+    symbol: str
+
+class BadIndicator(Strategy[Cfg]):
+    def on_start(self, ctx):
+        self.ema = ctx.indicators.ema(self.config.symbol, "1m", 0)
+'''
+
+
+def test_a_bad_indicator_request_halts_its_strategy_at_start_and_the_others_trade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "te_bad_indicator.py").write_text(BAD_INDICATOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = run_backtest(load_config(ema_config(tmp_path, """
+[[strategies]]
+name = "bad"
+class = "te_bad_indicator:BadIndicator"
+symbol = "BTC/USD"
+"""), env={}))
+    assert result.metrics["halted"] == {"bad": {
+        "at": None, "reason": "on_start raised ValueError: period must be >= 1, got 0"}}
+    assert len(result.fills) > 20
