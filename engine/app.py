@@ -37,7 +37,12 @@ from engine.metrics import MetricsBuilder, new_registry
 from engine.monitor import LoopMonitor, Readiness
 from engine.secrets import Redactor
 from engine.service import Service
-from engine.services import StrategiesService, add_market_data, register_builtin_commands
+from engine.services import (
+    StrategiesService,
+    add_market_data,
+    build_strategy_timeframes,
+    register_builtin_commands,
+)
 from engine.store.partitions import PartitionKeeper
 from engine.systemd import Notifier
 
@@ -256,6 +261,7 @@ class Engine:
         if self.strategies is not None:
             # Strategy code may have changed even when the tables did not: reload them all.
             outcome = self.strategies.reload_all(new.strategies)
+            build_strategy_timeframes(self, self.strategies)
             _log.info("SIGHUP: strategies reloaded", extra={"strategies": outcome})
         if restart:
             _log.warning("SIGHUP: these changes need a restart: %s", ", ".join(restart))
@@ -346,7 +352,7 @@ def build_app(config: Config, *, config_path: Path | None = None,
         stack = wiring.add_trading(engine, execution, persist_risk_state=not backtest)
         if config.strategies:
             engine.add_service(StrategiesService(
-                wiring.add_strategies(engine, config, stack, enforce_budget=not backtest)))
+                wiring.add_strategies(engine, config, stack, enforce_budget=not backtest), engine))
     elif config.strategies:
         raise ConfigError("strategies: need market data and an execution gateway "
                           "(marketdata.source is 'none' or no execution factory installed)")

@@ -13,7 +13,8 @@ from engine.service import Service
 if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
-__all__ = ["FeedService", "StrategiesService", "add_market_data", "register_builtin_commands"]
+__all__ = ["FeedService", "StrategiesService", "add_market_data", "build_strategy_timeframes",
+           "register_builtin_commands"]
 
 
 def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
@@ -33,16 +34,36 @@ def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
     engine.marketdata = feed
 
 
+def build_strategy_timeframes(engine: Engine, host: Any) -> None:
+    """Have the feed build every timeframe the strategies read, ``[marketdata] timeframes``
+    or not. Only before data flows: a reload that adds one later gets an alert instead
+    (its strategy would wait for bars that never come)."""
+    feed = engine.marketdata
+    if feed is None:
+        return
+    try:
+        feed.ensure_timeframes(host.timeframes_used())
+    except RuntimeError as exc:
+        from engine.model import Alert, AlertSeverity
+
+        engine.bus.publish(Alert(
+            severity=AlertSeverity.ERROR, category="strategy", title="timeframe not built",
+            message=f"{exc}: add it to [marketdata] timeframes and restart",
+            ts_ns=engine.clock.now_ns()))
+
+
 class StrategiesService(Service):
     """Starts strategies (on_start) with the engine; stops them (on_stop) before trading."""
 
     name = "strategies"
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: Any, engine: Engine) -> None:
         self.host = host
+        self.engine = engine
 
     async def start(self) -> None:
         self.host.start()
+        build_strategy_timeframes(self.engine, self.host)  # events flow only after this
 
     async def stop(self) -> None:
         self.host.stop()

@@ -22,6 +22,7 @@ from engine.model import Bar, Order
 from engine.plugins import instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
+from engine.services import build_strategy_timeframes
 from engine.strategy_actions import StackActions
 from engine.strategy_host import StrategyHost
 
@@ -111,7 +112,9 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
 
         if engine.config_path is None:
             raise CommandError("running on built-in defaults: no config file to reload from")
-        return host.reload_all(load_config(engine.config_path).strategies)
+        outcome = host.reload_all(load_config(engine.config_path).strategies)
+        build_strategy_timeframes(engine, host)
+        return outcome
 
     engine.commands.register("reload-strategies", reload,
                              "re-import strategy code and config from the config file")

@@ -286,7 +286,8 @@ class MarketDataFeed:
         if not extra:
             return
         if any(st.base_tf is not None for st in self.states.values()):
-            raise RuntimeError("timeframes can only be added before the first bar")
+            raise RuntimeError(f"timeframe {', '.join(extra)} can only be added before the "
+                               "first bar")
         self._targets = (*self._targets, *extra)
         for st in self.states.values():
             st.targets = self._targets

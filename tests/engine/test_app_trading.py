@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from engine.app import Engine, build_app
 from engine.config import load_config
+from engine.model import Alert, Bar
 from engine.runner import load_factory
 
 CONFIG = """
@@ -105,3 +108,46 @@ async def _restart_scenario(dsn: str, tmp_path: Path) -> None:
     assert await asyncio.wait_for(task, 60) == 0
     assert restored == (positions, cash)
     assert cash != "100000"  # it did trade
+
+
+async def test_a_strategy_timeframe_beyond_marketdata_timeframes_is_built(
+        database_url: str, tmp_path: Path, paper_engine: Callable[[str, str], Engine],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """[marketdata] timeframes is 1m..1h by default: a strategy on 4h still gets its bars.
+    A reload that adds a timeframe once data flows cannot: it alerts instead."""
+    config = CONFIG.replace('qty = "0.1"', 'qty = "0.1"\ntimeframe = "4h"')
+    engine = paper_engine(config, database_url)
+    # the reload below re-runs the strategy's module (importlib.reload, in place): later
+    # tests get today's classes back
+    module = sys.modules["strategies.ema_cross"]
+    for name in ("EmaCross", "EmaCrossConfig"):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    four_hour: list[Bar] = []
+    alerts: list[Alert] = []
+    engine.bus.subscribe(Bar, lambda b: four_hour.append(b) if b.timeframe == "4h" else None)
+    engine.bus.subscribe(Alert, alerts.append)
+    task = asyncio.create_task(engine.run())
+    try:
+        await engine.wait_ready()
+        for _ in range(600):
+            if len(four_hour) >= 6 or task.done():
+                break
+            await asyncio.sleep(0.05)
+        assert not task.done(), task.result()
+        assert len(four_hour) >= 6 and {b.symbol for b in four_hour} == {"BTC/USD"}
+        (tmp_path / "paper.toml").write_text(config + """
+[[strategies]]
+name = "slow"
+class = "ema_cross"
+symbol = "BTC/USD"
+timeframe = "2h"
+""")
+        result = engine.commands.execute("reload-strategies", {}, "test")
+        assert result.ok, result
+        built = [a for a in alerts if a.title == "timeframe not built"]
+        assert len(built) == 1 and built[0].message == (
+            "timeframe 2h can only be added before the first bar: add it to [marketdata] "
+            "timeframes and restart")
+    finally:
+        engine.request_stop()
+        assert await asyncio.wait_for(task, 60) == 0
