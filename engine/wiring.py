@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
-from engine.config import Config
+from engine.config import Config, ConfigError
 from engine.ids import StrategyId
 from engine.indicator_hub import IndicatorHub
 from engine.model import Bar, Order
@@ -102,8 +102,16 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
                         actions=StackActions(stack), bars=bars, subscribe_bars=False,
                         enforce_budget=enforce_budget)
     hub.deliver_to(host.on_bar)
+    streamed = set(config.marketdata.symbols)
     for index, table in enumerate(config.strategies):
-        host.add(instantiate(index, table))
+        loaded = instantiate(index, table)
+        missing = sorted(set(loaded.strategy.symbols()) - streamed)
+        if config.marketdata.source == "ccxt" and missing:  # it would wait for bars forever
+            key = "symbols" if "symbols" in table else "symbol"
+            raise ConfigError(f"strategies[{index}].{key}: {', '.join(missing)} not in "
+                              f"marketdata.symbols {sorted(streamed)} (strategy "
+                              f"{table.get('name')!r})")
+        host.add(loaded)
     engine.bus.subscribe(Bar, hub.on_bar)
     engine.strategies = host
 
