@@ -113,7 +113,10 @@ class Context(Protocol):
     indicators: IndicatorSource
 
     def bars(self, symbol: str, timeframe: str) -> Any:
-        """The ring buffer of recent closed bars (read-only numpy views)."""
+        """The ring buffer of recent closed bars (a ``BarRing``: ``close(n)``, ``ts(n)``...,
+        read-only numpy views) of a timeframe that is built: one the strategy names in its
+        config (``timeframe``/``timeframes``) or asks indicators on, or, live, one of
+        ``[marketdata] timeframes``. Any other raises ``ValueError``."""
         ...
 
     def position(self, symbol: str) -> Decimal:

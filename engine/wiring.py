@@ -93,10 +93,16 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
     if stack is None:
         raise CommandError("strategies need an execution stack (marketdata and paper/live)")
     hub = IndicatorHub(lambda bar: None)  # delivers to the host, once made
-    feed = engine.marketdata
 
     def bars(symbol: str, timeframe: str) -> Any:
-        return feed.bars(symbol, timeframe) if feed is not None else None
+        feed = engine.marketdata  # built after the strategies (see build_app)
+        if feed is None:
+            return None
+        if timeframe not in feed.timeframes and timeframe not in host.timeframes_used():
+            # an empty ring that never fills would look like a quiet market
+            raise ValueError(f"ctx.bars: no {timeframe} bars are built; name {timeframe} in "
+                             "the strategy's config (its timeframe or timeframes key)")
+        return feed.bars(symbol, timeframe)
 
     host = StrategyHost(bus=engine.bus, clock=engine.clock, indicators=hub,
                         actions=StackActions(stack), bars=bars, subscribe_bars=False,

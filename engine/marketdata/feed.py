@@ -279,6 +279,11 @@ class MarketDataFeed:
         self._touch(st, now, quote.ts_ns)
         self._bus.publish(quote)
 
+    @property
+    def timeframes(self) -> tuple[str, ...]:
+        """The timeframes whose bars are built."""
+        return self._targets
+
     def ensure_timeframes(self, timeframes: list[str]) -> None:
         """Also build ``timeframes`` (before data flows: a backtest adds what its strategies
         asked for once they have started)."""
