@@ -20,12 +20,16 @@ is checked against the preloaded one; the first that differs (a bar the feed rej
 makes that timeframe seed its streaming states with the rows so far and stream on. Bars
 read lists (what compiled code indexes fastest) of ``WINDOW`` bar times, refilled as the
 cursor moves: lists of a million-bar run's values would hold some 150 MB of floats.
+
+Indicators requested once data flows (a strategy reloaded with new parameters, or added)
+are built and seeded with the closes of the last ``HISTORY`` bar times the timeframe
+advanced; a symbol new to the timeframe widens all its indicators the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -33,6 +37,7 @@ import numpy as np
 
 from engine import indicators as ind
 from engine.arrays import aligned_closes, sorted_unique
+from engine.indicator_groups import Batch, Cursor, Handle, IndicatorGroup
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar
 
@@ -41,104 +46,8 @@ __all__ = ["Handle", "IndicatorHub"]
 _log: Final = logging.getLogger(__name__)
 WINDOW: Final = 4096
 """Bar times per refill of the preloaded lists."""
-
-Batch = Callable[[np.ndarray], tuple[np.ndarray, ...]]
-"""A batch function over one symbol's closes giving the group's output rows."""
-
-
-class Handle:
-    """One symbol's view of a streaming indicator output row."""
-
-    __slots__ = ("_column", "_group", "_row")
-
-    def __init__(self, group: _Group, column: int, row: int = 0) -> None:
-        self._group = group
-        self._column = column
-        self._row = row
-
-    @property
-    def value(self) -> float:
-        """Latest value, NaN until ready."""
-        group = self._group
-        if group.columns is not None:
-            cursor = group.cursor
-            return group.columns[self._row][self._column][cursor.at - cursor.base]
-        return float(group.outputs[self._row][self._column])
-
-    @property
-    def ready(self) -> bool:
-        """True once past the lookback."""
-        group = self._group
-        if group.ready_from is not None:
-            return group.cursor.at >= group.ready_from[self._column]
-        state = group.state
-        return state is not None and bool(state.ready[self._column])
-
-    def __repr__(self) -> str:
-        return f"Handle({self._group.key}, col={self._column}, value={self.value})"
-
-
-class _Cursor:
-    """The preloaded row every indicator of a timeframe is at (one object they share, so a
-    bar time moves them all with one store), and the row the window of lists starts at."""
-
-    __slots__ = ("at", "base")
-
-    def __init__(self) -> None:
-        self.at = 0
-        self.base = 0
-
-
-class _Group:
-    """One (timeframe, kind, params) indicator over the timeframe's symbols."""
-
-    def __init__(self, key: tuple[Any, ...], factory: Callable[[int], Any],
-                 rows: tuple[str, ...], batch: Batch, cursor: _Cursor) -> None:
-        self.key = key
-        self.cursor = cursor
-        self.factory = factory
-        self.rows = rows
-        self.batch = batch
-        self.state: Any = None
-        self.outputs: list[np.ndarray] = [np.full(1, np.nan) for _ in rows]
-        # Preloaded (backtests): per output row and symbol the values of every bar time
-        # (row 0 is a NaN row: the value before the first bar time), as arrays and, for
-        # the window from ``cursor.base``, as lists; per symbol the first row that is past
-        # the lookback; ``cursor.at`` is the row now.
-        self.arrays: list[list[np.ndarray]] = []
-        self.columns: list[list[list[float]]] | None = None
-        self.ready_from: list[int] | None = None
-
-    def build(self, k: int) -> None:
-        self.state = self.factory(k)
-        # Read-only views into the state: they follow every update without copying.
-        self.outputs = [getattr(self.state, row) for row in self.rows]
-
-    def advance(self, closes: np.ndarray) -> None:
-        self.state.update(closes)
-
-    def preload(self, closes: np.ndarray) -> None:
-        """Compute every bar time's outputs from the ``(T, K)`` closes now."""
-        lookback = self.factory(1).lookback
-        outputs = [self.batch(np.ascontiguousarray(closes[:, j]))
-                   for j in range(closes.shape[1])]
-        self.arrays = [[np.concatenate(([math.nan], out[r])) for out in outputs]
-                       for r in range(len(self.rows))]
-        valid = ~np.isnan(closes)
-        first = np.where(valid.any(axis=0), valid.argmax(axis=0), len(closes))
-        self.ready_from = (first + lookback + 1).tolist()
-
-    def window(self, lo: int, hi: int) -> None:
-        """The preloaded values of rows ``lo`` to ``hi`` (inclusive) as lists."""
-        self.columns = [[a[lo:hi + 1].tolist() for a in row] for row in self.arrays]
-
-    def stream_from(self, history: np.ndarray) -> None:
-        """Leave the preloaded values: seed the streaming state with ``history``."""
-        self.columns = self.ready_from = None
-        self.arrays = []
-        if len(history):
-            self.state.seed(history)
-        self.outputs = [getattr(self.state, row) for row in self.rows]
+HISTORY: Final = 1000
+"""Bar times of closes a timeframe keeps to seed indicators requested once data flows."""
 
 
 class _Timeframe:
@@ -146,7 +55,7 @@ class _Timeframe:
 
     def __init__(self) -> None:
         self.symbols: dict[str, int] = {}
-        self.groups: dict[tuple[Any, ...], _Group] = {}
+        self.groups: dict[tuple[Any, ...], IndicatorGroup] = {}
         self.pending_ts: int | None = None
         self.pending: list[Bar] = []
         self.reported: list[bool] = []
@@ -154,7 +63,7 @@ class _Timeframe:
         self.closes = np.full(0, np.nan)
         self.built = False
         self.row = -1  # bar times flushed so far, minus one
-        self.cursor = _Cursor()
+        self.cursor = Cursor()
         # Preloaded with one symbol: that symbol and its closes (the fast path of on_bar).
         self.solo: str | None = None
         self.solo_closes: list[float] = []
@@ -168,14 +77,9 @@ class _Timeframe:
         self.grid_ts: list[int] | None = None
         self.grid_close_lists: list[list[float]] = []
         self.grid_counts: list[int] = []
-
-    def column(self, symbol: str) -> int:
-        if symbol not in self.symbols:
-            if self.built:
-                raise RuntimeError(f"indicator for new symbol {symbol!r} requested after data "
-                                   "started; request indicators in on_start")
-            self.symbols[symbol] = len(self.symbols)
-        return self.symbols[symbol]
+        # Streaming: the closes of the last HISTORY bar times advanced, which seed what a
+        # reloaded strategy asks for once data flows.
+        self.history: deque[np.ndarray] = deque(maxlen=HISTORY)
 
 
 class IndicatorHub:
@@ -317,6 +221,7 @@ class IndicatorHub:
         else:
             for group in tf.groups.values():
                 group.advance(tf.closes)
+            tf.history.append(tf.closes.copy())
         pending, tf.pending = tf.pending, []
         tf.reported = [False] * len(tf.reported)
         tf.reported_count = 0
@@ -330,6 +235,7 @@ class IndicatorHub:
         _log.warning("indicators: %s differs from the preloaded bars; streaming from here", why)
         for group in tf.groups.values():
             group.stream_from(tf.grid_closes[:consumed])
+        tf.history = deque(tf.grid_closes[max(0, consumed - HISTORY):consumed], maxlen=HISTORY)
         tf.grid_ts = tf.solo = None
         # What streaming would have gathered: the last bar time's closes (carried), then
         # the bars of the time being gathered.
@@ -366,10 +272,35 @@ class IndicatorHub:
             factory(1)  # bad parameters raise here, in the caller's on_start, not at a bar
             timeframe_ns(timeframe)
         tf = self._timeframes.setdefault(timeframe, _Timeframe())
-        column = tf.column(symbol)
+        if tf.built and (key not in tf.groups or symbol not in tf.symbols):
+            self._add_late(tf, symbol, key, factory, rows, batch)
+        if symbol not in tf.symbols:
+            tf.symbols[symbol] = len(tf.symbols)
         group = tf.groups.get(key)
         if group is None:
-            if tf.built:
-                raise RuntimeError("indicators must be requested in on_start, before data flows")
-            group = tf.groups[key] = _Group(key, factory, rows, batch, tf.cursor)
-        return Handle(group, column)
+            group = tf.groups[key] = IndicatorGroup(key, factory, rows, batch, tf.cursor)
+        return Handle(group, tf.symbols[symbol])
+
+    def _add_late(self, tf: _Timeframe, symbol: str, key: tuple[Any, ...],
+                  factory: Callable[[int], Any], rows: tuple[str, ...], batch: Batch) -> None:
+        """A request once data flows (a reloaded or added strategy): the timeframe streams
+        on, and the new indicator (or, for a new symbol, every indicator, one column wider)
+        is built and seeded with the closes of the last HISTORY bar times advanced."""
+        if tf.grid_ts is not None:  # preloaded: leave the preloaded rows, exactly
+            self._stream_on(tf, tf.row + 1, "an indicator requested during the run")
+        k = len(tf.symbols)
+        history = np.array(tf.history) if tf.history else np.full((0, k), np.nan)
+        renew = list(tf.groups.values()) if symbol not in tf.symbols else []
+        if renew:
+            tf.symbols[symbol] = k
+            k += 1
+            history = np.hstack([history, np.full((len(history), 1), np.nan)])
+            tf.history = deque(history, maxlen=HISTORY)
+            tf.closes = np.append(tf.closes, np.nan)
+            tf.reported.append(False)
+        if key not in tf.groups:
+            renew.append(tf.groups.setdefault(key, IndicatorGroup(key, factory, rows, batch,
+                                                                  tf.cursor)))
+        for group in renew:
+            group.build(k)
+            group.stream_from(history)

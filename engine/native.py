@@ -53,6 +53,7 @@ HOT: tuple[str, ...] = (
     "engine/strategy_actions.py",
     "engine/marketdata/state.py",
     "engine/backtest/runner.py",
+    "engine/indicator_groups.py",
     "engine/indicator_hub.py",
     "engine/strategy_host.py",
     "engine/marketdata/replay_lane.py",

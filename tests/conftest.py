@@ -127,3 +127,19 @@ def paper_engine(tmp_path: Path) -> Callable[[str, str], object]:
                          execution=load_factory("execution"))
 
     return make
+
+
+@pytest.fixture
+def keep_builtin_strategies() -> Iterator[None]:
+    """For a test that hot-reloads built-in strategies: ``importlib.reload`` re-runs a
+    module in place, so later tests would see new class objects; this puts back the
+    modules' attributes as they were."""
+    import sys
+
+    import strategies.ema_cross  # noqa: F401  # loaded, so that it is restored too
+
+    saved = {name: dict(vars(module)) for name, module in sys.modules.items()
+             if name.startswith("strategies.")}
+    yield
+    for name, attrs in saved.items():
+        vars(sys.modules[name]).update(attrs)

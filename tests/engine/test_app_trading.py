@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from engine.app import Engine, build_app
 from engine.config import load_config
@@ -112,16 +110,11 @@ async def _restart_scenario(dsn: str, tmp_path: Path) -> None:
 
 async def test_a_strategy_timeframe_beyond_marketdata_timeframes_is_built(
         database_url: str, tmp_path: Path, paper_engine: Callable[[str, str], Engine],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        keep_builtin_strategies: None) -> None:
     """[marketdata] timeframes is 1m..1h by default: a strategy on 4h still gets its bars.
     A reload that adds a timeframe once data flows cannot: it alerts instead."""
     config = CONFIG.replace('qty = "0.1"', 'qty = "0.1"\ntimeframe = "4h"')
     engine = paper_engine(config, database_url)
-    # the reload below re-runs the strategy's module (importlib.reload, in place): later
-    # tests get today's classes back
-    module = sys.modules["strategies.ema_cross"]
-    for name in ("EmaCross", "EmaCrossConfig"):
-        monkeypatch.setattr(module, name, getattr(module, name))
     four_hour: list[Bar] = []
     alerts: list[Alert] = []
     engine.bus.subscribe(Bar, lambda b: four_hour.append(b) if b.timeframe == "4h" else None)
@@ -135,7 +128,8 @@ async def test_a_strategy_timeframe_beyond_marketdata_timeframes_is_built(
             await asyncio.sleep(0.05)
         assert not task.done(), task.result()
         assert len(four_hour) >= 6 and {b.symbol for b in four_hour} == {"BTC/USD"}
-        (tmp_path / "paper.toml").write_text(config + """
+        # new EMA periods for the running strategy, and a strategy on a new timeframe
+        (tmp_path / "paper.toml").write_text(config.replace("fast = 3", "fast = 4") + """
 [[strategies]]
 name = "slow"
 class = "ema_cross"
@@ -143,7 +137,9 @@ symbol = "BTC/USD"
 timeframe = "2h"
 """)
         result = engine.commands.execute("reload-strategies", {}, "test")
-        assert result.ok, result
+        assert result.ok and result.result == {"ema": "reloaded", "slow": "added"}, result
+        assert engine.strategies.is_halted("ema") is False
+        assert engine.strategies._slots["ema"].loaded.strategy.config.fast == 4
         built = [a for a in alerts if a.title == "timeframe not built"]
         assert len(built) == 1 and built[0].message == (
             "timeframe 2h can only be added before the first bar: add it to [marketdata] "

@@ -222,3 +222,45 @@ def test_reload_all_applies_a_new_strategies_list(plugin_dir: Path) -> None:
     bus.publish(bar(2, "X"))
     by = [sid for sid, _ in actions.submitted]
     assert by == ["a", "b", "a", "c"]  # a follows Y now, b is gone, c trades X
+
+
+def test_reloading_new_indicator_periods_while_bars_flow_keeps_the_strategy_trading(
+        keep_builtin_strategies: None) -> None:
+    """The usual reload: new EMA periods for a running EMA cross. Its new indicators are
+    seeded with the closes the hub has seen, as if asked for at the start."""
+    import numpy as np
+
+    from engine.indicators import ema
+    from engine.marketdata.recorded import read_file
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    closes = read_file(data / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"
+                       ).columns["close"][:400].tolist()
+    bus, actions = MessageBus(), RecordingActions()
+    host_box: list[StrategyHost] = []
+    hub = IndicatorHub(lambda b: host_box[0].on_bar(b))
+    host = StrategyHost(bus=bus, clock=SimClock(), indicators=hub, actions=actions,
+                        bars=lambda s, t: None, subscribe_bars=False)
+    host_box.append(host)
+    table = {"name": "e", "class": "ema_cross", "symbol": "X", "fast": 3, "slow": 8,
+             "qty": "1", "allow_short": True}
+    host.add(instantiate(0, table))
+    host.start()
+    bus.subscribe(Bar, hub.on_bar)
+
+    def publish(i: int) -> None:
+        c = closes[i]
+        bus.publish(Bar("v", "X", "1m", i * 60_000_000_000, c, c, c, c, 1.0))  # type: ignore[arg-type]
+
+    for i in range(200):
+        publish(i)
+    before = len(actions.submitted)
+    assert host.reload_all([{**table, "fast": 5, "slow": 12}]) == {"e": "reloaded"}
+    assert not host.is_halted(StrategyId("e"))
+    strategy: Any = host._slots[StrategyId("e")].loaded.strategy
+    assert strategy.slow.ready  # warm at once: seeded, not waiting 12 bars
+    for i in range(200, 400):
+        publish(i)
+    assert strategy.fast.value == ema(np.array(closes), 5)[-1]
+    assert strategy.slow.value == ema(np.array(closes), 12)[-1]
+    assert len(actions.submitted) > before + 5  # it trades on

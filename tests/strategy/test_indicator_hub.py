@@ -171,3 +171,49 @@ def test_a_bad_parameter_or_timeframe_raises_when_requested_not_at_the_first_bar
         hub.on_bar(bar)
     hub.flush()
     assert handle.ready
+
+
+def test_indicators_requested_once_data_flows_equal_those_requested_at_the_start() -> None:
+    """A reloaded or added strategy asks for its indicators while bars flow: a new
+    indicator, and one on a symbol new to the timeframe (which widens every indicator of
+    it), are seeded with the closes the hub advanced and then stream on, bit for bit what
+    a hub asked for everything at the start gives (fewer than HISTORY bar times here)."""
+    eth = "ETH/USD"
+    bars = _two_symbols(900)
+    cut = next(i for i, b in enumerate(bars) if b.ts_ns >= bars[0].ts_ns + 500 * 60 * 10**9)
+    ethers = [Bar("v", eth, "1m", b.ts_ns, 1.0, 1.0, 1.0, b.close * 0.07, 1.0)  # type: ignore[arg-type]
+              for b in bars[cut:] if b.symbol == BTC]
+    later = sorted(bars[cut:] + ethers, key=lambda b: b.ts_ns)  # stable: BTC, XRP, ETH
+
+    def late_requests(hub: IndicatorHub) -> list[Handle]:
+        return [hub.ema(BTC, "1m", 7), hub.rsi(XRP, "1m", 9), hub.ema(eth, "1m", 5),
+                *hub.bbands(eth, "1m", 10, 1.5)]
+
+    def delivered(hub: IndicatorHub, handles: list[Handle], seen: dict[tuple[str, int], list[
+            tuple[float, bool]]]) -> None:
+        hub.deliver_to(lambda bar: seen.__setitem__((bar.symbol, bar.ts_ns),
+                                                    _snapshot(handles)))
+
+    reference, ref_handles, _ = _hub()
+    ref_handles += late_requests(reference)
+    expected: dict[tuple[str, int], list[tuple[float, bool]]] = {}
+    delivered(reference, ref_handles, expected)
+    for bar in bars[:cut] + later:
+        reference.on_bar(bar)
+    reference.flush()
+    for preload in (False, True):
+        hub, handles, _ = _hub()
+        if preload:
+            hub.preload("1m", _series(bars))  # the files said BTC and XRP only
+        got: dict[tuple[str, int], list[tuple[float, bool]]] = {}
+        delivered(hub, handles, got)
+        for bar in bars[:cut]:
+            hub.on_bar(bar)
+        handles += late_requests(hub)
+        for bar in later:
+            hub.on_bar(bar)
+        hub.flush()
+        after = [key for key in expected if key[1] >= bars[cut].ts_ns]
+        assert len(after) > 1000 and set(got) == set(expected)
+        assert all(_same(got[key], expected[key]) for key in after), preload
+        assert all(r for _, r in got[after[-1]])  # every handle ready by the end
