@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +47,11 @@ def build_strategy_timeframes(engine: Engine, host: Any) -> None:
     except RuntimeError as exc:
         from engine.model import Alert, AlertSeverity
 
+        message = f"{exc}: add it to [marketdata] timeframes and restart"
+        logging.getLogger(__name__).error("timeframe not built: %s", message)
         engine.bus.publish(Alert(
             severity=AlertSeverity.ERROR, category="strategy", title="timeframe not built",
-            message=f"{exc}: add it to [marketdata] timeframes and restart",
-            ts_ns=engine.clock.now_ns()))
+            message=message, ts_ns=engine.clock.now_ns()))
 
 
 class StrategiesService(Service):
