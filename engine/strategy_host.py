@@ -327,6 +327,12 @@ class StrategyHost:
         """True when the strategy receives no events."""
         return self._slots[strategy_id].halted is not None
 
+    def over_budget(self) -> dict[str, tuple[int, float, float]]:
+        """Strategies with hooks over their budget (counted where it is not enforced): the
+        count, the slowest hook (ms) and the budget (ms), by strategy id."""
+        return {sid: (slot.over_budget, slot.slowest_ns / 1e6, slot.budget_ns / 1e6)
+                for sid, slot in self._slots.items() if slot.over_budget}
+
     def halts(self) -> dict[str, tuple[int, str]]:
         """The halted strategies: when (clock ns) and why, by strategy id."""
         return {sid: (slot.halted_at_ns, slot.halted) for sid, slot in self._slots.items()

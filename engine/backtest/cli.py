@@ -74,6 +74,10 @@ def _run_one(config: Config, base: Path, report: Path | None) -> dict[str, Any]:
 
     dsn = config.database.dsn.reveal() or None  # a configured database gets the record
     result = run_backtest(config, base=base, persist_dsn=dsn)
+    for sid, (count, slowest, budget) in result.over_budget.items():
+        print(f"tradeengine: strategy {sid}: {count} hook calls over its budget of "
+              f"{budget:g} ms (slowest {slowest:.1f} ms); live it would have been halted "
+              "(budget_ms raises the budget)", file=sys.stderr)
     if report is not None:
         title = f"backtest: {', '.join(result.metrics['strategies'])} on " \
                 f"{', '.join(result.metrics['symbols'])}"

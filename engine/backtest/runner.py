@@ -54,6 +54,9 @@ class BacktestResult:
     bars: int = 0
     persisted: dict[str, Any] = field(default_factory=dict)
     """With a database: the writer's ``rows_written`` per table and ``rows_rejected``."""
+    over_budget: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    """Strategies whose hooks ran over their time budget: how often, the slowest (ms) and
+    the budget (ms). Live they would have been halted; wall time, so not in the metrics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
             result.persisted = asyncio.run(drive_persisted(
                 engine, _drive(engine, series, result, chunk=100), persist_dsn))
         engine.strategies.stop()
+        result.over_budget = engine.strategies.over_budget()
         # The analysis allocates an object or two per fill too (round trips, cash flows):
         # with the default thresholds its collections would walk the run's live objects
         # again and again, doubling its time.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -428,3 +429,41 @@ symbol = "BTC/USD"
     assert result.metrics["halted"] == {"bad": {
         "at": None, "reason": "on_start raised ValueError: period must be >= 1, got 0"}}
     assert len(result.fills) > 20
+
+
+SLOW_START = '''
+import time
+from engine.strategy import Strategy, StrategyConfig
+
+class Cfg(StrategyConfig, frozen=True):
+    symbol: str
+
+class SlowStart(Strategy[Cfg]):
+    def on_start(self, ctx):
+        self.n = 0
+    def on_bar(self, ctx, bar):
+        self.n += 1
+        if self.n <= 3:
+            time.sleep(0.02)
+'''
+
+
+def test_hooks_over_budget_are_reported_on_stderr_not_in_the_metrics(tmp_path: Path) -> None:
+    (tmp_path / "te_slow_start.py").write_text(SLOW_START)
+    path = ema_config(tmp_path, """
+[[strategies]]
+name = "slow"
+class = "te_slow_start:SlowStart"
+symbol = "BTC/USD"
+budget_ms = 5
+""")
+    report = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "backtest", "--config", str(path), "--report",
+         str(report)], cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"tradeengine: strategy slow: 3 hook calls over its budget of 5 ms "
+                     r"\(slowest \d+\.\d ms\); live it would have been halted", result.stderr)
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["halted"] == {} and "budget" not in json.dumps(metrics)

@@ -155,6 +155,8 @@ def test_backtest_host_counts_hooks_over_budget_without_halting(plugin_dir: Path
     assert not host.is_halted(StrategyId("slow"))
     assert len(actions.submitted) == 2
     assert host.status()[0]["hooks_over_budget"] == 2
+    ((count, slowest, budget),) = host.over_budget().values()
+    assert (count, budget) == (2, 5.0) and slowest >= 30
 
 
 def test_reload_swaps_code_and_hands_state_over(plugin_dir: Path) -> None:
