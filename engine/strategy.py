@@ -23,8 +23,9 @@ A strategy is one small class::
                 ctx.submit(MarketOrder(self.config.symbol, delta))
 
 Hooks run synchronously inside the engine's event dispatch, through a guard: an
-exception, or a hook running longer than its time budget, halts that strategy (its orders
-are cancelled by policy and an alert is raised) while the others go on. A strategy never
+exception, or an event hook running longer than its time budget (``on_start`` and
+``on_stop`` run once and are not timed), halts that strategy (its orders are cancelled by
+policy and an alert is raised) while the others go on. A strategy never
 touches the database or a gateway: the context is its only way to act.
 """
 

@@ -2,7 +2,8 @@
 
 Every call into a plugin goes through the guard (:meth:`StrategyHost._call`, and its twin
 for the per-bar hook, inlined in :meth:`StrategyHost.on_bar`): an
-exception, or a hook that runs longer than its budget, halts that strategy (its working
+exception, or an event hook (not ``on_start``/``on_stop``) that runs longer than its
+budget, halts that strategy (its working
 orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
 other strategies go on. A halted strategy gets no further events until it is reloaded.
 """
@@ -103,7 +104,7 @@ class StrategyHost:
         self._slots[strategy.id] = slot
         self._reindex()
         if self._started and slot.halted is None:
-            self._call(slot, "on_start", slot.context)
+            self._call_once(slot, "on_start")
 
     def start(self) -> None:
         """Call every strategy's ``on_start`` and subscribe to the bus."""
@@ -115,13 +116,13 @@ class StrategyHost:
         self._started = True
         for slot in list(self._slots.values()):
             if slot.halted is None:
-                self._call(slot, "on_start", slot.context)
+                self._call_once(slot, "on_start")
 
     def stop(self) -> None:
         """Call ``on_stop`` of every running strategy."""
         for slot in self._slots.values():
             if slot.halted is None:
-                self._call(slot, "on_stop", slot.context)
+                self._call_once(slot, "on_stop")
         self._bus.unsubscribe(Bar, self.on_bar)
         self._bus.unsubscribe(TradeTick, self.on_trade)
         self._bus.unsubscribe(OrderEvent, self.on_order_event)
@@ -205,6 +206,17 @@ class StrategyHost:
             return
         self._took(slot, hook, time.perf_counter_ns() - started)
 
+    def _call_once(self, slot: _Slot, hook: str) -> None:
+        """``on_start``/``on_stop``: guarded, but not held to the time budget: they run once
+        per start or reload, and may load a model, or wait while the indicators they ask
+        for once data flows are compiled and seeded."""
+        try:
+            getattr(slot.loaded.strategy, hook)(slot.context)
+        except Exception as exc:
+            self._raised(slot, hook, exc)
+            return
+        slot.calls += 1
+
     def _raised(self, slot: _Slot, hook: str, exc: Exception) -> None:
         slot.calls += 1
         slot.errors += 1
@@ -284,7 +296,7 @@ class StrategyHost:
         self._slots[strategy_id] = _Slot(loaded, slot.context, slot.budget_ns)
         self._reindex()
         if self._started:
-            self._call(self._slots[strategy_id], "on_start", slot.context)
+            self._call_once(self._slots[strategy_id], "on_start")
         _log.info("strategy %s reloaded", strategy_id)
 
     def reload_all(self, tables: list[dict[str, Any]]) -> dict[str, str]:

@@ -266,3 +266,33 @@ def test_reloading_new_indicator_periods_while_bars_flow_keeps_the_strategy_trad
     assert strategy.fast.value == ema(np.array(closes), 5)[-1]
     assert strategy.slow.value == ema(np.array(closes), 12)[-1]
     assert len(actions.submitted) > before + 5  # it trades on
+
+
+SLOW_START = '''
+import time
+from engine.strategy import Strategy, StrategyConfig
+
+class Cfg(StrategyConfig, frozen=True):
+    symbol: str
+
+class SlowStart(Strategy[Cfg]):
+    def on_start(self, ctx):
+        time.sleep(0.05)  # loads a model, say
+    def on_bar(self, ctx, bar):
+        time.sleep(0.05)
+'''
+
+
+def test_on_start_is_not_held_to_the_budget_but_event_hooks_are(plugin_dir: Path) -> None:
+    (plugin_dir / "te_slow_start_plugin.py").write_text(SLOW_START)
+    bus, host, _actions, alerts = make_host()
+    host.add(instantiate(0, {"name": "s", "class": "te_slow_start_plugin:SlowStart",
+                             "symbol": "X", "budget_ms": 10}))
+    host.start()
+    assert not host.is_halted(StrategyId("s"))
+    host.reload(StrategyId("s"))  # on_start again, as after a reload
+    assert not host.is_halted(StrategyId("s")) and alerts == []
+    bus.publish(bar(0))
+    assert host.is_halted(StrategyId("s"))
+    assert "on_bar took" in alerts[0].message
+    sys.modules.pop("te_slow_start_plugin", None)
