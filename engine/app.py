@@ -40,7 +40,7 @@ from engine.service import Service
 from engine.services import (
     StrategiesService,
     add_market_data,
-    build_strategy_timeframes,
+    prepare_strategy_data,
     register_builtin_commands,
 )
 from engine.store.partitions import PartitionKeeper
@@ -261,7 +261,7 @@ class Engine:
         if self.strategies is not None:
             # Strategy code may have changed even when the tables did not: reload them all.
             outcome = self.strategies.reload_all(new.strategies)
-            build_strategy_timeframes(self, self.strategies)
+            prepare_strategy_data(self, self.strategies)
             _log.info("SIGHUP: strategies reloaded", extra={"strategies": outcome})
         if restart:
             _log.warning("SIGHUP: these changes need a restart: %s", ", ".join(restart))

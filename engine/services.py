@@ -14,7 +14,7 @@ from engine.service import Service
 if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
-__all__ = ["FeedService", "StrategiesService", "add_market_data", "build_strategy_timeframes",
+__all__ = ["FeedService", "StrategiesService", "add_market_data", "prepare_strategy_data",
            "register_builtin_commands"]
 
 
@@ -35,23 +35,34 @@ def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
     engine.marketdata = feed
 
 
-def build_strategy_timeframes(engine: Engine, host: Any) -> None:
+def prepare_strategy_data(engine: Engine, host: Any) -> None:
     """Have the feed build every timeframe the strategies read, ``[marketdata] timeframes``
-    or not. Only before data flows: a reload that adds one later gets an alert instead
-    (its strategy would wait for bars that never come)."""
+    or not. Only before data flows: a reload that adds one later gets an alert instead, as
+    does (on ccxt) a reloaded strategy on a symbol the feed does not stream: either would
+    wait for bars that never come."""
     feed = engine.marketdata
     if feed is None:
         return
+    problems = []
     try:
         feed.ensure_timeframes(host.timeframes_used())
     except RuntimeError as exc:
-        from engine.model import Alert, AlertSeverity
+        problems.append(("timeframe not built",
+                         f"{exc}: add it to [marketdata] timeframes and restart"))
+    md = engine.config.marketdata
+    if md.source == "ccxt":
+        for status in host.status():
+            missing = sorted(set(status["symbols"]) - set(md.symbols))
+            if missing and status["state"] == "running":
+                problems.append(("symbol not streamed",
+                                 f"strategy {status['id']}: {', '.join(missing)} not in "
+                                 "marketdata.symbols: add it and restart"))
+    from engine.model import Alert, AlertSeverity
 
-        message = f"{exc}: add it to [marketdata] timeframes and restart"
-        logging.getLogger(__name__).error("timeframe not built: %s", message)
-        engine.bus.publish(Alert(
-            severity=AlertSeverity.ERROR, category="strategy", title="timeframe not built",
-            message=message, ts_ns=engine.clock.now_ns()))
+    for title, message in problems:
+        logging.getLogger(__name__).error("%s: %s", title, message)
+        engine.bus.publish(Alert(severity=AlertSeverity.ERROR, category="strategy",
+                                 title=title, message=message, ts_ns=engine.clock.now_ns()))
 
 
 class StrategiesService(Service):
@@ -65,7 +76,7 @@ class StrategiesService(Service):
 
     async def start(self) -> None:
         self.host.start()
-        build_strategy_timeframes(self.engine, self.host)  # events flow only after this
+        prepare_strategy_data(self.engine, self.host)  # events flow only after this
 
     async def stop(self) -> None:
         self.host.stop()

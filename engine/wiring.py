@@ -22,7 +22,7 @@ from engine.model import Bar, Order
 from engine.plugins import instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
-from engine.services import build_strategy_timeframes
+from engine.services import prepare_strategy_data
 from engine.strategy_actions import StackActions
 from engine.strategy_host import StrategyHost
 
@@ -127,7 +127,7 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
         if engine.config_path is None:
             raise CommandError("running on built-in defaults: no config file to reload from")
         outcome = host.reload_all(load_config(engine.config_path).strategies)
-        build_strategy_timeframes(engine, host)
+        prepare_strategy_data(engine, host)
         return outcome
 
     engine.commands.register("reload-strategies", reload,

@@ -226,3 +226,33 @@ symbol = "SOL/USDT"
     path.write_text(path.read_text().replace('symbol = "SOL/USDT"', 'symbol = "BTC/USDT"'))
     build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
               execution=load_factory("execution"))
+
+
+def test_a_reload_adding_a_strategy_on_an_unstreamed_symbol_alerts(tmp_path: Path) -> None:
+    from engine.model import Alert
+    from engine.runner import load_factory
+    from engine.services import prepare_strategy_data
+
+    path = tmp_path / "live.toml"
+    path.write_text("""
+[marketdata]
+source = "ccxt"
+symbols = ["BTC/USDT"]
+
+[[strategies]]
+name = "btc"
+class = "ema_cross"
+symbol = "BTC/USDT"
+""")
+    engine = build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
+                       execution=load_factory("execution"))
+    alerts: list[Alert] = []
+    engine.bus.subscribe(Alert, alerts.append)
+    assert engine.strategies is not None
+    engine.strategies.reload_all([
+        {"name": "btc", "class": "ema_cross", "symbol": "BTC/USDT"},
+        {"name": "sol", "class": "ema_cross", "symbol": "SOL/USDT"}])
+    prepare_strategy_data(engine, engine.strategies)
+    assert [(a.title, a.message) for a in alerts] == [(
+        "symbol not streamed",
+        "strategy sol: SOL/USDT not in marketdata.symbols: add it and restart")]
