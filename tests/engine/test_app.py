@@ -201,51 +201,42 @@ async def test_a_second_engine_on_the_same_account_is_refused(
     assert (await get(running, "/readyz"))[0] == 200  # the first one trades on
 
 
+def _ccxt_engine(tmp_path: Path, name: str, symbol: str) -> Engine:
+    """An engine (not started) on a ccxt feed streaming BTC/USDT, with one EMA cross."""
+    from engine.runner import load_factory
+
+    path = tmp_path / "live.toml"
+    path.write_text(f"""
+[marketdata]
+source = "ccxt"
+symbols = ["BTC/USDT"]
+
+[[strategies]]
+name = "{name}"
+class = "ema_cross"
+symbol = "{symbol}"
+""")
+    return build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
+                     execution=load_factory("execution"))
+
+
 def test_a_strategy_on_a_symbol_the_exchange_feed_does_not_stream_is_a_config_error(
         tmp_path: Path) -> None:
     """It would wait for bars that never come; the operator learns it at start (exit 78)."""
     from engine.config import ConfigError
-    from engine.runner import load_factory
 
-    path = tmp_path / "live.toml"
-    path.write_text("""
-[marketdata]
-source = "ccxt"
-symbols = ["BTC/USDT"]
-
-[[strategies]]
-name = "sol"
-class = "ema_cross"
-symbol = "SOL/USDT"
-""")
-    config = load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match=r"^strategies\[0\]\.symbol: SOL/USDT not in "
                                           r"marketdata\.symbols \['BTC/USDT'\] "
                                           r"\(strategy 'sol'\)$"):
-        build_app(config, execution=load_factory("execution"))
-    path.write_text(path.read_text().replace('symbol = "SOL/USDT"', 'symbol = "BTC/USDT"'))
-    build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
-              execution=load_factory("execution"))
+        _ccxt_engine(tmp_path, "sol", "SOL/USDT")
+    _ccxt_engine(tmp_path, "btc", "BTC/USDT")
 
 
 def test_a_reload_adding_a_strategy_on_an_unstreamed_symbol_alerts(tmp_path: Path) -> None:
     from engine.model import Alert
-    from engine.runner import load_factory
     from engine.services import prepare_strategy_data
 
-    path = tmp_path / "live.toml"
-    path.write_text("""
-[marketdata]
-source = "ccxt"
-symbols = ["BTC/USDT"]
-
-[[strategies]]
-name = "btc"
-class = "ema_cross"
-symbol = "BTC/USDT"
-""")
-    engine = build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
-                       execution=load_factory("execution"))
+    engine = _ccxt_engine(tmp_path, "btc", "BTC/USDT")
     alerts: list[Alert] = []
     engine.bus.subscribe(Alert, alerts.append)
     assert engine.strategies is not None
