@@ -144,7 +144,7 @@ SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", 
 _SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
                        for key in SWEEP_METRICS)
 _HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections",
-           "halted")
+           "halted", "risk_state_changes")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
     "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
@@ -174,6 +174,11 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
                [(str(k), _format(v, "count")) for k, v in sorted(rejections.items())]
                or [("none", "")]),
     ]
+    changes = metrics.get("risk_state_changes") or []
+    if changes:
+        sections.append(_table("Risk state changes (the guards, the daily reset)", [
+            (_when(c.get("at")), f"{c.get('from')} -> {c.get('to')} ({c.get('source')}): "
+                                 f"{c.get('reason')}") for c in changes]))
     halted = metrics.get("halted") or {}
     if halted:  # first after the facts: the figures hold these strategies' trades up to then
         sections.insert(1, _table(

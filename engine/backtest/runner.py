@@ -36,6 +36,7 @@ from engine.marketdata.replay_lane import good_bars
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar, Fill
 from engine.oms.children import is_rollup
+from engine.risk import RiskStateChanged
 
 __all__ = ["BacktestResult", "load_bars", "run_backtest"]
 
@@ -197,6 +198,10 @@ def run_backtest(config: Config, *, base: Path | None = None,
             fill_times.append(now())
 
     engine.bus.subscribe(OrderFilled, on_fill)
+    risk_changes: list[dict[str, Any]] = []
+    engine.bus.subscribe(RiskStateChanged, lambda e: risk_changes.append({
+        "at": _iso(e.ts_ns), "from": e.previous.value, "to": e.state.value,
+        "source": e.source, "reason": e.reason}))
     engine.strategies.start()
     # A backtest builds only the bars something reads (live, the feed builds every
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
@@ -241,6 +246,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
         "first_bar": _iso(min(opens)) if opens else None,
         "last_bar": _iso(max(lasts)) if lasts else None,
         "risk_rejections": engine.trading.risk.status().get("rejections", {}),
+        "risk_state_changes": risk_changes,  # the guards (daily loss, drawdown) at work
         # a strategy halted mid-run (it raised) traded only until then: say so
         "halted": {sid: {"at": _iso(ts) if ts else None, "reason": reason}
                    for sid, (ts, reason) in engine.strategies.halts().items()},

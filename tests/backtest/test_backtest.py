@@ -467,3 +467,23 @@ budget_ms = 5
                      r"\(slowest \d+\.\d ms\); live it would have been halted", result.stderr)
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["halted"] == {} and "budget" not in json.dumps(metrics)
+
+
+def test_risk_state_changes_are_in_the_metrics_and_on_the_page(tmp_path: Path) -> None:
+    """A tight daily-loss guard trips during the run: when, from what to what, and why."""
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text().replace(
+        "[[strategies]]", '[risk]\nmax_daily_loss_pct = "0.01"\n\n[[strategies]]', 1))
+    result = run_backtest(load_config(path, env={}))
+    changes = result.metrics["risk_state_changes"]
+    assert changes and changes[0]["from"] == "active" and changes[0]["to"] == "reducing"
+    assert changes[0]["source"] == "guard:daily_loss"
+    assert changes[0]["reason"].startswith("daily loss ")
+    assert changes[0]["at"].startswith("2018-04-0")
+    assert result.metrics["risk_rejections"]  # reducing: orders that add exposure refused
+    from engine.backtest.report import write_report
+
+    page = write_report(tmp_path / "r", metrics=result.metrics, ts_ns=result.ts_ns,
+                        equity=result.equity, fills=result.fills, title="t")["html"].read_text()
+    assert "<h2>Risk state changes (the guards, the daily reset)</h2>" in page
+    assert "active -&gt; reducing (guard:daily_loss): daily loss " in page
