@@ -27,7 +27,10 @@ from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_c
 from engine.strategy import IndicatorSource, Strategy
 from engine.strategy_context import StrategyActions, StrategyContext
 
-__all__ = ["StrategyActions", "StrategyContext", "StrategyHost"]
+__all__ = ["DISABLED", "StrategyActions", "StrategyContext", "StrategyHost"]
+
+DISABLED: Final = "disabled in config"
+"""The halt reason of a strategy whose table says ``enabled = false``."""
 
 _log: Final = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ class StrategyHost:
         budget_ms = loaded.budget_ms or DEFAULT_BUDGET_MS
         slot = _Slot(loaded, context, int(budget_ms * 1e6))
         if not loaded.enabled:
-            slot.halted = "disabled in config"
+            slot.halted = DISABLED
         self._slots[strategy.id] = slot
         self._reindex()
         if self._started and slot.halted is None:
@@ -308,7 +311,11 @@ class StrategyHost:
         wanted = {str(t.get("name")) for t in tables}
         for index, table in enumerate(tables):
             sid = StrategyId(str(table.get("name")))
-            if sid in self._slots:
+            if sid in self._slots and table.get("enabled", True) is False:
+                if self._slots[sid].halted is None:  # disabled now: stop it, do not reload
+                    self.halt(sid, DISABLED)
+                outcome[sid] = "disabled"
+            elif sid in self._slots:
                 self.reload(sid, table)
                 outcome[sid] = "reload failed" if self._reload_failed(sid) else "reloaded"
             else:

@@ -24,7 +24,7 @@ from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
 from engine.services import prepare_strategy_data
 from engine.strategy_actions import StackActions
-from engine.strategy_host import StrategyHost
+from engine.strategy_host import DISABLED, StrategyHost
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -132,7 +132,41 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
 
     engine.commands.register("reload-strategies", reload,
                              "re-import strategy code and config from the config file")
+    _register_strategy_commands(engine, host)
     return host
+
+
+def _register_strategy_commands(engine: Engine, host: StrategyHost) -> None:
+    """One strategy stopped or started again by an operator, the others untouched."""
+
+    def named(args: dict[str, Any]) -> StrategyId:
+        sid = StrategyId(str(args.get("strategy") or ""))
+        if sid not in host.ids():
+            raise CommandError(f'strategy: one of {sorted(host.ids())}, e.g. '
+                               f'{{"strategy": "{next(iter(host.ids()), "name")}"}}; got {sid!r}')
+        return sid
+
+    def halt(args: dict[str, Any], actor: str) -> Any:
+        sid = named(args)
+        host.halt(sid, f"halted by {actor}: {args.get('reason') or 'operator'}")
+        return next(s for s in host.status() if s["id"] == sid)
+
+    def resume(args: dict[str, Any], actor: str) -> Any:
+        sid = named(args)
+        reason = next(s for s in host.status() if s["id"] == sid)["halt_reason"]
+        if reason is None:
+            raise CommandError(f"strategy {sid} is running")
+        if reason == DISABLED:
+            raise CommandError(f"strategy {sid} is disabled in the config (enabled = false)")
+        host.reload(sid)  # a fresh instance of its current code and config, on_start again
+        if host.is_halted(sid):
+            raise CommandError(f"strategy {sid} could not be restarted: see the alert")
+        return next(s for s in host.status() if s["id"] == sid)
+
+    engine.commands.register("halt-strategy", halt, 'halt one strategy and cancel its orders: '
+                             '{"strategy": "name", "reason": "..."}')
+    engine.commands.register("resume-strategy", resume, 'restart a halted strategy from its '
+                             'current code and config: {"strategy": "name"}')
 
 
 def _register_trading_commands(engine: Engine, stack: TradingStack) -> None:

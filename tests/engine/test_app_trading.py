@@ -147,3 +147,29 @@ timeframe = "2h"
     finally:
         engine.request_stop()
         assert await asyncio.wait_for(task, 60) == 0
+
+
+def test_operators_halt_and_resume_one_strategy(tmp_path: Path) -> None:
+    path = tmp_path / "paper.toml"
+    path.write_text(CONFIG + """
+[[strategies]]
+name = "off"
+class = "ema_cross"
+symbol = "BTC/USD"
+enabled = false
+""")
+    engine = build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
+                       config_path=path, market_data_gateway=load_factory("market_data"),
+                       execution=load_factory("execution"))
+    run = engine.commands.execute
+    halted = run("halt-strategy", {"strategy": "ema", "reason": "odd fills"}, "mqtt:ops")
+    assert halted.ok and halted.result["state"] == "halted"
+    assert halted.result["halt_reason"] == "halted by mqtt:ops: odd fills"
+    assert engine.strategies.is_halted("ema")
+    resumed = run("resume-strategy", {"strategy": "ema"}, "mqtt:ops")
+    assert resumed.ok and resumed.result["state"] == "running"
+    assert run("resume-strategy", {"strategy": "ema"}, "ops").error == "strategy ema is running"
+    assert run("resume-strategy", {"strategy": "off"}, "ops").error == (
+        "strategy off is disabled in the config (enabled = false)")
+    unknown = run("halt-strategy", {"strategy": "nope"}, "ops")
+    assert not unknown.ok and "strategy: one of ['ema', 'off']" in str(unknown.error)

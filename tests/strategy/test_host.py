@@ -296,3 +296,21 @@ def test_on_start_is_not_held_to_the_budget_but_event_hooks_are(plugin_dir: Path
     assert host.is_halted(StrategyId("s"))
     assert "on_bar took" in alerts[0].message
     sys.modules.pop("te_slow_start_plugin", None)
+
+
+def test_reload_all_keeps_disabled_strategies_halted_and_enabling_resumes(
+        plugin_dir: Path) -> None:
+    bus, host, actions, _alerts = make_host()
+    table = {"name": "a", "class": "te_test_plugin:Counting", "symbol": "X"}
+    host.add(instantiate(0, {**table, "enabled": False}))
+    host.start()
+    assert host.reload_all([{**table, "enabled": False}]) == {"a": "disabled"}
+    bus.publish(bar(0))
+    assert host.is_halted(StrategyId("a")) and actions.submitted == []
+    assert host.reload_all([table]) == {"a": "reloaded"}  # enabled again
+    bus.publish(bar(1))
+    assert len(actions.submitted) == 1
+    assert host.reload_all([{**table, "enabled": False}]) == {"a": "disabled"}  # disabled live
+    bus.publish(bar(2))
+    assert host.is_halted(StrategyId("a")) and len(actions.submitted) == 1
+    assert host.status()[0]["halt_reason"] == "disabled in config"
