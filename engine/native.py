@@ -55,6 +55,8 @@ HOT: tuple[str, ...] = (
     "engine/backtest/runner.py",
     "engine/indicator_groups.py",
     "engine/indicator_hub.py",
+    "engine/strategy_slot.py",
+    "engine/strategy_reload.py",
     "engine/strategy_host.py",
     "engine/marketdata/replay_lane.py",
     "engine/marketdata/ringbuffer.py",

@@ -1,11 +1,12 @@
-"""Runs strategy plugins: dispatch from the bus, the guard, halting, hot reload.
+"""Runs strategy plugins: dispatch from the bus, the guard, halting (hot reload comes from
+the :class:`~engine.strategy_reload.StrategyReloads` mixin).
 
 Every call into a plugin goes through the guard (:meth:`StrategyHost._call`, and its twin
-for the per-bar hook, inlined in :meth:`StrategyHost.on_bar`): an
-exception, or an event hook (not ``on_start``/``on_stop``) that runs longer than its
-budget, halts that strategy (its working
-orders are cancelled when ``cancel_on_halt``), publishes a critical :class:`Alert`, and the
-other strategies go on. A halted strategy gets no further events until it is reloaded.
+for the per-bar hook, inlined in :meth:`StrategyHost.on_bar`): an exception, or an event
+hook (not ``on_start``/``on_stop``) that runs longer than its budget, halts that strategy
+(its working orders are cancelled when ``cancel_on_halt``), publishes a critical
+:class:`Alert`, and the other strategies go on. A halted strategy gets no further events
+until it is reloaded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from engine.bus import MessageBus
@@ -23,53 +23,20 @@ from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
 from engine.model import Alert, AlertSeverity, Bar, Signal, TradeTick
 from engine.oms.children import is_rollup
-from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_config
-from engine.strategy import IndicatorSource, Strategy
+from engine.plugins import LoadedStrategy
+from engine.strategy import IndicatorSource
 from engine.strategy_context import StrategyActions, StrategyContext
+from engine.strategy_reload import StrategyReloads
+from engine.strategy_slot import DEFAULT_BUDGET_MS, DISABLED, StrategySlot
 
 __all__ = ["DISABLED", "StrategyActions", "StrategyContext", "StrategyHost"]
 
-DISABLED: Final = "disabled in config"
-"""The halt reason of a strategy whose table says ``enabled = false``."""
-
 _log: Final = logging.getLogger(__name__)
 
-DEFAULT_BUDGET_MS = 250.0
 _now: Final = time.perf_counter_ns
 
 
-@dataclass(slots=True)
-class _Slot:
-    loaded: LoadedStrategy
-    context: StrategyContext
-    budget_ns: int
-    symbols: frozenset[str] = frozenset()
-    # The optional hooks the strategy overrides (the others are not called at all).
-    wants_trades: bool = False
-    wants_fills: bool = False
-    wants_updates: bool = False
-    halted: str | None = None
-    halted_at_ns: int = 0
-    """The clock's time when it was halted (simulated in a backtest)."""
-    calls: int = 0
-    errors: int = 0
-    slowest_ns: int = 0
-    over_budget: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-    on_bar: Callable[[StrategyContext, Bar], None] = field(init=False, repr=False)
-    """The strategy's ``on_bar``, bound once (called on every bar)."""
-
-    def __post_init__(self) -> None:
-        strategy = self.loaded.strategy
-        kind = type(strategy)
-        self.on_bar = strategy.on_bar
-        self.symbols = frozenset(strategy.symbols())
-        self.wants_trades = kind.on_trade is not Strategy.on_trade
-        self.wants_fills = kind.on_fill is not Strategy.on_fill
-        self.wants_updates = kind.on_order_update is not Strategy.on_order_update
-
-
-class StrategyHost:
+class StrategyHost(StrategyReloads):
     """Owns the strategy instances and routes events to them through the guard."""
 
     def __init__(self, *, bus: MessageBus, clock: Clock, indicators: IndicatorSource,
@@ -88,8 +55,8 @@ class StrategyHost:
         self._cancel_on_halt = cancel_on_halt
         self._subscribe_bars = subscribe_bars
         self._enforce_budget = enforce_budget
-        self._slots: dict[StrategyId, _Slot] = {}
-        self._by_symbol: dict[str, list[_Slot]] = {}
+        self._slots: dict[StrategyId, StrategySlot] = {}
+        self._by_symbol: dict[str, list[StrategySlot]] = {}
         self._started = False
 
     # -- set-up ------------------------------------------------------------------------------
@@ -101,7 +68,7 @@ class StrategyHost:
                                   indicators=self._indicators, actions=self._actions,
                                   bars=self._bars)
         budget_ms = loaded.budget_ms or DEFAULT_BUDGET_MS
-        slot = _Slot(loaded, context, int(budget_ms * 1e6))
+        slot = StrategySlot(loaded, context, int(budget_ms * 1e6))
         if not loaded.enabled:
             slot.halted = DISABLED
         self._slots[strategy.id] = slot
@@ -200,7 +167,7 @@ class StrategyHost:
 
     # -- the guard ---------------------------------------------------------------------------
 
-    def _call(self, slot: _Slot, hook: str, *args: Any) -> None:
+    def _call(self, slot: StrategySlot, hook: str, *args: Any) -> None:
         started = time.perf_counter_ns()
         try:
             getattr(slot.loaded.strategy, hook)(*args)
@@ -209,7 +176,7 @@ class StrategyHost:
             return
         self._took(slot, hook, time.perf_counter_ns() - started)
 
-    def _call_once(self, slot: _Slot, hook: str) -> None:
+    def _call_once(self, slot: StrategySlot, hook: str) -> None:
         """``on_start``/``on_stop``: guarded, but not held to the time budget: they run once
         per start or reload, and may load a model, or wait while the indicators they ask
         for once data flows are compiled and seeded."""
@@ -220,17 +187,17 @@ class StrategyHost:
             return
         slot.calls += 1
 
-    def _raised(self, slot: _Slot, hook: str, exc: Exception) -> None:
+    def _raised(self, slot: StrategySlot, hook: str, exc: Exception) -> None:
         slot.calls += 1
         slot.errors += 1
         self.halt(slot.loaded.strategy.id, f"{hook} raised {exc.__class__.__name__}: {exc}",
                   exc=exc)
 
-    def _took(self, slot: _Slot, hook: str, elapsed: int) -> None:
+    def _took(self, slot: StrategySlot, hook: str, elapsed: int) -> None:
         slot.calls += 1
         self._slow(slot, hook, elapsed)
 
-    def _slow(self, slot: _Slot, hook: str, elapsed: int) -> None:
+    def _slow(self, slot: StrategySlot, hook: str, elapsed: int) -> None:
         if elapsed > slot.slowest_ns:
             slot.slowest_ns = elapsed
         if elapsed > slot.budget_ns:
@@ -260,81 +227,6 @@ class StrategyHost:
             message=f"{strategy_id}: {reason}; {cancelled} working orders cancelled",
             ts_ns=slot.halted_at_ns, strategy_id=strategy_id,
         ))
-
-    # -- hot reload --------------------------------------------------------------------------
-
-    def reload(self, strategy_id: StrategyId, table: dict[str, Any] | None = None) -> None:
-        """Re-import a strategy's module (and config), handing state over via on_save/on_load.
-
-        On failure the old instance keeps running and an alert says why.
-        """
-        slot = self._slots[strategy_id]
-        old = slot.loaded.strategy
-        try:
-            new_cls = reload_class(type(old))
-            params = old.config if table is None else validate_config(
-                new_cls.config_class,
-                {k: v for k, v in table.items() if k not in ("name", "class", "enabled",
-                                                             "budget_ms")},
-                f"strategy {strategy_id}",
-            )
-            if not isinstance(params, new_cls.config_class):
-                params = validate_config(new_cls.config_class,
-                                         _struct_to_dict(params), f"strategy {strategy_id}")
-            new = new_cls(strategy_id, params)
-            state = old.on_save() if slot.halted is None else {}
-            new.on_load(state)
-        except Exception as exc:  # PluginError, ConfigError, or the plugin's own error
-            reason = str(exc) if isinstance(exc, PluginError) else repr(exc)
-            _log.error("reload of strategy %s failed; keeping the running version: %s",
-                       strategy_id, reason)
-            slot.extra["reload_failed"] = True
-            self._bus.publish(Alert(
-                severity=AlertSeverity.ERROR, category="strategy", title="reload failed",
-                message=f"{strategy_id}: {reason}", ts_ns=self._clock.now_ns(),
-                strategy_id=strategy_id))
-            return
-        loaded = LoadedStrategy(new, slot.loaded.spec, new_cls.__module__, True,
-                                slot.loaded.budget_ms)
-        self._slots[strategy_id] = _Slot(loaded, slot.context, slot.budget_ns)
-        self._reindex()
-        if self._started:
-            self._call_once(self._slots[strategy_id], "on_start")
-        _log.info("strategy %s reloaded", strategy_id)
-
-    def reload_all(self, tables: list[dict[str, Any]]) -> dict[str, str]:
-        """Apply a new ``[[strategies]]`` list: reload the kept ones (code and config), add
-        new ones, halt removed ones. Market data and open orders are untouched."""
-        from engine.plugins import instantiate
-
-        outcome: dict[str, str] = {}
-        wanted = {str(t.get("name")) for t in tables}
-        for index, table in enumerate(tables):
-            sid = StrategyId(str(table.get("name")))
-            if sid in self._slots and table.get("enabled", True) is False:
-                if self._slots[sid].halted is None:  # disabled now: stop it, do not reload
-                    self.halt(sid, DISABLED)
-                outcome[sid] = "disabled"
-            elif sid in self._slots:
-                self.reload(sid, table)
-                outcome[sid] = "reload failed" if self._reload_failed(sid) else "reloaded"
-            else:
-                try:
-                    self.add(instantiate(index, table))
-                    outcome[sid] = "added"
-                except Exception as exc:
-                    outcome[sid] = f"not added: {exc}"
-                    self._bus.publish(Alert(
-                        severity=AlertSeverity.ERROR, category="strategy", title="reload failed",
-                        message=f"{sid}: {exc}", ts_ns=self._clock.now_ns(), strategy_id=sid))
-        for sid in list(self._slots):
-            if sid not in wanted and self._slots[sid].halted is None:
-                self.halt(sid, "removed from the config")
-                outcome[sid] = "halted"
-        return outcome
-
-    def _reload_failed(self, strategy_id: StrategyId) -> bool:
-        return bool(self._slots[strategy_id].extra.pop("reload_failed", False))
 
     # -- observation -------------------------------------------------------------------------
 
@@ -378,15 +270,8 @@ class StrategyHost:
             out.counter("strategy_errors", "Strategy hooks that raised", slot.errors, labels)
 
     def _reindex(self) -> None:
-        index: dict[str, list[_Slot]] = {}
+        index: dict[str, list[StrategySlot]] = {}
         for slot in self._slots.values():
             for symbol in slot.symbols:
                 index.setdefault(symbol, []).append(slot)
         self._by_symbol = index
-
-
-def _struct_to_dict(config: Any) -> dict[str, Any]:
-    import msgspec
-
-    result: dict[str, Any] = msgspec.structs.asdict(config)
-    return result

@@ -232,7 +232,8 @@ def test_a_strategy_on_a_symbol_the_exchange_feed_does_not_stream_is_a_config_er
     _ccxt_engine(tmp_path, "btc", "BTC/USDT")
 
 
-def test_a_reload_adding_a_strategy_on_an_unstreamed_symbol_alerts(tmp_path: Path) -> None:
+def test_a_reload_adding_a_strategy_on_an_unstreamed_symbol_alerts(
+        tmp_path: Path, keep_builtin_strategies: None) -> None:
     from engine.model import Alert
     from engine.services import prepare_strategy_data
 

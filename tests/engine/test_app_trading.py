@@ -149,7 +149,8 @@ timeframe = "2h"
         assert await asyncio.wait_for(task, 60) == 0
 
 
-def test_operators_halt_and_resume_one_strategy(tmp_path: Path) -> None:
+def test_operators_halt_and_resume_one_strategy(tmp_path: Path,
+                                                keep_builtin_strategies: None) -> None:
     path = tmp_path / "paper.toml"
     path.write_text(CONFIG + """
 [[strategies]]

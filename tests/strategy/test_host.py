@@ -314,3 +314,25 @@ def test_reload_all_keeps_disabled_strategies_halted_and_enabling_resumes(
     bus.publish(bar(2))
     assert host.is_halted(StrategyId("a")) and len(actions.submitted) == 1
     assert host.status()[0]["halt_reason"] == "disabled in config"
+
+
+def test_reload_all_replaces_a_strategy_whose_class_changed_and_applies_a_new_budget(
+        plugin_dir: Path) -> None:
+    (plugin_dir / "te_slow_start_plugin.py").write_text(SLOW_START)
+    _bus, host, _actions, _alerts = make_host()
+    host.add(instantiate(0, {"name": "a", "class": "te_test_plugin:Counting", "symbol": "X"}))
+    host.add(instantiate(1, {"name": "b", "class": "te_test_plugin:Counting", "symbol": "X"}))
+    host.start()
+    outcome = host.reload_all([
+        {"name": "a", "class": "te_slow_start_plugin:SlowStart", "symbol": "X"},
+        {"name": "b", "class": "te_test_plugin:Counting", "symbol": "X", "budget_ms": 1}])
+    assert outcome == {"a": "replaced", "b": "reloaded"}
+    status = {s["id"]: s for s in host.status()}
+    assert status["a"]["class"] == "te_slow_start_plugin:SlowStart"  # not the old class
+    assert host._slots[StrategyId("b")].budget_ns == 1_000_000
+    assert host.reload_all([{"name": "a", "class": "te_nowhere:Gone", "symbol": "X"},
+                            {"name": "b", "class": "te_test_plugin:Counting", "symbol": "X"}]
+                           )["a"].startswith("not replaced: ")
+    assert host._slots[StrategyId("b")].budget_ns == 250_000_000  # back to the default
+    assert type(host._slots[StrategyId("a")].loaded.strategy).__name__ == "SlowStart"
+    sys.modules.pop("te_slow_start_plugin", None)
