@@ -92,6 +92,9 @@ def _grid(specs: list[str]) -> list[dict[str, Any]]:
         key, sep, values = spec.partition("=")
         if not sep or not key or not values:
             raise ConfigError(f"--sweep {spec!r}: expected KEY=V1,V2,...")
+        if key in (k for k, _ in axes):
+            raise ConfigError(f"--sweep {key}: given twice (list its values once: "
+                              f"{key}=V1,V2,...)")
         parsed = []
         for text in values.split(","):
             try:

@@ -487,3 +487,14 @@ def test_risk_state_changes_are_in_the_metrics_and_on_the_page(tmp_path: Path) -
                         equity=result.equity, fills=result.fills, title="t")["html"].read_text()
     assert "<h2>Risk state changes (the guards, the daily reset)</h2>" in page
     assert "active -&gt; reducing (guard:daily_loss): daily loss " in page
+
+
+def test_sweep_specs_that_cannot_mean_a_grid_are_config_errors() -> None:
+    from engine.backtest.cli import _grid
+
+    assert _grid(["fast=3,5", "ema.slow=20"]) == [{"fast": 3, "ema.slow": 20},
+                                                  {"fast": 5, "ema.slow": 20}]
+    with pytest.raises(ConfigError, match=r"^--sweep 'fast=': expected KEY=V1,V2,\.\.\.$"):
+        _grid(["fast="])
+    with pytest.raises(ConfigError, match=r"^--sweep fast: given twice"):
+        _grid(["fast=3", "fast=5"])
