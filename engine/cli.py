@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from engine.app import ExitCode
 from engine.config import Config, ConfigError, load_config
@@ -112,6 +113,7 @@ def cmd_kill_switch(args: argparse.Namespace) -> int:
 
 def _type_name(tp: object) -> str:
     """``int``, ``Decimal``, ``int (gt=0)`` for an Annotated type with msgspec.Meta."""
+    import types  # noqa: PLC0415
     import typing  # noqa: PLC0415
 
     if typing.get_origin(tp) is typing.Annotated:
@@ -119,7 +121,14 @@ def _type_name(tp: object) -> str:
         limits = [f"{k}={getattr(m, k)}" for m in metas
                   for k in ("gt", "ge", "lt", "le", "pattern") if getattr(m, k, None) is not None]
         return f"{_type_name(base)} ({', '.join(limits)})" if limits else _type_name(base)
-    return getattr(tp, "__name__", str(tp))
+    args = typing.get_args(tp)
+    if args and typing.get_origin(tp) in (typing.Union, types.UnionType):  # Decimal | None
+        return " | ".join(_type_name(a) for a in args)
+    if args:  # list[str], tuple[str, ...]
+        origin = typing.get_origin(tp)
+        return (f"{getattr(origin, '__name__', origin)}"
+                f"[{', '.join('...' if a is Ellipsis else _type_name(a) for a in args)}]")
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
@@ -128,9 +137,9 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 
     from engine.plugins import discover  # noqa: PLC0415
 
-    listing = []
+    listing: list[dict[str, Any]] = []
     for name, cls in sorted(discover().items()):
-        fields = []
+        fields: list[dict[str, Any]] = []
         for field in msgspec.structs.fields(cls.config_class):
             default = field.default
             if default is msgspec.NODEFAULT and field.default_factory is not msgspec.NODEFAULT:
@@ -145,7 +154,18 @@ def cmd_strategies(args: argparse.Namespace) -> int:
                         "type": cls.strategy_type,
                         "doc": next(iter((cls.__doc__ or "").strip().splitlines()), ""),
                         "config": fields})
-    print(json.dumps(listing, indent=2))
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return ExitCode.OK
+    for entry in listing:
+        print(f"{entry['name']}  ({entry['type']}, {entry['class']})")
+        if entry["doc"]:
+            print(f"  {entry['doc']}")
+        width = max((len(f["key"]) for f in entry["config"]), default=0)
+        for f in entry["config"]:
+            value = "required" if f["required"] else f"default {f['default']}"
+            print(f"    {f['key']:<{width}}  {f['type']:<16}  {value}")
+        print()
     return ExitCode.OK
 
 
@@ -204,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
 
     strategies = sub.add_parser("strategies", help="list discoverable strategies and configs")
+    strategies.add_argument("--json", action="store_true", help="as JSON, for tools")
     strategies.set_defaults(func=cmd_strategies)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
@@ -228,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tradeengine: config error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
     except KeyboardInterrupt:
+        return ExitCode.OK
+    except BrokenPipeError:  # the reader went away (`tradeengine strategies | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
 
 

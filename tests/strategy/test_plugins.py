@@ -54,7 +54,7 @@ def test_cli_lists_strategies_with_their_config_schema() -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "strategies"],
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "strategies", "--json"],
                          capture_output=True, text=True, timeout=120, check=True)
     listing = {s["name"]: s for s in json.loads(out.stdout)}
     assert {"ema_cross", "rsi_momentum", "bollinger_reversion", "grid", "dca",
@@ -64,3 +64,8 @@ def test_cli_lists_strategies_with_their_config_schema() -> None:
     assert fields["fast"] == {"key": "fast", "type": "int (gt=0)", "default": "10",
                               "required": False}
     assert listing["ema_cross"]["type"] == "momentum"
+    text = subprocess.run([sys.executable, "-m", "engine.cli", "strategies"],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "ema_cross  (momentum, strategies.ema_cross:EmaCross)\n" in text
+    assert "    symbol       str               required\n" in text
+    assert "    fast         int (gt=0)        default 10\n" in text
