@@ -88,7 +88,8 @@ class MarketDataFeed:
         self._gateway = gateway
         self._persist = persist if config.persist_bars else None
         self._connect_timeout_s = connect_timeout_s
-        self._targets = tuple(validate_timeframe(tf) for tf in config.timeframes)
+        # the timeframes whose bars are built (read-only outside; ensure_timeframes adds)
+        self.timeframes = tuple(validate_timeframe(tf) for tf in config.timeframes)
         self._future_ns = config.max_future_ms * 1_000_000
         self._grace_ns = config.bar_close_grace_ms * 1_000_000
         self._partial_ns = config.partial_bars_ms * 1_000_000
@@ -279,23 +280,18 @@ class MarketDataFeed:
         self._touch(st, now, quote.ts_ns)
         self._bus.publish(quote)
 
-    @property
-    def timeframes(self) -> tuple[str, ...]:
-        """The timeframes whose bars are built."""
-        return self._targets
-
     def ensure_timeframes(self, timeframes: list[str]) -> None:
         """Also build ``timeframes`` (before data flows: a backtest adds what its strategies
         asked for once they have started)."""
-        extra = [validate_timeframe(tf) for tf in timeframes if tf not in self._targets]
+        extra = [validate_timeframe(tf) for tf in timeframes if tf not in self.timeframes]
         if not extra:
             return
         if any(st.base_tf is not None for st in self.states.values()):
             raise RuntimeError(f"timeframe {', '.join(extra)} can only be added before the "
                                "first bar")
-        self._targets = (*self._targets, *extra)
+        self.timeframes = (*self.timeframes, *extra)
         for st in self.states.values():
-            st.targets = self._targets
+            st.targets = self.timeframes
 
     def on_tick(self, now_ns: int) -> None:
         """Clock tick (every second): close idle bars, detect stale symbols."""
@@ -328,7 +324,7 @@ class MarketDataFeed:
         return st
 
     def _state(self, venue: Venue, symbol: Symbol, now: int) -> SymbolState:
-        st = SymbolState(venue, symbol, self._targets, self._config.ring_size, now, 10_000)
+        st = SymbolState(venue, symbol, self.timeframes, self._config.ring_size, now, 10_000)
         self.states[symbol] = st
         return st
 
