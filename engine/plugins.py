@@ -33,6 +33,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "LoadedStrategy",
     "PluginError",
+    "check_symbols",
     "discover",
     "instantiate",
     "resolve_class",
@@ -136,6 +137,18 @@ def validate_config(
         got = f", got {params[path]!r}" if path in params else ""
         key = f"{where}.{path}" if path else where
         return _raise(f"{key}: {message[0].lower()}{message[1:]}{got}{suffix}")
+
+
+def check_symbols(tables: list[dict[str, Any]], missing: dict[str, list[str]],
+                  where: str) -> None:
+    """``ConfigError`` naming the first ``[[strategies]]`` table whose strategy trades
+    symbols that are ``missing`` (by strategy name), ``where`` saying what lacks them."""
+    for index, table in enumerate(tables):
+        symbols = missing.get(str(table.get("name")))
+        if symbols:
+            key = "symbols" if "symbols" in table else "symbol"
+            raise ConfigError(f"strategies[{index}].{key}: {', '.join(symbols)} {where} "
+                              f"(strategy {table.get('name')!r})")
 
 
 def _raise(message: str) -> StrategyConfig:

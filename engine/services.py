@@ -51,12 +51,9 @@ def prepare_strategy_data(engine: Engine, host: Any) -> None:
                          f"{exc}: add it to [marketdata] timeframes and restart"))
     md = engine.config.marketdata
     if md.source == "ccxt":
-        for status in host.status():
-            missing = sorted(set(status["symbols"]) - set(md.symbols))
-            if missing and status["state"] == "running":
-                problems.append(("symbol not streamed",
-                                 f"strategy {status['id']}: {', '.join(missing)} not in "
-                                 "marketdata.symbols: add it and restart"))
+        for sid, missing in host.symbols_missing(md.symbols).items():
+            problems.append(("symbol not streamed", f"strategy {sid}: {', '.join(missing)} "
+                             "not in marketdata.symbols: add it and restart"))
     from engine.model import Alert, AlertSeverity
 
     for title, message in problems:

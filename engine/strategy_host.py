@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from engine.bus import MessageBus
@@ -243,6 +243,14 @@ class StrategyHost(StrategyReloads):
         count, the slowest hook (ms) and the budget (ms), by strategy id."""
         return {sid: (slot.over_budget, slot.slowest_ns / 1e6, slot.budget_ns / 1e6)
                 for sid, slot in self._slots.items() if slot.over_budget}
+
+    def symbols_missing(self, available: Iterable[str]) -> dict[str, list[str]]:
+        """Per running strategy, the symbols it trades that are not ``available`` (which
+        it would wait for forever); strategies missing none are left out."""
+        have = set(available)
+        out = {sid: sorted(slot.symbols - have) for sid, slot in self._slots.items()
+               if slot.halted is None}
+        return {sid: missing for sid, missing in out.items() if missing}
 
     def halts(self) -> dict[str, tuple[int, str]]:
         """The halted strategies: when (clock ns) and why, by strategy id."""

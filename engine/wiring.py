@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
-from engine.config import Config, ConfigError
+from engine.config import Config
 from engine.ids import StrategyId
 from engine.indicator_hub import IndicatorHub
 from engine.model import Bar, Order
-from engine.plugins import instantiate
+from engine.plugins import check_symbols, instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
 from engine.services import prepare_strategy_data
@@ -108,16 +108,12 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
                         actions=StackActions(stack), bars=bars, subscribe_bars=False,
                         enforce_budget=enforce_budget)
     hub.deliver_to(host.on_bar)
-    streamed = set(config.marketdata.symbols)
     for index, table in enumerate(config.strategies):
-        loaded = instantiate(index, table)
-        missing = sorted(set(loaded.strategy.symbols()) - streamed)
-        if config.marketdata.source == "ccxt" and missing:  # it would wait for bars forever
-            key = "symbols" if "symbols" in table else "symbol"
-            raise ConfigError(f"strategies[{index}].{key}: {', '.join(missing)} not in "
-                              f"marketdata.symbols {sorted(streamed)} (strategy "
-                              f"{table.get('name')!r})")
-        host.add(loaded)
+        host.add(instantiate(index, table))
+    md = config.marketdata
+    if md.source == "ccxt":  # a strategy on a symbol not streamed would wait forever
+        check_symbols(config.strategies, host.symbols_missing(md.symbols),
+                      f"not in marketdata.symbols {sorted(md.symbols)}")
     engine.bus.subscribe(Bar, hub.on_bar)
     engine.strategies = host
 

@@ -36,6 +36,7 @@ from engine.marketdata.replay_lane import good_bars
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar, Fill
 from engine.oms.children import is_rollup
+from engine.plugins import check_symbols
 from engine.risk import RiskStateChanged
 
 __all__ = ["BacktestResult", "load_bars", "run_backtest"]
@@ -144,21 +145,6 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
     return series
 
 
-def _check_symbols(tables: list[dict[str, Any]], strategies: list[dict[str, Any]],
-                   series: list[BarSeries]) -> None:
-    """A strategy trading a symbol that no data file holds would run without a bar."""
-    held = sorted({str(s.info.symbol) for s in series})
-    running = {str(s["id"]): set(s["symbols"]) for s in strategies if s["state"] == "running"}
-    for index, table in enumerate(tables):
-        missing = sorted(running.get(str(table.get("name")), set()) - set(held))
-        if missing:
-            key = "symbols" if "symbols" in table else "symbol"
-            raise ConfigError(
-                f"strategies[{index}].{key}: {', '.join(missing)} in no file of backtest.data "
-                f"(they hold {', '.join(held)}; backtest.symbol renames the files' symbol) "
-                f"(strategy {table.get('name')!r})")
-
-
 def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:
     """Why a backtest has nothing to run over: the range and what the files hold."""
     if not covered:
@@ -188,7 +174,10 @@ def run_backtest(config: Config, *, base: Path | None = None,
     engine = build_app(config, execution=execution or load_factory("execution"), backtest=True)
     if engine.trading is None or engine.strategies is None:
         raise ConfigError("strategies: a backtest needs at least one [[strategies]] table")
-    _check_symbols(config.strategies, engine.strategies.status(), series)
+    held = sorted({str(s.info.symbol) for s in series})
+    check_symbols(config.strategies, engine.strategies.symbols_missing(held),
+                  f"in no file of backtest.data (they hold {', '.join(held)}; "
+                  "backtest.symbol renames the files' symbol)")
     result = BacktestResult(metrics={})
     fills, fill_times, now = result.fills, [], engine.clock.now_ns
 
