@@ -177,6 +177,11 @@ class Strategy(Generic[C]):
             if args and isinstance(args[0], type) and issubclass(args[0], StrategyConfig):
                 cls.config_class = args[0]
 
+    def sells_short(self) -> bool:
+        """Whether it may open short positions (default: its config's ``allow_short``), which
+        the risk engine refuses unless ``[risk] allow_short``."""
+        return bool(getattr(self.config, "allow_short", False))
+
     def symbols(self) -> list[str]:
         """Symbols this strategy trades (default: the config's ``symbol`` or ``symbols``)."""
         single = getattr(self.config, "symbol", None)

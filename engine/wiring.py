@@ -109,7 +109,11 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
                         enforce_budget=enforce_budget)
     hub.deliver_to(host.on_bar)
     for index, table in enumerate(config.strategies):
-        host.add(instantiate(index, table))
+        loaded = instantiate(index, table)
+        host.add(loaded)
+        if loaded.enabled and loaded.strategy.sells_short() and not config.risk.allow_short:
+            _log.warning("strategy %s sells short but [risk] allow_short is false: the risk "
+                         "engine will refuse its short orders", table.get("name"))
     md = config.marketdata
     if md.source == "ccxt":  # a strategy on a symbol not streamed would wait forever
         check_symbols(config.strategies, host.symbols_missing(md.symbols),

@@ -58,6 +58,10 @@ class Pairs(Strategy[PairsConfig]):
 
     strategy_type = "statistical_arbitrage"
 
+    def sells_short(self) -> bool:
+        """Always: one leg of every position is short."""
+        return True
+
     def __init__(self, strategy_id: StrategyId, config: PairsConfig) -> None:
         super().__init__(strategy_id, config)
         # State lives here, not in on_start: on hot reload on_load runs before on_start.

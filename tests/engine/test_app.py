@@ -248,3 +248,35 @@ def test_a_reload_adding_a_strategy_on_an_unstreamed_symbol_alerts(
     assert [(a.title, a.message) for a in alerts] == [(
         "symbol not streamed",
         "strategy sol: SOL/USDT not in marketdata.symbols: add it and restart")]
+
+
+def test_a_strategy_that_sells_short_without_risk_allowing_it_is_warned_of(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from engine.runner import load_factory
+
+    def build(risk: str, extra: str = "") -> list[str]:
+        path = tmp_path / "paper.toml"
+        path.write_text(f"""
+[risk]
+allow_short = {risk}
+
+[[strategies]]
+name = "pair"
+class = "pairs"
+symbols = ["BTC/USD", "ETH/USD"]
+
+[[strategies]]
+name = "ema"
+class = "ema_cross"
+symbol = "BTC/USD"
+{extra}
+""")
+        caplog.clear()
+        build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
+                  execution=load_factory("execution"))
+        return [r.getMessage() for r in caplog.records if "sells short" in r.getMessage()]
+
+    assert build("false") == ["strategy pair sells short but [risk] allow_short is false: the "
+                              "risk engine will refuse its short orders"]
+    assert len(build("false", "allow_short = true")) == 2  # ema_cross asked to short too
+    assert build("true", "allow_short = true") == []
