@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["OrderTransitions", "describe"]
 
 _log: Final = logging.getLogger(__name__)
+_LOG_LEVEL: Final = {AlertSeverity.INFO: logging.DEBUG, AlertSeverity.WARNING: logging.WARNING,
+                     AlertSeverity.ERROR: logging.ERROR, AlertSeverity.CRITICAL: logging.CRITICAL}
 
 _PENDING: Final = OrderStatus.PENDING
 _OPEN: Final = OrderStatus.OPEN
@@ -266,6 +268,8 @@ class OrderTransitions(ChildOrders):
 
     def _alert(self, severity: AlertSeverity, title: str, message: str, ts: int,
                order: Order | None = None) -> None:
+        # the journal gets what MQTT and the alerts table get (order fills only at debug)
+        _log.log(_LOG_LEVEL[severity], "%s: %s", title, message)
         self._publish(Alert(
             severity=severity, category="oms", title=title, message=message, ts_ns=ts,
             symbol=None if order is None else order.symbol,

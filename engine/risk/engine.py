@@ -114,6 +114,9 @@ class RiskEngine(PortfolioGuards):
             ts_ns=ts, check=check, decision="reject", order_id=order.id, symbol=order.symbol,
             strategy_id=order.strategy_id, message=reason,
             details={"state": self.state.value, "client_order_id": order.client_order_id}))
+        # info, not warning: a strategy that keeps trying would flood the journal; every
+        # rejection is a risk_events row and an alert
+        _log.info("order rejected: %s: %s", check, reason)
         self._publish(Alert(
             severity=AlertSeverity.WARNING, category="risk", title=f"order rejected: {check}",
             message=reason, ts_ns=ts, symbol=order.symbol, order_id=order.id,

@@ -9,6 +9,7 @@ so they trip, warn and reset on exactly the marks where computing them on every 
 
 from __future__ import annotations
 
+import logging
 import math
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PortfolioGuards"]
 
+_log = logging.getLogger("engine.risk.engine")  # with the risk engine's own lines
 _HUNDRED = Decimal(100)
 _INF = Decimal("Infinity")
 _NEG_INF = Decimal("-Infinity")
@@ -207,6 +209,7 @@ class PortfolioGuards:
                 self._publish(RiskEventRecord(
                     ts_ns=ts, check=name, decision="warn", limit_value=limit,
                     observed_value=value, message=f"{name} near its limit", details=figures))
+                _log.warning("%s near its limit: %.2f%% of limit %s%%", name, value, limit)
                 self._publish(Alert(
                     severity=AlertSeverity.WARNING, category="risk",
                     title=f"{name} near its limit",

@@ -129,11 +129,14 @@ def test_fill_sequence_and_overfill() -> None:
         next_status(final, "cancelled")
 
 
-def test_unknown_report_is_alerted() -> None:
+def test_unknown_report_is_alerted(caplog: pytest.LogCaptureFixture) -> None:
     h = ManualHarness()
     h.venue.report(report("accepted", ClientOrderId("nope"), h.step()))
     assert h.oms.counts["unknown_reports"] == 1
     assert h.rec.alerts("unknown order report")
+    # and logged: an operator reading only the journal sees it too
+    assert [(r.levelname, r.getMessage()[:22]) for r in caplog.records
+            if "unknown order report" in r.getMessage()] == [("ERROR", "unknown order report: ")]
 
 
 def test_ids_made_by_the_engine() -> None:

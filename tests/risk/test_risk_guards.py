@@ -58,11 +58,13 @@ def test_drawdown_halts_and_cancels_working_orders() -> None:
     assert h.rec.alerts("risk state active -> halted")[0].severity.value == "critical"
 
 
-def test_warning_before_the_limit() -> None:
+def test_warning_before_the_limit(caplog: pytest.LogCaptureFixture) -> None:
     h = guarded(max_daily_loss_pct=D(5))
     buy_and_move(h, "500", 91.5)  # -4.25%: above 80% of the limit
     assert h.risk.state is RiskState.ACTIVE
     assert h.rec.alerts("daily_loss near its limit")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "daily_loss near its limit: 4.25% of limit 5%"]
 
 
 def test_profit_target_stops_trading() -> None:
