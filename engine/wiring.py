@@ -158,15 +158,15 @@ def _register_strategy_commands(engine: Engine, host: StrategyHost) -> None:
             raise CommandError(f"strategy {sid} is running")
         if reason == DISABLED:
             raise CommandError(f"strategy {sid} is disabled in the config (enabled = false)")
-        host.reload(sid)  # a fresh instance of its current code and config, on_start again
+        host.reload(sid)  # a fresh instance: code re-imported, config kept, on_start
         if host.is_halted(sid):
             raise CommandError(f"strategy {sid} could not be restarted: see the alert")
         return next(s for s in host.status() if s["id"] == sid)
 
     engine.commands.register("halt-strategy", halt, 'halt one strategy and cancel its orders: '
                              '{"strategy": "name", "reason": "..."}')
-    engine.commands.register("resume-strategy", resume, 'restart a halted strategy from its '
-                             'current code and config: {"strategy": "name"}')
+    engine.commands.register("resume-strategy", resume, 'restart a halted strategy (its code '
+                             're-imported, its running config kept): {"strategy": "name"}')
 
 
 def _register_trading_commands(engine: Engine, stack: TradingStack) -> None:
