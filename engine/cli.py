@@ -53,6 +53,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.file)
     import msgspec
 
+    from engine.app import build_app  # noqa: PLC0415
+    from engine.runner import load_factory  # noqa: PLC0415
+
+    # Wiring (no I/O) is what checks the strategies: class, keys, symbols, risk limits.
+    build_app(config, config_path=args.file, execution=load_factory("execution"),
+              market_data_gateway=load_factory("market_data"))
     print(json.dumps(msgspec.to_builtins(config, enc_hook=str), indent=2))
     print(f"{args.file}: ok", file=sys.stderr)
     return ExitCode.OK

@@ -117,8 +117,19 @@ def test_cli_exits_78_naming_the_key(tmp_path: Path, text: str) -> None:
     assert key in result.stderr
 
 
+def test_cli_check_config_checks_the_strategies_too(tmp_path: Path) -> None:
+    """What ``run`` would refuse, ``check-config`` refuses: a strategy key that does not
+    exist (it said ok and the daemon then exited 78)."""
+    path = write(tmp_path, '[[strategies]]\nname = "ema"\nclass = "ema_cross"\n'
+                           'symbol = "BTC/USD"\nfsat = 5\n')
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "check-config", str(path)],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 78, result.stderr
+    assert "strategies[0].fsat: unknown key (strategy 'ema')" in result.stderr
+
+
 def test_cli_check_config_accepts_the_shipped_configs() -> None:
-    for name in ("default.toml",):
+    for name in ("default.toml", "paper.toml"):
         result = subprocess.run(
             [sys.executable, "-m", "engine.cli", "check-config", str(REPO / "config" / name)],
             capture_output=True, text=True, timeout=60, cwd=REPO)
