@@ -194,7 +194,8 @@ class IndicatorHub:
             i, grid = row - tf.lo, tf.grid_ts
             if (i >= len(grid) or bar.ts_ns != grid[i]
                     or bar.close != tf.grid_close_lists[column][i]):
-                self._stream_on(tf, row, f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns}")
+                self._stream_on(tf, row, f"bar {bar.symbol} {bar.timeframe} at {bar.ts_ns} "
+                                         "differs from the preloaded bars")
         if tf.grid_ts is None:  # preloaded, the closes are known; streaming gathers them
             tf.closes[column] = bar.close
         tf.pending_ts = bar.ts_ns
@@ -232,7 +233,7 @@ class IndicatorHub:
     def _stream_on(self, tf: _Timeframe, consumed: int, why: str) -> None:
         """The data left the preloaded path: seed the streaming states with the ``consumed``
         bar times before it and stream from here."""
-        _log.warning("indicators: %s differs from the preloaded bars; streaming from here", why)
+        _log.warning("indicators: %s; streaming from here", why)
         for group in tf.groups.values():
             group.stream_from(tf.grid_closes[:consumed])
         tf.history = deque(tf.grid_closes[max(0, consumed - HISTORY):consumed], maxlen=HISTORY)
@@ -287,7 +288,7 @@ class IndicatorHub:
         on, and the new indicator (or, for a new symbol, every indicator, one column wider)
         is built and seeded with the closes of the last HISTORY bar times advanced."""
         if tf.grid_ts is not None:  # preloaded: leave the preloaded rows, exactly
-            self._stream_on(tf, tf.row + 1, "an indicator requested during the run")
+            self._stream_on(tf, tf.row + 1, "an indicator was requested during the run")
         k = len(tf.symbols)
         history = np.array(tf.history) if tf.history else np.full((0, k), np.nan)
         renew = list(tf.groups.values()) if symbol not in tf.symbols else []
