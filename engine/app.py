@@ -40,8 +40,8 @@ from engine.service import Service
 from engine.services import (
     StrategiesService,
     add_market_data,
-    prepare_strategy_data,
     register_builtin_commands,
+    reload_strategies,
 )
 from engine.store.partitions import PartitionKeeper
 from engine.systemd import Notifier
@@ -260,8 +260,7 @@ class Engine:
             logs.set_level(new.engine.log_level)
         if self.strategies is not None:
             # Strategy code may have changed even when the tables did not: reload them all.
-            outcome = self.strategies.reload_all(new.strategies)
-            prepare_strategy_data(self, self.strategies)
+            outcome = reload_strategies(self, new.strategies)
             _log.info("SIGHUP: strategies reloaded", extra={"strategies": outcome})
         if restart:
             _log.warning("SIGHUP: these changes need a restart: %s", ", ".join(restart))

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
 __all__ = ["FeedService", "StrategiesService", "add_market_data", "prepare_strategy_data",
-           "register_builtin_commands"]
+           "register_builtin_commands", "reload_strategies"]
+
+_log = logging.getLogger(__name__)
 
 
 def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
@@ -57,9 +59,19 @@ def prepare_strategy_data(engine: Engine, host: Any) -> None:
     from engine.model import Alert, AlertSeverity
 
     for title, message in problems:
-        logging.getLogger(__name__).error("%s: %s", title, message)
+        _log.error("%s: %s", title, message)
         engine.bus.publish(Alert(severity=AlertSeverity.ERROR, category="strategy",
                                  title=title, message=message, ts_ns=engine.clock.now_ns()))
+
+
+def reload_strategies(engine: Engine, tables: list[dict[str, Any]]) -> dict[str, str]:
+    """Apply a ``[[strategies]]`` list to the running engine (SIGHUP, ``reload-strategies``):
+    every strategy reloaded, added, replaced, disabled or halted as the tables say, then the
+    data they read prepared. Returns what happened to each, by name."""
+    host = engine.strategies
+    outcome: dict[str, str] = host.reload_all(tables)
+    prepare_strategy_data(engine, host)
+    return outcome
 
 
 class StrategiesService(Service):

@@ -22,7 +22,7 @@ from engine.model import Bar, Order
 from engine.plugins import check_symbols, instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
-from engine.services import prepare_strategy_data
+from engine.services import reload_strategies
 from engine.strategy_actions import StackActions
 from engine.strategy_host import DISABLED, StrategyHost
 
@@ -126,9 +126,7 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
 
         if engine.config_path is None:
             raise CommandError("running on built-in defaults: no config file to reload from")
-        outcome = host.reload_all(load_config(engine.config_path).strategies)
-        prepare_strategy_data(engine, host)
-        return outcome
+        return reload_strategies(engine, load_config(engine.config_path).strategies)
 
     engine.commands.register("reload-strategies", reload,
                              "re-import strategy code and config from the config file")
@@ -146,14 +144,17 @@ def _register_strategy_commands(engine: Engine, host: StrategyHost) -> None:
                                f'{{"strategy": "{next(iter(host.ids()), "name")}"}}; got {sid!r}')
         return sid
 
+    def current(sid: StrategyId) -> dict[str, Any]:
+        return next(s for s in host.status() if s["id"] == sid)
+
     def halt(args: dict[str, Any], actor: str) -> Any:
         sid = named(args)
         host.halt(sid, f"halted by {actor}: {args.get('reason') or 'operator'}")
-        return next(s for s in host.status() if s["id"] == sid)
+        return current(sid)
 
     def resume(args: dict[str, Any], actor: str) -> Any:
         sid = named(args)
-        reason = next(s for s in host.status() if s["id"] == sid)["halt_reason"]
+        reason = current(sid)["halt_reason"]
         if reason is None:
             raise CommandError(f"strategy {sid} is running")
         if reason == DISABLED:
@@ -161,7 +162,7 @@ def _register_strategy_commands(engine: Engine, host: StrategyHost) -> None:
         host.reload(sid)  # a fresh instance: code re-imported, config kept, on_start
         if host.is_halted(sid):
             raise CommandError(f"strategy {sid} could not be restarted: see the alert")
-        return next(s for s in host.status() if s["id"] == sid)
+        return current(sid)
 
     engine.commands.register("halt-strategy", halt, 'halt one strategy and cancel its orders: '
                              '{"strategy": "name", "reason": "..."}')

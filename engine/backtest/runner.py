@@ -38,6 +38,7 @@ from engine.model import Bar, Fill
 from engine.oms.children import is_rollup
 from engine.plugins import check_symbols
 from engine.risk import RiskStateChanged
+from engine.services import prepare_strategy_data
 
 __all__ = ["BacktestResult", "load_bars", "run_backtest"]
 
@@ -194,7 +195,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
     engine.strategies.start()
     # A backtest builds only the bars something reads (live, the feed builds every
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
-    engine.marketdata.ensure_timeframes(engine.strategies.timeframes_used())
+    prepare_strategy_data(engine, engine.strategies)
     _preload_indicators(engine.strategies.indicators, series)
     # What setup built lives on: the run's collections need not walk it. The run's own
     # objects die young (the per-bar and per-order ones) or live to the end (fills, the
