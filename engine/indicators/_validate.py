@@ -24,7 +24,9 @@ def as_series(name: str, a: object) -> np.ndarray:
     """Return ``a`` as a contiguous 1-D float64 array, or raise ``ValueError``.
 
     No dtype conversion is done: an integer or float32 array is a caller bug
-    (TA-Lib rejects them too). A non-contiguous view is copied.
+    (TA-Lib rejects them too). A non-contiguous view is copied, and so is a read-only
+    array (a bar ring's view, ``ctx.bars(...).close()``): the fused kernels are compiled
+    for writeable arrays only, and numba would refuse it with a typing error.
     """
     if not isinstance(a, np.ndarray):
         raise ValueError(f"{name} must be a numpy.ndarray of float64, got {type(a).__name__}")
@@ -32,7 +34,7 @@ def as_series(name: str, a: object) -> np.ndarray:
         raise ValueError(f"{name} must have dtype float64, got {a.dtype}")
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {a.shape}")
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a) if a.flags.writeable else a.copy()
 
 
 def same_length(**arrays: np.ndarray) -> int:

@@ -117,3 +117,17 @@ def test_obv_without_any_valid_bar_is_all_nan() -> None:
     volume = np.arange(1.0, 6.0)
     assert np.isnan(ind.obv(close, volume)).all()
     assert talib.OBV(close, volume)[-1] == 5.0
+
+
+def test_read_only_inputs_give_the_same_values() -> None:
+    """A bar ring hands out read-only views (``ctx.bars(...).close()``); numba refused
+    them in the fused kernels (ema, rsi) with a typing error."""
+    b = random_walk(300, seed=5)
+    frozen = {}
+    for name in ("high", "low", "close", "volume"):
+        view = getattr(b, name).view()
+        view.flags.writeable = False
+        frozen[name] = view
+    ro = Bars(b.name, **frozen)
+    for name, ours, _ in cases(talib, 14):
+        assert_same(ours(ro), ours(b), f"{name} on read-only arrays")
