@@ -208,6 +208,9 @@ class MarketDataConfig(_Section, frozen=True):
     bad_flood_threshold: PositiveInt = 100
     bad_flood_window_s: PositiveFloat = 60.0
     persist_bars: bool = True
+    warmup_periods: Annotated[int, Meta(ge=0)] = 3
+    warmup_max_bars: PositiveInt = 20_000
+    warmup_timeout_s: PositiveFloat = 60.0
 
 
 class BacktestConfig(_Section, frozen=True):

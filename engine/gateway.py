@@ -138,7 +138,12 @@ class MarketDataSink(Protocol):
 
 @runtime_checkable
 class MarketDataGateway(Protocol):
-    """A source of market data (live venue or recording); see the module docstring."""
+    """A source of market data (live venue or recording); see the module docstring.
+
+    Optional, for a live engine's warm start (:mod:`engine.marketdata.warmup`):
+    ``async history(symbol, start_ns) -> list[Bar]`` (closed 1m bars from ``start_ns`` on)
+    and ``resume_from(symbol, bar_ts_ns=...)`` (stream bars after that one).
+    """
 
     @property
     def venue(self) -> Venue:

@@ -24,6 +24,10 @@ cursor moves: lists of a million-bar run's values would hold some 150 MB of floa
 Indicators requested once data flows (a strategy reloaded with new parameters, or added)
 are built and seeded with the closes of the last ``HISTORY`` bar times the timeframe
 advanced; a symbol new to the timeframe widens all its indicators the same way.
+
+A live engine's warm start (:mod:`engine.marketdata.warmup`) streams history bars through
+:meth:`IndicatorHub.warm` before the first live bar: the indicators advance over them and
+nothing is delivered, so strategies start with indicators ready.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ WINDOW: Final = 4096
 """Bar times per refill of the preloaded lists."""
 HISTORY: Final = 1000
 """Bar times of closes a timeframe keeps to seed indicators requested once data flows."""
+
+
+def _discard(bar: Bar) -> None:
+    """Where :meth:`IndicatorHub.warm` sends bars: nowhere."""
 
 
 class _Timeframe:
@@ -205,6 +213,30 @@ class IndicatorHub:
         tf.pending.append(bar)
         if tf.reported_count == len(tf.reported):
             self._flush(tf)
+
+    def warm(self, bars: list[Bar]) -> None:
+        """Advance the indicators over history, delivering nothing (a live engine's warm
+        start, before the first live bar): closed ``bars`` of any symbols and timeframes,
+        in time order within each timeframe."""
+        deliver = self._deliver
+        self._deliver = _discard
+        try:
+            for bar in bars:
+                self.on_bar(bar)
+            self.flush()
+        finally:
+            self._deliver = deliver
+
+    def longest_periods(self) -> dict[str, int]:
+        """The longest period of the indicators requested on each timeframe (how much
+        history a warm start needs)."""
+        return {name: max(int(key[1]) for key in tf.groups)
+                for name, tf in self._timeframes.items() if tf.groups}
+
+    def symbols(self, timeframe: str) -> list[str]:
+        """The symbols indicators were requested for on ``timeframe``."""
+        tf = self._timeframes.get(timeframe)
+        return list(tf.symbols) if tf is not None else []
 
     def flush(self) -> None:
         """Advance every timeframe's gathered bar time now (end of data, timers)."""

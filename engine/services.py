@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from engine import logs
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
 __all__ = ["FeedService", "StrategiesService", "add_market_data", "prepare_strategy_data",
-           "register_builtin_commands", "reload_strategies"]
+           "register_builtin_commands", "reload_strategies", "warm_from_history"]
 
 _log = logging.getLogger(__name__)
 
@@ -32,9 +33,70 @@ def add_market_data(engine: Engine, factory: GatewayFactory | None) -> None:
 
     feed = MarketDataFeed(engine.bus, engine.clock, engine.config.marketdata, gateway=gateway,
                           persist=persist)
-    engine.add_service(FeedService(feed))
+    engine.add_service(FeedService(feed, warm=lambda: warm_from_history(engine, gateway)))
     engine.readiness.add("marketdata", feed.readiness)
     engine.marketdata = feed
+
+
+async def warm_from_history(engine: Engine, gateway: Any) -> dict[str, Any] | None:
+    """A live (ccxt) engine's warm start, once the gateway is connected and before data
+    flows: the strategies' indicators advanced over the bars before now
+    (:mod:`engine.marketdata.warmup`). What it loaded, for /status; None when off."""
+    from engine.ids import Symbol
+    from engine.marketdata import warmup
+    from engine.model import Alert, AlertSeverity
+
+    md, host = engine.config.marketdata, engine.strategies
+    if md.source != "ccxt" or not md.warmup_periods or host is None or gateway is None:
+        return None
+    hub = host.indicators
+    spans = warmup.plan_spans(hub.longest_periods(), hub.symbols, periods=md.warmup_periods,
+                              max_bars=md.warmup_max_bars)
+    if not spans:
+        return None
+    sources: list[warmup.HistorySource] = []
+    if engine.database.pool is not None:
+        sources.append(warmup.PriceDataHistory(engine.database.pool, str(gateway.venue),
+                                               md.warmup_timeout_s))
+    if hasattr(gateway, "history"):  # optional in the MarketDataGateway protocol
+        sources.append(warmup.GatewayHistory(gateway.history))
+    resume_from = getattr(gateway, "resume_from", None)
+    report = await warmup.warm_start(
+        engine.marketdata, hub, sources, spans, now_ns=await _venue_now_ns(engine, gateway),
+        timeout_s=md.warmup_timeout_s,
+        resume=None if resume_from is None else
+        lambda symbol, ts_ns: resume_from(Symbol(symbol), bar_ts_ns=ts_ns))
+    for symbol, by_source in report.bars.items():
+        _log.info("warm start: %s: %d 1m bars (%s)", symbol, sum(by_source.values()),
+                  ", ".join(f"{name} {n}" for name, n in by_source.items()))
+    if report.failures:
+        message = "; ".join(report.failures)
+        _log.warning("warm start incomplete, indicators start colder: %s", message)
+        engine.bus.publish(Alert(severity=AlertSeverity.WARNING, category="marketdata",
+                                 title="warm start incomplete", message=message,
+                                 ts_ns=engine.clock.now_ns()))
+    return report.as_dict()
+
+
+async def _venue_now_ns(engine: Engine, gateway: Any) -> int:
+    """The present as the venue sees it, which history is read up to: the exchange's clock
+    where it tells it (a skewed local clock would cut history short or read the bar still
+    open), else ours."""
+    ours = engine.clock.now_ns()
+    if not hasattr(gateway, "exchange_now_ns"):
+        return ours
+    try:
+        theirs = await asyncio.wait_for(gateway.exchange_now_ns(),
+                                        engine.config.marketdata.warmup_timeout_s)
+    except Exception as exc:  # the clock only refines the span; ours will do
+        _log.warning("warm start: the exchange's clock could not be read (%s); using ours", exc)
+        return ours
+    if theirs is None:
+        return ours
+    if abs(theirs - ours) > 5_000_000_000:
+        _log.warning("the exchange's clock is %.1f s %s ours", abs(theirs - ours) / 1e9,
+                     "ahead of" if theirs > ours else "behind")
+    return int(theirs)
 
 
 def prepare_strategy_data(engine: Engine, host: Any) -> None:
@@ -102,11 +164,16 @@ class FeedService(Service):
 
     name = "marketdata"
 
-    def __init__(self, feed: Any) -> None:
+    def __init__(self, feed: Any,
+                 warm: Callable[[], Awaitable[dict[str, Any] | None]] | None = None) -> None:
         self.feed = feed
+        self._warm = warm
+        self.warmup: dict[str, Any] | None = None
 
     async def start(self) -> None:
         await self.feed.start()
+        if self._warm is not None:  # the gateway is connected; no data flows yet
+            self.warmup = await self._warm()
 
     def run(self) -> Awaitable[None] | None:
         return self.feed.run()  # type: ignore[no-any-return]
@@ -115,7 +182,8 @@ class FeedService(Service):
         await self.feed.close()
 
     def status(self) -> dict[str, Any]:
-        return self.feed.status()  # type: ignore[no-any-return]
+        status: dict[str, Any] = self.feed.status()
+        return status if self.warmup is None else {**status, "warmup": self.warmup}
 
     def metrics(self, out: MetricsBuilder) -> None:
         self.feed.metrics(out)

@@ -14,7 +14,7 @@ from engine.gateway import GatewayError
 from engine.ids import Symbol, Venue
 from engine.model import Bar, Quote
 
-__all__ = ["Backoff", "build_exchange", "ohlcv_bar", "ticker_quote"]
+__all__ = ["Backoff", "build_exchange", "fetch_history", "ohlcv_bar", "ticker_quote"]
 
 NS_PER_MS = 1_000_000
 
@@ -84,6 +84,24 @@ def ohlcv_bar(venue: Venue, symbol: Symbol, timeframe: str, row: list[Any]) -> B
     """A ccxt OHLCV row ``[ms, o, h, l, c, v]`` as a closed Bar."""
     return Bar(venue, symbol, timeframe, int(row[0]) * NS_PER_MS, float(row[1]),
                float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+
+
+async def fetch_history(exchange: Any, venue: Venue, symbol: Symbol, timeframe: str,
+                        since_ms: int, limit: int,
+                        wait: Callable[[Awaitable[Any]], Awaitable[Any]]) -> list[Bar]:
+    """The bars of ``symbol`` from ``since_ms`` to now, in time order, by REST pages of
+    ``limit`` rows, each call through ``wait`` (the caller's timeout). The newest row is
+    left out: exchanges include the candle still open, which the stream delivers once it
+    has closed."""
+    rows: dict[int, list[Any]] = {}
+    while True:
+        page = await wait(exchange.fetch_ohlcv(symbol, timeframe, since_ms, limit))
+        fresh = [row for row in page if int(row[0]) >= since_ms and int(row[0]) not in rows]
+        rows.update((int(row[0]), row) for row in fresh)
+        if len(page) < limit or not fresh:
+            break
+        since_ms = max(rows) + 1
+    return [ohlcv_bar(venue, symbol, timeframe, rows[ts]) for ts in sorted(rows)[:-1]]
 
 
 async def next_ticker(exchange: Any, symbol: str,

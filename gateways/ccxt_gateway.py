@@ -7,10 +7,9 @@ share :mod:`gateways.ccxt_common`). One task per stream and symbol:
   ``aggTrades`` continues with ``fromId``). Every trade is delivered once: ids at or below
   the last delivered are dropped; a jump in Binance's contiguous ids, a reconnect or a
   quiet stream (``stall_timeout_s``) triggers a REST backfill from the last id.
-- bars: ``watch_ohlcv`` is the trigger, REST ``fetch_ohlcv`` the source of truth: when the
-  stream shows a newer candle, the closed candles after the last delivered one are fetched
-  and delivered (ccxt drops Binance's "closed" flag, so a streamed candle's last values
-  could be a partial update). The same call backfills after a reconnect.
+- bars (:mod:`gateways.ccxt_bars`): ``watch_ohlcv`` is the trigger, REST ``fetch_ohlcv``
+  the source of truth, which also backfills after a reconnect and reads history for a warm
+  start.
 - quotes: ``watch_bids_asks`` (book ticker) where the venue has it, else ``watch_ticker``;
   offered to the inbox (latest wins), never backfilled.
 
@@ -43,7 +42,8 @@ from engine.gateway import (
 from engine.ids import Symbol, Venue
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import OrderSide, TradeTick
-from gateways.ccxt_common import Backoff, build_exchange, next_ticker, ohlcv_bar, ticker_quote
+from gateways.ccxt_bars import CcxtBars
+from gateways.ccxt_common import Backoff, build_exchange, next_ticker, ticker_quote
 from gateways.ccxt_track import SymbolTrack
 
 __all__ = ["CcxtMarketDataGateway"]
@@ -55,7 +55,7 @@ _RETRYABLE: Final = (ccxt_async.NetworkError, ccxt_async.ExchangeNotAvailable, T
                      ConnectionError)
 
 
-class CcxtMarketDataGateway:
+class CcxtMarketDataGateway(CcxtBars):
     """:class:`~engine.gateway.MarketDataGateway` over ccxt; see the module docstring."""
 
     def __init__(self, exchange: ExchangeConfig, marketdata: MarketDataConfig, clock: Clock,
@@ -94,8 +94,9 @@ class CcxtMarketDataGateway:
 
     def resume_from(self, symbol: Symbol, *, bar_ts_ns: int | None = None,
                     trade_id: int | None = None) -> None:
-        """Continue after what the store already holds: backfill bars after ``bar_ts_ns``
-        and trades after ``trade_id`` on the first connection."""
+        """Continue after what the engine already holds: backfill bars after ``bar_ts_ns``
+        (and, with no ``trade_id``, trades from that bar's end) and trades after
+        ``trade_id`` on the first connection."""
         track = self._track.setdefault(symbol, SymbolTrack())
         if bar_ts_ns is not None:
             track.last_bar_ms = bar_ts_ns // _NS_PER_MS
@@ -266,8 +267,11 @@ class CcxtMarketDataGateway:
                                           self._clock.now_ns(), f"{exc!r}: {raw!r}"[:200]))
             return False
         if not backfill and track.fresh:
-            # First trade seen: fill its minute from its start, so its bar is complete.
+            # First trade seen: fill its minute from its start, so its bar is complete, or
+            # from the end of the bar resumed from (a warm start's history), so none is lost.
             track.last_trade_ms = ts_ms - ts_ms % 60_000
+            if track.last_bar_ms is not None:
+                track.last_trade_ms = min(track.last_trade_ms, track.last_bar_ms + self._tf_ms)
             await self._backfill_trades(sink, symbol, before_ms=ts_ms)
         if self._contiguous_ids:
             num = int(tid)
@@ -320,63 +324,6 @@ class CcxtMarketDataGateway:
 
     async def _rest(self, call: Any) -> Any:
         return await asyncio.wait_for(call, self._config.timeout_s)
-
-    # -- bars -----------------------------------------------------------------------------
-
-    async def _resync_bars(self, sink: MarketDataSink, symbol: Symbol) -> None:
-        if self._track[symbol].newest_open_ms or not self._ws:
-            await self._sync_bars(sink, symbol, poll=True)
-
-    async def _bars_step(self, sink: MarketDataSink, symbol: Symbol) -> None:
-        track = self._track[symbol]
-        if not self._ws:
-            await asyncio.sleep(self._config.poll_interval_s)
-            await self._sync_bars(sink, symbol, poll=True)
-            return
-        try:
-            candles = await self._watch(self._ex.watch_ohlcv(symbol, self._tf))
-        except TimeoutError:
-            if await self._sync_bars(sink, symbol, poll=True):
-                self._drop_sockets(symbol)
-            return
-        newest = max((int(c[0]) for c in candles), default=0)
-        if newest > track.newest_open_ms:
-            first = not track.newest_open_ms
-            track.newest_open_ms = newest
-            if first and track.last_bar_ms is None:
-                track.last_bar_ms = newest - self._tf_ms  # start with the first live bar
-            await self._sync_bars(sink, symbol)
-
-    async def _sync_bars(self, sink: MarketDataSink, symbol: Symbol, *,
-                         poll: bool = False) -> int:
-        """Deliver the closed bars after the last delivered one, from REST."""
-        track = self._track[symbol]
-        delivered = 0
-        limit = self._config.backfill_limit
-        while True:
-            since = track.last_bar_ms + self._tf_ms if track.last_bar_ms is not None else None
-            rows = await self._rest(self._ex.fetch_ohlcv(symbol, self._tf, since, limit))
-            rows = sorted(rows, key=lambda r: r[0])
-            if poll and rows:  # the newest REST row may still be open
-                track.newest_open_ms = max(track.newest_open_ms, int(rows[-1][0]))
-            if track.last_bar_ms is None:
-                if not rows:
-                    return delivered
-                track.last_bar_ms = int(rows[-1][0]) - self._tf_ms
-                continue
-            for row in rows:
-                ts = int(row[0])
-                if ts <= track.last_bar_ms or ts >= track.newest_open_ms:
-                    continue
-                await sink.put(ohlcv_bar(self._venue, symbol, self._tf, row))
-                track.last_bar_ms = ts
-                delivered += 1
-                self.counters["bars"] += 1
-            if len(rows) < limit:
-                break
-        if delivered and not poll:
-            self.counters["backfilled_bars"] += max(0, delivered - 1)
-        return delivered
 
     # -- quotes ---------------------------------------------------------------------------
 

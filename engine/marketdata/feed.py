@@ -72,16 +72,10 @@ class MarketDataFeed:
 
     name = "marketdata"
 
-    def __init__(
-        self,
-        bus: MessageBus,
-        clock: Clock,
-        config: MarketDataConfig,
-        *,
-        gateway: MarketDataGateway | None = None,
-        persist: Callable[[Bar], object] | None = None,
-        connect_timeout_s: float = 30.0,
-    ) -> None:
+    def __init__(self, bus: MessageBus, clock: Clock, config: MarketDataConfig, *,
+                 gateway: MarketDataGateway | None = None,
+                 persist: Callable[[Bar], object] | None = None,
+                 connect_timeout_s: float = 30.0) -> None:
         self._bus = bus
         self._clock = clock
         self._config = config
@@ -96,11 +90,8 @@ class MarketDataFeed:
         self._lengths: dict[str, int] = {}
         self.inbox = Inbox(config.queue_size)
         self.states: dict[Symbol, SymbolState] = {}
-        self.bad = BadDataTracker(
-            bus.publish,
-            flood_threshold=config.bad_flood_threshold,
-            flood_window_ns=int(config.bad_flood_window_s * 1e9),
-        )
+        self.bad = BadDataTracker(bus.publish, flood_threshold=config.bad_flood_threshold,
+                                  flood_window_ns=int(config.bad_flood_window_s * 1e9))
         self.counts: dict[str, int] = {"trade": 0, "bar": 0, "quote": 0}
         self.bars_emitted: dict[str, int] = {}
         self.duplicate_bars = 0
@@ -110,9 +101,8 @@ class MarketDataFeed:
         self._closed = False
         self._handlers: dict[type, Callable[[Any], None]] = {
             TradeTick: self.on_trade, TradeBatch: self.on_trades, Bar: self.on_bar,
-            Quote: self.on_quote, FeedInterrupted: self._on_link,
-            FeedRestored: self._on_link, RecordRejected: self._on_rejected,
-        }
+            Quote: self.on_quote, FeedInterrupted: self._on_link, FeedRestored: self._on_link,
+            RecordRejected: self._on_rejected}
         now = clock.now_ns()
         for symbol in config.symbols:
             self._state(Venue(""), Symbol(symbol), now)
@@ -301,6 +291,19 @@ class MarketDataFeed:
             self._close_idle(now_ns)
         self.check_stale(now_ns)
 
+    def warm(self, bars: list[Bar]) -> list[Bar]:
+        """History before the stream (warm start): checked, recorded as if streamed (rings,
+        higher timeframes), never published or persisted. Returns them and the bars closed."""
+        out: list[Bar] = []
+        now = self._clock.now_ns()
+        for bar in bars:
+            reason = check_bar(bar, now + self._future_ns)
+            if not reason:
+                self._of(bar.venue, bar.symbol, now).accept_closed(bar, out.append)
+            else:
+                self.bad.reject(bar.symbol, reason, now, bar)
+        return out
+
     def replay_lane(self, timeframe: str) -> ReplayLane:
         """A lane for recorded closed bars of ``timeframe`` (backtests): :meth:`on_bar`'s
         result at a fraction of the cost. Persisting, bars take the feed's own emit."""
@@ -370,16 +373,14 @@ class MarketDataFeed:
                         Reason.MALFORMED), self._clock.now_ns(), event.detail)
 
     def _states_of(self, symbols: tuple[Symbol, ...]) -> list[SymbolState]:
-        if not symbols:
-            return list(self.states.values())
         now = self._clock.now_ns()
-        return [self.states.get(s) or self._state(Venue(""), s, now) for s in symbols]
+        return [self.states.get(s) or self._state(Venue(""), s, now)
+                for s in symbols] if symbols else list(self.states.values())
 
     # -- reporting ------------------------------------------------------------------------
 
     def check_stale(self, now_ns: int) -> list[str]:
-        """Mark symbols silent for ``stale_after_bars`` bar intervals (alert once); return
-        the stale ones."""
+        """Mark symbols silent for ``stale_after_bars`` bar intervals (alert once)."""
         return _report.check_stale(self, now_ns)
 
     def health(self) -> FeedHealth:

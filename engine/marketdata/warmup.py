@@ -1,0 +1,163 @@
+"""Warm start: the bars before the live stream, so that strategies start with their
+indicators ready instead of waiting out each lookback after every restart.
+
+At start, once the strategies have asked for their indicators and before the first live
+record, each of their symbols' 1m history is loaded, oldest first:
+
+1. from ``price_data``: what this engine recorded before (its database is always there;
+   a private cluster when none is configured),
+2. then, after the last of those bars, from the exchange by REST (the gateway's
+   ``history``), up to the candle still open.
+
+The span is ``[marketdata] warmup_periods`` times the longest period asked on each
+timeframe, in 1m bars, capped at ``warmup_max_bars``. The bars go through the feed as if
+streamed (rings, last closed bar, the higher timeframes they complete) and through the
+indicator hub; nothing reaches the strategies, the paper gateway, the portfolio or
+price_data. When the history reaches the present, the gateway resumes its bar stream right
+after the last history bar, so no bar is lost or seen twice; an older end is a gap the
+indicators stream across (a gateway's backfill would replay it to the strategies as live).
+
+A source that fails (timeout, exchange error, database down) is logged and alerted, and
+the engine starts with what the others gave: a cold indicator is a worse start, not a
+reason to stay down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import asyncpg
+
+from engine.marketdata.state import BASE_TIMEFRAME
+from engine.marketdata.timeframes import timeframe_ns
+from engine.model import Bar
+from engine.store.price_reader import PriceDataEmpty, PriceSeries, read_bars
+
+__all__ = ["GatewayHistory", "HistorySource", "PriceDataHistory", "WarmupReport",
+           "plan_spans", "warm_start"]
+
+_log = logging.getLogger(__name__)
+BASE_NS: Final = timeframe_ns(BASE_TIMEFRAME)
+RESUME_WITHIN_BARS: Final = 5
+"""History ending at most this many 1m bars before the present is resumed from exactly."""
+
+
+class HistorySource(Protocol):
+    """Where 1m bars before the stream come from."""
+
+    @property
+    def name(self) -> str:
+        """What the log and /status call it."""
+        ...
+
+    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+        """Closed 1m bars of ``symbol`` opening at ``start_ns`` or later, in time order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PriceDataHistory:
+    """The 1m bars this engine recorded in ``price_data`` under ``venue``."""
+
+    pool: asyncpg.Pool
+    venue: str
+    timeout_s: float
+    name: str = "price_data"
+
+    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+        """See :class:`HistorySource`."""
+        async with self.pool.acquire(timeout=self.timeout_s) as conn:
+            try:
+                data = await read_bars(conn, PriceSeries(self.venue, symbol, BASE_TIMEFRAME),
+                                       start_ns=start_ns, timeout=self.timeout_s)
+            except PriceDataEmpty:
+                return []
+        info, cols = data.info, data.columns
+        rows = zip(*(cols[k].tolist() for k in ("ts", "open", "high", "low", "close", "volume",
+                                               "vwap", "num_trades")), strict=True)
+        return [Bar(info.venue, info.symbol, BASE_TIMEFRAME, *row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHistory:
+    """The exchange's 1m bars, through the market data gateway's ``history``."""
+
+    fetch: Callable[[str, int], Awaitable[list[Bar]]]
+    name: str = "exchange"
+
+    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+        """See :class:`HistorySource`."""
+        return [bar for bar in await self.fetch(symbol, start_ns)
+                if bar.timeframe == BASE_TIMEFRAME and bar.closed]
+
+
+@dataclass(slots=True)
+class WarmupReport:
+    """What a warm start loaded: 1m bars per symbol and source, and what failed."""
+
+    bars: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, for /status."""
+        return {"bars": self.bars, "failures": self.failures, "resumed": self.resumed}
+
+
+def plan_spans(longest: Mapping[str, int], symbols: Callable[[str], list[str]], *,
+               periods: int, max_bars: int) -> dict[str, int]:
+    """The 1m bars of history each symbol needs: ``periods`` times the longest period asked
+    on each of its timeframes (``longest``, by timeframe), capped at ``max_bars``."""
+    spans: dict[str, int] = {}
+    for timeframe, period in longest.items():
+        bars = min(max_bars, periods * period * (timeframe_ns(timeframe) // BASE_NS))
+        for symbol in symbols(timeframe):
+            spans[symbol] = max(spans.get(symbol, 0), bars)
+    return {symbol: bars for symbol, bars in spans.items() if bars > 0}
+
+
+async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
+                     spans: Mapping[str, int], *, now_ns: int, timeout_s: float,
+                     resume: Callable[[str, int], None] | None = None) -> WarmupReport:
+    """Load each symbol's ``spans`` 1m bars before ``now_ns`` from ``sources`` in turn (each
+    continues after the last bar of those before it; ``timeout_s`` per call), record them
+    in ``feed`` (:meth:`MarketDataFeed.warm`) and advance ``hub``
+    (:meth:`IndicatorHub.warm`) over them and the higher bars they closed. ``resume``
+    (symbol, last bar's open time) is called for histories that reach the present."""
+    report = WarmupReport()
+    history: list[Bar] = []
+    for symbol, span in spans.items():
+        start = (now_ns // BASE_NS - span) * BASE_NS
+        got: list[Bar] = []
+        for source in sources:
+            since = got[-1].ts_ns + BASE_NS if got else start
+            try:
+                bars = await asyncio.wait_for(source.history(symbol, since), timeout_s)
+            except Exception as exc:  # any source failing leaves a colder start, no more
+                why = "timed out" if isinstance(exc, TimeoutError) else f"{exc}"
+                report.failures.append(f"{source.name} {symbol}: {why}")
+                continue
+            fresh = _ascending([b for b in bars if since <= b.ts_ns < now_ns])
+            report.bars.setdefault(symbol, {})[source.name] = len(fresh)
+            got += fresh
+        history += got
+        if got and resume is not None and got[-1].ts_ns >= now_ns - RESUME_WITHIN_BARS * BASE_NS:
+            resume(symbol, got[-1].ts_ns)
+            report.resumed.append(symbol)
+    closed = feed.warm(history)
+    closed.sort(key=lambda bar: bar.ts_ns)  # stable: each symbol's own order stays
+    hub.warm(closed)
+    return report
+
+
+def _ascending(bars: list[Bar]) -> list[Bar]:
+    """``bars`` strictly increasing in open time (a source's repeats dropped)."""
+    out: list[Bar] = []
+    for bar in sorted(bars, key=lambda b: b.ts_ns):
+        if not out or bar.ts_ns > out[-1].ts_ns:
+            out.append(bar)
+    return out

@@ -1,0 +1,181 @@
+"""A warm start: history through the feed and the indicator hub leaves them exactly as
+streaming the same bars live would, delivers none of it, and is stitched from its sources
+in order (see ``engine.marketdata.warmup``). The real sources (price_data, the exchange)
+are tested against a real PostgreSQL and the local exchange server in
+``tests/gateways/test_warm_start_live.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.bus import MessageBus
+from engine.clock import SimClock
+from engine.config import MarketDataConfig
+from engine.ids import Symbol, Venue
+from engine.indicator_hub import Handle, IndicatorHub
+from engine.marketdata import MarketDataFeed
+from engine.marketdata.recorded import read_file
+from engine.marketdata.warmup import BASE_NS, plan_spans, warm_start
+from engine.model import Bar
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+BTC, XRP = Symbol("BTC/USD"), Symbol("XRP/ETH")
+V = Venue("v")
+T0 = 1_522_800_000_000_000_000  # 2018-04-04, a multiple of 15 minutes
+
+
+def _real_bars(n: int = 1500) -> list[Bar]:
+    """Real 1m bars of two symbols on one time axis (files' own OHLCV): BTC every minute,
+    XRP from minute 40 and missing every 7th (the hub carries it at its last close)."""
+    btc = read_file(DATA / "coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz").columns
+    xrp = read_file(DATA / "binance_xrpeth_1m_2019-10-11_2019-10-13.csv.gz").columns
+    keys = ("open", "high", "low", "close", "volume")
+    bars = []
+    for i in range(n):
+        ts = T0 + i * BASE_NS
+        bars.append(Bar(V, BTC, "1m", ts, *(float(btc[k][i]) for k in keys)))
+        if i >= 40 and i % 7:
+            bars.append(Bar(V, XRP, "1m", ts, *(float(xrp[k][i]) for k in keys)))
+    return bars
+
+
+class _Engine:
+    """A feed and an indicator hub wired as the live engine wires them, recording what
+    reaches the strategies: each bar with the indicators' values when it arrives."""
+
+    def __init__(self) -> None:
+        self.clock = SimClock(T0)
+        self.bus = MessageBus()
+        self.feed = MarketDataFeed(self.bus, self.clock, MarketDataConfig(
+            symbols=[BTC, XRP], timeframes=["1m", "5m", "15m"]))
+        self.delivered: list[tuple[str, str, int, tuple[float, ...]]] = []
+        self.hub = IndicatorHub(self._record)
+        self.handles: list[Handle] = [
+            self.hub.ema(BTC, "1m", 20), self.hub.rsi(XRP, "1m", 14),
+            self.hub.ema(BTC, "5m", 12), *self.hub.bbands(XRP, "15m", 20),
+            self.hub.zscore(XRP, "5m", 30)]
+        self.bus.subscribe(Bar, self.hub.on_bar)
+
+    def _record(self, bar: Bar) -> None:
+        values = tuple(h.value if h.ready else math.nan for h in self.handles)
+        self.delivered.append((bar.symbol, bar.timeframe, bar.ts_ns, values))
+
+    def stream(self, bars: list[Bar]) -> None:
+        for bar in bars:
+            self.clock.advance_to(max(self.clock.now_ns(), bar.ts_ns + BASE_NS))
+            self.feed.on_bar(bar)
+
+    def rings(self) -> dict[tuple[str, str], list[float]]:
+        return {(s, tf): ring.close().tolist() for s, st in self.feed.states.items()
+                for tf, ring in st.rings.items()}
+
+
+class _Listed:
+    """A history source over a list of bars (what a source returns is all that matters to
+    the stitching; the real ones are tested against real servers)."""
+
+    def __init__(self, name: str, bars: list[Bar], fail: bool = False) -> None:
+        self.name, self.bars, self.fail = name, bars, fail
+        self.asked: list[tuple[str, int]] = []
+
+    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+        self.asked.append((symbol, start_ns))
+        if self.fail:
+            raise ConnectionError("connection refused")
+        return [b for b in self.bars if b.symbol == symbol and b.ts_ns >= start_ns]
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a[:3] == b[:3] and all(x == y or (math.isnan(x) and math.isnan(y))
+                                  for x, y in zip(a[3], b[3], strict=True))
+
+
+@pytest.mark.parametrize("cut", [1, 333, 1000])
+def test_warming_on_history_equals_streaming_it(cut: int) -> None:
+    bars = _real_bars()
+    split = next(i for i, b in enumerate(bars) if b.ts_ns >= T0 + cut * BASE_NS)
+    streamed = _Engine()
+    streamed.stream(bars)
+    warmed = _Engine()
+    now = bars[split].ts_ns
+    warmed.clock.advance_to(now)
+    report = asyncio.run(warm_start(warmed.feed, warmed.hub, [_Listed("price_data", bars[:split])],
+                                    {BTC: cut, XRP: cut}, now_ns=now, timeout_s=5.0))
+    assert report.bars[BTC] == {"price_data": cut} and report.failures == []
+    assert warmed.delivered == []  # history reaches no strategy
+    warmed.stream(bars[split:])
+
+    live = {d[:3] for d in warmed.delivered}
+    assert all(ts >= bars[split].ts_ns for _, tf, ts, _ in warmed.delivered if tf == "1m")
+    expected = [d for d in streamed.delivered if d[:3] in live]
+    assert len(expected) == len(warmed.delivered) > 0
+    assert all(_same(a, b) for a, b in zip(expected, warmed.delivered, strict=True))
+    assert warmed.rings() == streamed.rings()
+    # the 15m bands are ready from the first live bar when the history covers them
+    if cut >= 15 * 21:
+        assert not math.isnan(warmed.delivered[0][3][3])
+
+
+def test_history_bars_are_checked_and_a_live_repeat_is_a_duplicate() -> None:
+    engine = _Engine()
+    good = [Bar(V, BTC, "1m", T0 + i * BASE_NS, 10.0, 11.0, 9.0, 10.5, 1.0) for i in range(3)]
+    broken = Bar(V, BTC, "1m", T0 + 3 * BASE_NS, 10.0, 9.0, 11.0, 10.5, 1.0)  # high < low
+    engine.clock.advance_to(T0 + 10 * BASE_NS)
+    closed = engine.feed.warm([*good, broken])
+    assert [b.ts_ns for b in closed] == [b.ts_ns for b in good]
+    assert engine.feed.bad.total == 1
+    published: list[Bar] = []
+    engine.bus.subscribe(Bar, published.append)
+    engine.feed.on_bar(good[-1])  # the stream repeats the last history bar
+    assert engine.feed.duplicate_bars == 1 and published == []
+
+
+def test_spans_cover_the_longest_period_of_each_timeframe_in_1m_bars() -> None:
+    longest = {"1m": 20, "1h": 50, "5m": 7}
+    symbols = {"1m": ["A", "B"], "1h": ["B"], "5m": ["C"]}
+    assert plan_spans(longest, symbols.__getitem__, periods=3, max_bars=100_000) == {
+        "A": 60, "B": 9000, "C": 105}
+    assert plan_spans(longest, symbols.__getitem__, periods=3, max_bars=5000) == {
+        "A": 60, "B": 5000, "C": 105}
+    assert plan_spans(longest, symbols.__getitem__, periods=0, max_bars=5000) == {}
+
+
+def test_sources_are_stitched_in_order_and_a_failing_one_is_reported() -> None:
+    bars = [b for b in _real_bars(600) if b.symbol == BTC]
+    now = bars[-1].ts_ns + BASE_NS  # the bar at now - 1m has closed
+    recorded = _Listed("price_data", bars[:400])
+    exchange = _Listed("exchange", bars[350:])
+    broken = _Listed("other", [], fail=True)
+    engine = _Engine()
+    engine.clock.advance_to(now)
+    resumed: list[tuple[str, int]] = []
+    report = asyncio.run(warm_start(
+        engine.feed, engine.hub, [recorded, broken, exchange], {BTC: 500}, now_ns=now,
+        timeout_s=5.0, resume=lambda s, ts: resumed.append((s, ts))))
+    assert recorded.asked == [(BTC, now - 500 * BASE_NS)]
+    assert exchange.asked == [(BTC, bars[399].ts_ns + BASE_NS)]  # after the last recorded
+    assert report.bars == {BTC: {"price_data": 300, "exchange": 200}}
+    assert report.failures == ["other BTC/USD: connection refused"]
+    assert resumed == [(BTC, bars[-1].ts_ns)] and report.resumed == [BTC]
+    ring = engine.feed.bars(BTC, "1m")
+    assert ring.ts().tolist() == [b.ts_ns for b in bars[100:]]
+    assert engine.handles[0].ready and engine.delivered == []
+
+
+def test_a_history_ending_long_before_now_is_not_resumed_from() -> None:
+    bars = [b for b in _real_bars(100) if b.symbol == BTC]
+    now = bars[-1].ts_ns + 60 * BASE_NS  # an hour after the last bar
+    engine = _Engine()
+    engine.clock.advance_to(now)
+    resumed: list[tuple[str, int]] = []
+    report = asyncio.run(warm_start(
+        engine.feed, engine.hub, [_Listed("price_data", bars)], {BTC: 200}, now_ns=now,
+        timeout_s=5.0, resume=lambda s, ts: resumed.append((s, ts))))
+    # a gateway backfilling the hour would hand it to the strategies as live bars
+    assert resumed == [] and report.resumed == []
+    assert report.bars == {BTC: {"price_data": 100}}
