@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from engine import logs
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
 __all__ = ["FeedService", "StrategiesService", "add_market_data", "prepare_strategy_data",
-           "register_builtin_commands", "reload_strategies", "warm_from_history"]
+           "register_builtin_commands", "reload_strategies", "warm_from_history",
+           "warn_short_sellers"]
 
 _log = logging.getLogger(__name__)
 
@@ -133,7 +134,20 @@ def reload_strategies(engine: Engine, tables: list[dict[str, Any]]) -> dict[str,
     host = engine.strategies
     outcome: dict[str, str] = host.reload_all(tables)
     prepare_strategy_data(engine, host)
+    warn_short_sellers(engine.config, host, [sid for sid, what in outcome.items()
+                                             if what in ("added", "reloaded", "replaced")])
     return outcome
+
+
+def warn_short_sellers(config: Any, host: Any, ids: Iterable[str]) -> None:
+    """Warn of each strategy of ``ids`` running that sells short while ``[risk]
+    allow_short`` is false: the risk engine will refuse its short orders."""
+    if config.risk.allow_short:
+        return
+    for sid in ids:
+        if host.sells_short(sid):
+            _log.warning("strategy %s sells short but [risk] allow_short is false: the risk "
+                         "engine will refuse its short orders", sid)
 
 
 class StrategiesService(Service):

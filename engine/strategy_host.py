@@ -244,6 +244,11 @@ class StrategyHost(StrategyReloads):
         return {sid: (slot.over_budget, slot.slowest_ns / 1e6, slot.budget_ns / 1e6)
                 for sid, slot in self._slots.items() if slot.over_budget}
 
+    def sells_short(self, strategy_id: str) -> bool:
+        """Whether the strategy runs (not halted nor disabled) and sells short."""
+        slot = self._slots.get(StrategyId(strategy_id))
+        return slot is not None and slot.halted is None and slot.loaded.strategy.sells_short()
+
     def symbols_missing(self, available: Iterable[str]) -> dict[str, list[str]]:
         """Per running strategy, the symbols it trades that are not ``available`` (which
         it would wait for forever); strategies missing none are left out."""

@@ -22,7 +22,7 @@ from engine.model import Bar, Order
 from engine.plugins import check_symbols, instantiate
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
-from engine.services import reload_strategies
+from engine.services import reload_strategies, warn_short_sellers
 from engine.strategy_actions import StackActions
 from engine.strategy_host import DISABLED, StrategyHost
 
@@ -109,11 +109,8 @@ def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *
                         enforce_budget=enforce_budget)
     hub.deliver_to(host.on_bar)
     for index, table in enumerate(config.strategies):
-        loaded = instantiate(index, table)
-        host.add(loaded)
-        if loaded.enabled and loaded.strategy.sells_short() and not config.risk.allow_short:
-            _log.warning("strategy %s sells short but [risk] allow_short is false: the risk "
-                         "engine will refuse its short orders", table.get("name"))
+        host.add(instantiate(index, table))
+    warn_short_sellers(config, host, host.ids())
     md = config.marketdata
     if md.source == "ccxt":  # a strategy on a symbol not streamed would wait forever
         check_symbols(config.strategies, host.symbols_missing(md.symbols),

@@ -280,3 +280,28 @@ symbol = "BTC/USD"
                               "risk engine will refuse its short orders"]
     assert len(build("false", "allow_short = true")) == 2  # ema_cross asked to short too
     assert build("true", "allow_short = true") == []
+
+
+def test_a_reload_that_makes_a_strategy_sell_short_is_warned_of(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        keep_builtin_strategies: None) -> None:
+    """As at start: a strategy reloaded or added with shorting on, while [risk] does not
+    allow it, would have every short order refused without a word."""
+    from engine.runner import load_factory
+    from engine.services import reload_strategies
+
+    path = tmp_path / "paper.toml"
+    path.write_text('[[strategies]]\nname = "ema"\nclass = "ema_cross"\nsymbol = "BTC/USD"\n')
+    engine = build_app(load_config(path, env={"TRADEENGINE_ENGINE__STATE_DIR": str(tmp_path)}),
+                       execution=load_factory("execution"))
+    engine.strategies.start()
+    caplog.clear()
+    outcome = reload_strategies(engine, [
+        {"name": "ema", "class": "ema_cross", "symbol": "BTC/USD", "allow_short": True},
+        {"name": "pair", "class": "pairs", "symbols": ["BTC/USD", "ETH/USD"]},
+        {"name": "off", "class": "pairs", "symbols": ["BTC/USD", "ETH/USD"],
+         "enabled": False}])
+    assert outcome == {"ema": "reloaded", "pair": "added", "off": "added"}
+    warned = sorted(r.getMessage().split()[1] for r in caplog.records
+                    if "sells short" in r.getMessage())
+    assert warned == ["ema", "pair"]  # a disabled one does not trade at all
