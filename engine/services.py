@@ -56,11 +56,11 @@ async def warm_from_history(engine: Engine, gateway: Any) -> dict[str, Any] | No
     if not spans:
         return None
     sources: list[warmup.HistorySource] = []
+    if hasattr(gateway, "history"):  # optional in the MarketDataGateway protocol
+        sources.append(warmup.GatewayHistory(gateway.history))
     if engine.database.pool is not None:
         sources.append(warmup.PriceDataHistory(engine.database.pool, str(gateway.venue),
                                                md.warmup_timeout_s))
-    if hasattr(gateway, "history"):  # optional in the MarketDataGateway protocol
-        sources.append(warmup.GatewayHistory(gateway.history))
     resume_from = getattr(gateway, "resume_from", None)
     report = await warmup.warm_start(
         engine.marketdata, hub, sources, spans, now_ns=await _venue_now_ns(engine, gateway),

@@ -2,18 +2,20 @@
 indicators ready instead of waiting out each lookback after every restart.
 
 At start, once the strategies have asked for their indicators and before the first live
-record, each of their symbols' 1m history is loaded, oldest first:
+record, each of their symbols' 1m history is loaded from its sources in order, each filling
+what those before it left (the bars before the first they gave, or all when they gave none):
 
-1. from ``price_data``: what this engine recorded before (its database is always there;
-   a private cluster when none is configured),
-2. then, after the last of those bars, from the exchange by REST (the gateway's
-   ``history``), up to the candle still open.
+1. the exchange by REST (the gateway's ``history``), up to the candle still open: the
+   source of truth, complete (flat bars of minutes without trades included);
+2. ``price_data``: what this engine recorded before (its database is always there; a
+   private cluster when none is configured), for what the exchange no longer serves (many
+   keep a few hundred or thousand candles) or when it does not answer.
 
 The span is ``[marketdata] warmup_periods`` times the longest period asked on each
 timeframe, in 1m bars, capped at ``warmup_max_bars``. The bars go through the feed as if
 streamed (rings, last closed bar, the higher timeframes they complete) and through the
 indicator hub; nothing reaches the strategies, the paper gateway, the portfolio or
-price_data. When the history reaches the present, the gateway resumes its bar stream right
+price_data. When the history reaches the present, the gateway resumes its stream right
 after the last history bar, so no bar is lost or seen twice; an older end is a gap the
 indicators stream across (a gateway's backfill would replay it to the strategies as live).
 
@@ -54,8 +56,9 @@ class HistorySource(Protocol):
         """What the log and /status call it."""
         ...
 
-    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
-        """Closed 1m bars of ``symbol`` opening at ``start_ns`` or later, in time order."""
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
+        """Closed 1m bars of ``symbol`` opening in [``start_ns``, ``end_ns``), in time
+        order."""
         ...
 
 
@@ -68,12 +71,13 @@ class PriceDataHistory:
     timeout_s: float
     name: str = "price_data"
 
-    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         """See :class:`HistorySource`."""
         async with self.pool.acquire(timeout=self.timeout_s) as conn:
             try:
                 data = await read_bars(conn, PriceSeries(self.venue, symbol, BASE_TIMEFRAME),
-                                       start_ns=start_ns, timeout=self.timeout_s)
+                                       start_ns=start_ns, end_ns=end_ns,
+                                       timeout=self.timeout_s)
             except PriceDataEmpty:
                 return []
         info, cols = data.info, data.columns
@@ -84,15 +88,16 @@ class PriceDataHistory:
 
 @dataclass(frozen=True, slots=True)
 class GatewayHistory:
-    """The exchange's 1m bars, through the market data gateway's ``history``."""
+    """The exchange's 1m bars, through the market data gateway's ``history`` (which reads
+    from ``start_ns`` to the present)."""
 
     fetch: Callable[[str, int], Awaitable[list[Bar]]]
     name: str = "exchange"
 
-    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         """See :class:`HistorySource`."""
         return [bar for bar in await self.fetch(symbol, start_ns)
-                if bar.timeframe == BASE_TIMEFRAME and bar.closed]
+                if bar.ts_ns < end_ns and bar.timeframe == BASE_TIMEFRAME and bar.closed]
 
 
 @dataclass(slots=True)
@@ -123,27 +128,30 @@ def plan_spans(longest: Mapping[str, int], symbols: Callable[[str], list[str]], 
 async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
                      spans: Mapping[str, int], *, now_ns: int, timeout_s: float,
                      resume: Callable[[str, int], None] | None = None) -> WarmupReport:
-    """Load each symbol's ``spans`` 1m bars before ``now_ns`` from ``sources`` in turn (each
-    continues after the last bar of those before it; ``timeout_s`` per call), record them
-    in ``feed`` (:meth:`MarketDataFeed.warm`) and advance ``hub``
-    (:meth:`IndicatorHub.warm`) over them and the higher bars they closed. ``resume``
-    (symbol, last bar's open time) is called for histories that reach the present."""
+    """Load each symbol's ``spans`` 1m bars before ``now_ns`` from ``sources`` in order,
+    each asked only for what those before it left (the bars before the first they gave;
+    ``timeout_s`` per call), record them in ``feed`` (:meth:`MarketDataFeed.warm`) and
+    advance ``hub`` (:meth:`IndicatorHub.warm`) over them and the higher bars they closed.
+    ``resume`` (symbol, last bar's open time) is called for histories that reach the
+    present."""
     report = WarmupReport()
     history: list[Bar] = []
     for symbol, span in spans.items():
         start = (now_ns // BASE_NS - span) * BASE_NS
         got: list[Bar] = []
         for source in sources:
-            since = got[-1].ts_ns + BASE_NS if got else start
+            end = got[0].ts_ns if got else now_ns
+            if end <= start:
+                break
             try:
-                bars = await asyncio.wait_for(source.history(symbol, since), timeout_s)
+                bars = await asyncio.wait_for(source.history(symbol, start, end), timeout_s)
             except Exception as exc:  # any source failing leaves a colder start, no more
                 why = "timed out" if isinstance(exc, TimeoutError) else f"{exc}"
                 report.failures.append(f"{source.name} {symbol}: {why}")
                 continue
-            fresh = _ascending([b for b in bars if since <= b.ts_ns < now_ns])
+            fresh = _ascending([b for b in bars if start <= b.ts_ns < end])
             report.bars.setdefault(symbol, {})[source.name] = len(fresh)
-            got += fresh
+            got = fresh + got
         history += got
         if got and resume is not None and got[-1].ts_ns >= now_ns - RESUME_WITHIN_BARS * BASE_NS:
             resume(symbol, got[-1].ts_ns)

@@ -21,7 +21,7 @@ DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 async def _serve(args: argparse.Namespace) -> None:
     server = ExchangeServer(Path(args.data), speed=args.speed,
                             start_ns=args.start_ms * 1_000_000 if args.start_ms else None,
-                            history_s=args.history_s)
+                            history_s=args.history_s, kline_history=args.kline_history)
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=1.0)
@@ -48,6 +48,9 @@ def main() -> None:
                         help="data time to start at (epoch ms); default: first data + history")
     parser.add_argument("--history-s", type=float, default=3600.0,
                         help="data seconds before the start that REST serves as history")
+    parser.add_argument("--kline-history", type=int, default=0,
+                        help="closed candles REST serves before now, as venues that keep only "
+                             "the latest do (default 0: all, as Binance)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):

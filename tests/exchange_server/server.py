@@ -39,7 +39,7 @@ class ExchangeServer:
     """Serves recorded data as live; see the package docstring."""
 
     def __init__(self, data_dir: Path, *, speed: float = 60.0, start_ns: int | None = None,
-                 history_s: float = 3600.0) -> None:
+                 history_s: float = 3600.0, kline_history: int = 0) -> None:
         self.symbols: dict[str, SymbolData] = load_directory(data_dir)
         if not self.symbols:
             raise SystemExit(f"no binance_*.csv.gz files in {data_dir}")
@@ -48,6 +48,7 @@ class ExchangeServer:
         self.clock = ServerClock(start, speed)
         for sd in self.symbols.values():
             sd.skip_to(start)
+        self.kline_history = kline_history  # candles REST serves before now (0: all)
         self.connections: set[Connection] = set()
         self.stall_until = 0.0
         self._emitting = False
@@ -125,6 +126,8 @@ class ExchangeServer:
         # Only bars that have closed by the server's clock.
         hi = bisect.bisect_right(sd.bar_ts, min(end, now - MIN_NS))
         lo = bisect.bisect_left(sd.bar_ts, start) if start is not None else max(0, hi - limit)
+        if self.kline_history:  # a venue that keeps only the latest candles
+            lo = max(lo, bisect.bisect_right(sd.bar_ts, now - MIN_NS) - self.kline_history)
         rows = [sd.kline_rest(i) for i in range(lo, min(hi, lo + limit))]
         if len(rows) < limit and end >= now:
             rows.extend(self._open_kline(sd, now))

@@ -81,13 +81,13 @@ class _Listed:
 
     def __init__(self, name: str, bars: list[Bar], fail: bool = False) -> None:
         self.name, self.bars, self.fail = name, bars, fail
-        self.asked: list[tuple[str, int]] = []
+        self.asked: list[tuple[str, int, int]] = []
 
-    async def history(self, symbol: str, start_ns: int) -> list[Bar]:
-        self.asked.append((symbol, start_ns))
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
+        self.asked.append((symbol, start_ns, end_ns))
         if self.fail:
             raise ConnectionError("connection refused")
-        return [b for b in self.bars if b.symbol == symbol and b.ts_ns >= start_ns]
+        return [b for b in self.bars if b.symbol == symbol and start_ns <= b.ts_ns < end_ns]
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
@@ -145,26 +145,40 @@ def test_spans_cover_the_longest_period_of_each_timeframe_in_1m_bars() -> None:
     assert plan_spans(longest, symbols.__getitem__, periods=0, max_bars=5000) == {}
 
 
-def test_sources_are_stitched_in_order_and_a_failing_one_is_reported() -> None:
+def test_each_source_fills_what_those_before_it_left() -> None:
+    """The exchange first (it keeps only its latest 250 candles here), then price_data for
+    the older part; a failing source in between is reported and skipped."""
     bars = [b for b in _real_bars(600) if b.symbol == BTC]
     now = bars[-1].ts_ns + BASE_NS  # the bar at now - 1m has closed
-    recorded = _Listed("price_data", bars[:400])
     exchange = _Listed("exchange", bars[350:])
     broken = _Listed("other", [], fail=True)
+    recorded = _Listed("price_data", bars[:400])
     engine = _Engine()
     engine.clock.advance_to(now)
     resumed: list[tuple[str, int]] = []
     report = asyncio.run(warm_start(
-        engine.feed, engine.hub, [recorded, broken, exchange], {BTC: 500}, now_ns=now,
+        engine.feed, engine.hub, [exchange, broken, recorded], {BTC: 500}, now_ns=now,
         timeout_s=5.0, resume=lambda s, ts: resumed.append((s, ts))))
-    assert recorded.asked == [(BTC, now - 500 * BASE_NS)]
-    assert exchange.asked == [(BTC, bars[399].ts_ns + BASE_NS)]  # after the last recorded
-    assert report.bars == {BTC: {"price_data": 300, "exchange": 200}}
+    start = now - 500 * BASE_NS
+    assert exchange.asked == [(BTC, start, now)]
+    assert recorded.asked == [(BTC, start, bars[350].ts_ns)]  # before the exchange's first
+    assert report.bars == {BTC: {"exchange": 250, "price_data": 250}}
     assert report.failures == ["other BTC/USD: connection refused"]
     assert resumed == [(BTC, bars[-1].ts_ns)] and report.resumed == [BTC]
     ring = engine.feed.bars(BTC, "1m")
     assert ring.ts().tolist() == [b.ts_ns for b in bars[100:]]
     assert engine.handles[0].ready and engine.delivered == []
+
+
+def test_a_source_that_covers_the_span_leaves_nothing_to_ask() -> None:
+    bars = [b for b in _real_bars(300) if b.symbol == BTC]
+    now = bars[-1].ts_ns + BASE_NS
+    exchange, recorded = _Listed("exchange", bars), _Listed("price_data", bars)
+    engine = _Engine()
+    engine.clock.advance_to(now)
+    report = asyncio.run(warm_start(engine.feed, engine.hub, [exchange, recorded], {BTC: 200},
+                                    now_ns=now, timeout_s=5.0))
+    assert report.bars == {BTC: {"exchange": 200}} and recorded.asked == []
 
 
 def test_a_history_ending_long_before_now_is_not_resumed_from() -> None:
