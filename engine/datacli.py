@@ -138,6 +138,7 @@ async def _import(args: argparse.Namespace, bars: list[Bar]) -> int:
     try:
         writer = database.writer
         runner = asyncio.create_task(writer.run())
+        await asyncio.wait_for(writer.wait_started(), 30)
         await import_bars(writer, bars)
         await writer.close(timeout=max(30.0, config.database.command_timeout_s))
         await runner

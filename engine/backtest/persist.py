@@ -47,9 +47,7 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[s
         writer.submit(record)
         task = asyncio.create_task(writer.run())
         try:
-            async with asyncio.timeout(30):  # the writer connects before bars flow
-                while writer.status().state != "ok":  # noqa: ASYNC110 - the writer has no event
-                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(writer.wait_started(), 30)  # before bars flow
             for _ in steps:
                 await asyncio.sleep(0)  # let the writer flush between chunks
             writer.submit(BacktestRecord(**{**_fields(record), "status": "finished",

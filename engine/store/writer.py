@@ -108,6 +108,7 @@ class StoreWriter:
         self._depth = 0
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._started = asyncio.Event()
         self._running = False
         self._closing = False
         self._closed = False
@@ -183,6 +184,7 @@ class StoreWriter:
         self._stopped.clear()
         try:
             await self._backlog.open()
+            self._started.set()
             while True:
                 if not self._has_work():
                     if self._closing:
@@ -201,6 +203,12 @@ class StoreWriter:
             self._running = False
             await self._link.release(broken=False)
             self._stopped.set()
+
+    async def wait_started(self) -> None:
+        """Until :meth:`run` has opened the journal. A short-lived writer (an import, a
+        backtest) waits for this before submitting: closed before then, it would journal
+        everything, for the next start to find as if left by a crash."""
+        await self._started.wait()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop intake, flush (or journal) what is queued, and stop :meth:`run`."""

@@ -80,6 +80,25 @@ def test_import_into_price_data(tmp_path: Path, make_database: Callable[[], str]
     assert int(row["first"].timestamp()) == 1570752000
 
 
+def test_a_small_import_goes_straight_to_the_database(
+        tmp_path: Path, make_database: Callable[[], str], caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Fewer bars than one yield of the import: the writer was closed before it had
+    started, journaled every row and, on opening, reported them as left by a previous run."""
+    import gzip
+
+    small = tmp_path / XRP_1M.name
+    with gzip.open(XRP_1M, "rt") as src, gzip.open(small, "wt") as out:
+        out.writelines(line for _, line in zip(range(301), src, strict=False))
+    config = tmp_path / "c.toml"
+    config.write_text(f'[engine]\nstate_dir = "{tmp_path / "state"}"\n'
+                      f'[database]\ndsn = "{make_database()}"\n')
+    assert _run("data", "import", str(small), "--config", str(config)) == 0
+    assert "imported 300 bars into price_data (rows written: 300, journaled: 0" in \
+        capsys.readouterr().out
+    assert not [r for r in caplog.records if "journal" in r.getMessage()]
+
+
 @pytest.mark.parametrize("tf", ["5m", "1h"])
 def test_import_trades_aggregated(tmp_path: Path, make_database: Callable[[], str],
                                   tf: str) -> None:
