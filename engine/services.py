@@ -88,7 +88,7 @@ async def _venue_now_ns(engine: Engine, gateway: Any) -> int:
         return ours
     try:
         theirs = await asyncio.wait_for(gateway.exchange_now_ns(),
-                                        engine.config.marketdata.warmup_timeout_s)
+                                        min(10.0, engine.config.marketdata.warmup_timeout_s))
     except Exception as exc:  # the clock only refines the span; ours will do
         _log.warning("warm start: the exchange's clock could not be read (%s); using ours", exc)
         return ours

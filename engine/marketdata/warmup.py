@@ -129,13 +129,16 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
                      spans: Mapping[str, int], *, now_ns: int, timeout_s: float,
                      resume: Callable[[str, int], None] | None = None) -> WarmupReport:
     """Load each symbol's ``spans`` 1m bars before ``now_ns`` from ``sources`` in order,
-    each asked only for what those before it left (the bars before the first they gave;
-    ``timeout_s`` per call), record them in ``feed`` (:meth:`MarketDataFeed.warm`) and
-    advance ``hub`` (:meth:`IndicatorHub.warm`) over them and the higher bars they closed.
-    ``resume`` (symbol, last bar's open time) is called for histories that reach the
-    present."""
+    each asked only for what those before it left (the bars before the first they gave),
+    record them in ``feed`` (:meth:`MarketDataFeed.warm`) and advance ``hub``
+    (:meth:`IndicatorHub.warm`) over them and the higher bars they closed. ``timeout_s``
+    bounds all the reads together (a service manager's start timeout is waiting): what is
+    not read by then is reported as timed out. ``resume`` (symbol, last bar's open time) is
+    called for histories that reach the present."""
     report = WarmupReport()
     history: list[Bar] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
     for symbol, span in spans.items():
         start = (now_ns // BASE_NS - span) * BASE_NS
         got: list[Bar] = []
@@ -144,7 +147,8 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
             if end <= start:
                 break
             try:
-                bars = await asyncio.wait_for(source.history(symbol, start, end), timeout_s)
+                bars = await asyncio.wait_for(source.history(symbol, start, end),
+                                              max(0.0, deadline - loop.time()))
             except Exception as exc:  # any source failing leaves a colder start, no more
                 why = "timed out" if isinstance(exc, TimeoutError) else f"{exc}"
                 report.failures.append(f"{source.name} {symbol}: {why}")

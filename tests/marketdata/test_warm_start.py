@@ -193,3 +193,33 @@ def test_a_history_ending_long_before_now_is_not_resumed_from() -> None:
     # a gateway backfilling the hour would hand it to the strategies as live bars
     assert resumed == [] and report.resumed == []
     assert report.bars == {BTC: {"price_data": 100}}
+
+
+class _Hanging:
+    name = "exchange"
+
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
+        await asyncio.sleep(30)
+        return []
+
+
+def test_the_timeout_bounds_all_reads_together() -> None:
+    """A service manager waits for the start: a source that hangs costs the budget once,
+    not once per symbol and source, and the engine starts with what it has."""
+    bars = [b for b in _real_bars(100) if b.symbol == BTC]
+    now = bars[-1].ts_ns + BASE_NS
+    engine = _Engine()
+    engine.clock.advance_to(now)
+
+    async def run() -> tuple[Any, float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        report = await warm_start(engine.feed, engine.hub,
+                                  [_Hanging(), _Listed("price_data", bars)],
+                                  {BTC: 50, XRP: 50}, now_ns=now, timeout_s=0.3)
+        return report, loop.time() - started
+
+    report, took = asyncio.run(run())
+    assert took < 2.0
+    assert report.failures == ["exchange BTC/USD: timed out", "price_data BTC/USD: timed out",
+                               "exchange XRP/ETH: timed out", "price_data XRP/ETH: timed out"]
