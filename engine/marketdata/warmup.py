@@ -44,6 +44,8 @@ __all__ = ["GatewayHistory", "HistorySource", "PriceDataHistory", "WarmupReport"
 
 _log = logging.getLogger(__name__)
 BASE_NS: Final = timeframe_ns(BASE_TIMEFRAME)
+CHUNK_BARS: Final = 20_000
+"""Bars the indicator hub is given between two turns of the event loop (about 0.1 s)."""
 RESUME_WITHIN_BARS: Final = 5
 """History ending at most this many 1m bars before the present is resumed from exactly."""
 
@@ -136,7 +138,7 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
     not read by then is reported as timed out. ``resume`` (symbol, last bar's open time) is
     called for histories that reach the present."""
     report = WarmupReport()
-    history: list[Bar] = []
+    closed: list[Bar] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     for symbol, span in spans.items():
@@ -156,14 +158,29 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
             fresh = _ascending([b for b in bars if start <= b.ts_ns < end])
             report.bars.setdefault(symbol, {})[source.name] = len(fresh)
             got = fresh + got
-        history += got
+        closed += feed.warm(got)
+        await asyncio.sleep(0)  # the loop runs between symbols (health, signals)
         if got and resume is not None and got[-1].ts_ns >= now_ns - RESUME_WITHIN_BARS * BASE_NS:
             resume(symbol, got[-1].ts_ns)
             report.resumed.append(symbol)
-    closed = feed.warm(history)
     closed.sort(key=lambda bar: bar.ts_ns)  # stable: each symbol's own order stays
-    hub.warm(closed)
+    for chunk in _by_time(closed, CHUNK_BARS):
+        hub.warm(chunk)
+        await asyncio.sleep(0)
     return report
+
+
+def _by_time(bars: list[Bar], size: int) -> list[list[Bar]]:
+    """``bars`` (in time order) cut into chunks of about ``size``, never inside a bar
+    time: the hub advances a bar time when a chunk ends."""
+    chunks, lo = [], 0
+    while lo < len(bars):
+        hi = min(lo + size, len(bars))
+        while hi < len(bars) and bars[hi].ts_ns == bars[hi - 1].ts_ns:
+            hi += 1
+        chunks.append(bars[lo:hi])
+        lo = hi
+    return chunks
 
 
 def _ascending(bars: list[Bar]) -> list[Bar]:

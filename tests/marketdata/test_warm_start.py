@@ -95,8 +95,12 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
                                   for x, y in zip(a[3], b[3], strict=True))
 
 
-@pytest.mark.parametrize("cut", [1, 333, 1000])
-def test_warming_on_history_equals_streaming_it(cut: int) -> None:
+@pytest.mark.parametrize(("cut", "chunk"), [(1, 20_000), (333, 20_000), (1000, 20_000),
+                                           (1000, 7)])
+def test_warming_on_history_equals_streaming_it(cut: int, chunk: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also when the hub gets the history in chunks (the loop turns between them)."""
+    monkeypatch.setattr("engine.marketdata.warmup.CHUNK_BARS", chunk)
     bars = _real_bars()
     split = next(i for i, b in enumerate(bars) if b.ts_ns >= T0 + cut * BASE_NS)
     streamed = _Engine()
