@@ -51,8 +51,10 @@ async def warm_from_history(engine: Engine, gateway: Any) -> dict[str, Any] | No
     if md.source != "ccxt" or not md.warmup_periods or host is None or gateway is None:
         return None
     hub = host.indicators
+    rings = {symbol: {tf: min(bars, md.ring_size) for tf, bars in asked.items()}
+             for symbol, asked in host.history_wanted().items()}  # a ring holds ring_size
     spans = warmup.plan_spans(hub.longest_periods(), hub.symbols, periods=md.warmup_periods,
-                              max_bars=md.warmup_max_bars)
+                              max_bars=md.warmup_max_bars, rings=rings)
     if not spans:
         return None
     sources: list[warmup.HistorySource] = []

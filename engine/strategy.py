@@ -182,6 +182,12 @@ class Strategy(Generic[C]):
         the risk engine refuses unless ``[risk] allow_short``."""
         return bool(getattr(self.config, "allow_short", False))
 
+    def history_bars(self) -> dict[str, int]:
+        """Closed bars per timeframe this strategy reads from ``ctx.bars`` (its symbols'),
+        for a live engine's warm start to load, e.g. ``{"1h": 48}``. Default: none; the
+        indicators it asks for are warmed whatever this says."""
+        return {}
+
     def symbols(self) -> list[str]:
         """Symbols this strategy trades (default: the config's ``symbol`` or ``symbols``)."""
         single = getattr(self.config, "symbol", None)

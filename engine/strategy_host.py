@@ -244,6 +244,25 @@ class StrategyHost(StrategyReloads):
         return {sid: (slot.over_budget, slot.slowest_ns / 1e6, slot.budget_ns / 1e6)
                 for sid, slot in self._slots.items() if slot.over_budget}
 
+    def history_wanted(self) -> dict[str, dict[str, int]]:
+        """By symbol, the ``ctx.bars`` history the running strategies ask for
+        (:meth:`Strategy.history_bars`: bars by timeframe, the most any of them asks)."""
+        wanted: dict[str, dict[str, int]] = {}
+        for slot in self._slots.values():
+            if slot.halted is not None:
+                continue
+            try:
+                asked = dict(slot.loaded.strategy.history_bars())
+            except Exception:  # the warm start only reads it: no reason to halt for it
+                _log.exception("strategy %s: history_bars() failed; no history loaded for it",
+                               slot.loaded.strategy.id)
+                continue
+            for symbol in slot.symbols:
+                mine = wanted.setdefault(symbol, {})
+                for timeframe, bars in asked.items():
+                    mine[timeframe] = max(mine.get(timeframe, 0), int(bars))
+        return wanted
+
     def sells_short(self, strategy_id: str) -> bool:
         """Whether the strategy runs (not halted nor disabled) and sells short."""
         slot = self._slots.get(StrategyId(strategy_id))

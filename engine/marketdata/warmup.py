@@ -116,13 +116,19 @@ class WarmupReport:
 
 
 def plan_spans(longest: Mapping[str, int], symbols: Callable[[str], list[str]], *,
-               periods: int, max_bars: int) -> dict[str, int]:
+               periods: int, max_bars: int,
+               rings: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, int]:
     """The 1m bars of history each symbol needs: ``periods`` times the longest period asked
-    on each of its timeframes (``longest``, by timeframe), capped at ``max_bars``."""
+    on each of its timeframes (``longest``, by timeframe), and the bars strategies read
+    from its rings (``rings``: by symbol, bars by timeframe), capped at ``max_bars``."""
     spans: dict[str, int] = {}
     for timeframe, period in longest.items():
         bars = min(max_bars, periods * period * (timeframe_ns(timeframe) // BASE_NS))
         for symbol in symbols(timeframe):
+            spans[symbol] = max(spans.get(symbol, 0), bars)
+    for symbol, by_timeframe in (rings or {}).items():
+        for timeframe, count in by_timeframe.items():
+            bars = min(max_bars, count * (timeframe_ns(timeframe) // BASE_NS))
             spans[symbol] = max(spans.get(symbol, 0), bars)
     return {symbol: bars for symbol, bars in spans.items() if bars > 0}
 

@@ -121,7 +121,19 @@ def _import_first(url: str, state: Path, rows: int) -> None:
     assert args.func(args) == 0
 
 
-def _engine(url: str, state: Path, server: ExchangeProcess, stream: str) -> Engine:
+EMA_150 = """
+[[strategies]]
+name = "slow_ema"
+class = "ema_cross"
+symbol = "XRP/ETH"
+fast = 50
+slow = 150
+qty = "1"
+"""
+
+
+def _engine(url: str, state: Path, server: ExchangeProcess, stream: str,
+            strategy: str = EMA_150) -> Engine:
     state.mkdir(parents=True, exist_ok=True)
     path = state / "live.toml"
     path.write_text(f"""
@@ -145,14 +157,7 @@ public = "{server.base}/api/v3"
 spot = "ws://127.0.0.1:{server.port}/ws"
 [exchange.options.fetchMarkets]
 types = ["spot"]
-
-[[strategies]]
-name = "slow_ema"
-class = "ema_cross"
-symbol = "XRP/ETH"
-fast = 50
-slow = 150
-qty = "1"
+{strategy}
 """)
     return build_app(load_config(path, env={}), config_path=path,
                      market_data_gateway=load_factory("market_data"),
@@ -229,3 +234,67 @@ async def test_a_live_engine_starts_with_its_indicators_warm(
     finally:
         await conn.close()
     assert copies == 0
+
+
+RING_READER = """
+from engine.strategy import Strategy, StrategyConfig
+
+class Cfg(StrategyConfig, frozen=True):
+    symbol: str
+    timeframes: tuple[str, ...] = ("1m", "5m")
+
+FIRST = {}
+
+class Reader(Strategy[Cfg]):
+    \"\"\"Reads the last 100 5m bars from its ring at every bar; asks no indicator.\"\"\"
+
+    def history_bars(self):
+        return {"5m": 100}
+
+    def on_bar(self, ctx, bar):
+        if not FIRST:
+            ring = ctx.bars(bar.symbol, "5m")
+            FIRST["ts"], FIRST["close"] = ring.ts().tolist(), ring.close().tolist()
+"""
+
+
+async def test_a_strategy_reading_its_rings_gets_the_history_it_declares(
+        make_database: Callable[[], str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No indicator asks for history here: ``Strategy.history_bars`` does, and its first
+    bar finds the 5m ring full, resampled from the exchange's 1m bars exactly as the
+    venue's own 5m candles are."""
+    import sys
+
+    (tmp_path / "te_ring_history.py").write_text(RING_READER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "te_ring_history", raising=False)
+    import te_ring_history  # type: ignore[import-not-found]
+
+    url = await asyncio.to_thread(make_database)
+    server = _server()
+    engine = _engine(url, tmp_path / "state", server, "bars", strategy="""
+[[strategies]]
+name = "reader"
+class = "te_ring_history:Reader"
+symbol = "XRP/ETH"
+""")
+    task = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait_for(engine.wait_ready(), 60)
+        warmup = engine.services[[s.name for s in engine.services].index("marketdata")].warmup
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not te_ring_history.FIRST and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        engine.request_stop()
+        code = await asyncio.wait_for(task, 60)
+        server.stop()
+    assert code == 0
+    assert warmup["bars"][XRP]["exchange"] >= 495  # 100 x 5 minutes, less the open ones
+    first = te_ring_history.FIRST
+    assert len(first["ts"]) >= 98
+    cols = read_file(DATA / "binance_xrpeth_5m_2019-10-11_2019-10-13.csv.gz").columns
+    venue = dict(zip(cols["ts"].tolist(), cols["close"].tolist(), strict=True))
+    assert first["close"] == [venue[t] for t in first["ts"]]

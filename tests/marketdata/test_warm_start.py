@@ -147,6 +147,10 @@ def test_spans_cover_the_longest_period_of_each_timeframe_in_1m_bars() -> None:
     assert plan_spans(longest, symbols.__getitem__, periods=3, max_bars=5000) == {
         "A": 60, "B": 5000, "C": 105}
     assert plan_spans(longest, symbols.__getitem__, periods=0, max_bars=5000) == {}
+    # and the bars strategies read from their rings (Strategy.history_bars), in 1m bars
+    rings = {"A": {"1h": 2}, "C": {"1m": 10}, "D": {"15m": 4}}
+    assert plan_spans(longest, symbols.__getitem__, periods=3, max_bars=100_000,
+                      rings=rings) == {"A": 120, "B": 9000, "C": 105, "D": 60}
 
 
 def test_each_source_fills_what_those_before_it_left() -> None:
