@@ -96,9 +96,13 @@ async def _venue_now_ns(engine: Engine, gateway: Any) -> int:
         return ours
     if theirs is None:
         return ours
-    if abs(theirs - ours) > 5_000_000_000:
-        _log.warning("the exchange's clock is %.1f s %s ours", abs(theirs - ours) / 1e9,
-                     "ahead of" if theirs > ours else "behind")
+    if abs(theirs - ours) > 1_000_000_000:  # a round trip is well under a second
+        _log.warning("the exchange's clock is %.1f s %s ours: records the exchange does not "
+                     "time (book tickers) are stamped with ours, so bars may close before "
+                     "their last trades arrive (bar_close_grace_ms %d); check the host's "
+                     "time synchronisation (NTP)", abs(theirs - ours) / 1e9,
+                     "ahead of" if theirs > ours else "behind",
+                     engine.config.marketdata.bar_close_grace_ms)
     return int(theirs)
 
 
