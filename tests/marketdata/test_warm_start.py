@@ -231,3 +231,21 @@ def test_the_timeout_bounds_all_reads_together() -> None:
     assert took < 2.0
     assert report.failures == ["exchange BTC/USD: timed out", "price_data BTC/USD: timed out",
                                "exchange XRP/ETH: timed out", "price_data XRP/ETH: timed out"]
+
+
+def test_an_indicator_asked_for_after_a_warm_start_is_seeded_from_its_history() -> None:
+    """A strategy reloaded (or added) once the engine runs asks for new indicators: they
+    are seeded from the bar times the hub advanced, the warm history included."""
+    bars = _real_bars(400)
+    now = bars[-1].ts_ns + BASE_NS
+    warmed = _Engine()
+    warmed.clock.advance_to(now)
+    asyncio.run(warm_start(warmed.feed, warmed.hub, [_Listed("price_data", bars)],
+                           {BTC: 400, XRP: 400}, now_ns=now, timeout_s=5.0))
+    late = warmed.hub.ema(BTC, "1m", 30), warmed.hub.rsi(XRP, "5m", 9)
+    streamed = _Engine()
+    from_start = streamed.hub.ema(BTC, "1m", 30), streamed.hub.rsi(XRP, "5m", 9)
+    streamed.stream(bars)
+    streamed.hub.flush()
+    assert all(h.ready for h in late)
+    assert [h.value for h in late] == [h.value for h in from_start]
