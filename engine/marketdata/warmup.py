@@ -158,8 +158,11 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
                 bars = await asyncio.wait_for(source.history(symbol, start, end),
                                               max(0.0, deadline - loop.time()))
             except Exception as exc:  # any source failing leaves a colder start, no more
-                why = "timed out" if isinstance(exc, TimeoutError) else f"{exc}"
+                timed_out = isinstance(exc, TimeoutError)
+                why = "timed out" if timed_out else f"{exc}"
                 report.failures.append(f"{source.name} {symbol}: {why}")
+                _log.info("warm start: %s %s: %s", source.name, symbol, why,
+                          exc_info=None if timed_out else exc)
                 continue
             fresh = _ascending([b for b in bars if start <= b.ts_ns < end])
             report.bars.setdefault(symbol, {})[source.name] = len(fresh)
