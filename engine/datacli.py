@@ -32,6 +32,7 @@ from engine.marketdata.recorded import (
     DataFileError,
     FileInfo,
     RecordedData,
+    bar_objects,
     parse_name,
     read_file,
     write_bars,
@@ -104,15 +105,6 @@ def bars_of(data: RecordedData, timeframe: str | None) -> tuple[str, Columns]:
     return tf, resample_bars(cols, length)
 
 
-def _bar_objects(venue: Venue, symbol: Symbol, tf: str, cols: Columns) -> list[Bar]:
-    n = len(cols["ts"])
-    vwap = cols["vwap"].tolist() if "vwap" in cols else [float("nan")] * n
-    trades = cols["num_trades"].tolist() if "num_trades" in cols else [0] * n
-    return [Bar(venue, symbol, tf, t, o, h, lo, c, v, w, k) for t, o, h, lo, c, v, w, k in zip(
-        cols["ts"].tolist(), cols["open"].tolist(), cols["high"].tolist(), cols["low"].tolist(),
-        cols["close"].tolist(), cols["volume"].tolist(), vwap, trades, strict=True)]
-
-
 async def import_bars(writer: Any, bars: list[Bar], *, high_water: int = 50_000) -> int:
     """Submit ``bars`` to a running store writer, yielding while its queue is deep."""
     for i, bar in enumerate(bars):
@@ -171,5 +163,5 @@ def cmd_data(args: argparse.Namespace) -> int:
         rows = write_bars(args.out, cols)
         print(f"wrote {rows} {tf} bars to {args.out}")
         return 0
-    bars = _bar_objects(data.info.venue, data.info.symbol, tf, cols)
+    bars = bar_objects(data.info.venue, data.info.symbol, tf, cols)
     return asyncio.run(_import(args, bars))

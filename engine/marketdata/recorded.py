@@ -33,13 +33,15 @@ import numpy.typing as npt
 from engine.ids import Symbol, Venue
 from engine.marketdata.csvnum import parse_numeric_csv, warm_parser
 from engine.marketdata.timeframes import timeframe_ns
+from engine.model import Bar
 
 try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
     from isal.igzip import decompress as _isal_gunzip
 except ImportError:  # pragma: no cover - a platform without an isal wheel
     _isal_gunzip = None  # type: ignore[assignment]
 
-__all__ = ["DataFileError", "FileInfo", "RecordedData", "parse_name", "read_file", "write_bars"]
+__all__ = ["DataFileError", "FileInfo", "RecordedData", "bar_objects", "parse_name", "read_file",
+           "write_bars"]
 
 Kind = Literal["bars", "trades", "quotes"]
 Columns = dict[str, npt.NDArray[np.generic]]
@@ -226,6 +228,19 @@ def _read_parquet(path: Path, kind: Kind) -> Columns:
         else:
             cols[name] = col.to_numpy().astype(np.float64)
     return cols
+
+
+def bar_objects(venue: Venue, symbol: Symbol, timeframe: str, cols: Columns) -> list[Bar]:
+    """Bar columns (``ts`` in ns, ``open high low close volume``, and ``vwap`` and
+    ``num_trades`` where there are) as closed :class:`~engine.model.Bar` objects."""
+    n = len(cols["ts"])
+    vwap = cols["vwap"].tolist() if "vwap" in cols else [float("nan")] * n
+    trades = cols["num_trades"].tolist() if "num_trades" in cols else [0] * n
+    return [Bar(venue, symbol, timeframe, t, o, h, lo, c, v, w, k)
+            for t, o, h, lo, c, v, w, k in zip(
+                cols["ts"].tolist(), cols["open"].tolist(), cols["high"].tolist(),
+                cols["low"].tolist(), cols["close"].tolist(), cols["volume"].tolist(), vwap,
+                trades, strict=True)]
 
 
 def write_bars(path: Path | str, bars: Columns) -> int:

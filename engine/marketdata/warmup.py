@@ -34,6 +34,7 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 
+from engine.marketdata.recorded import bar_objects
 from engine.marketdata.state import BASE_TIMEFRAME
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar
@@ -82,10 +83,7 @@ class PriceDataHistory:
                                        timeout=self.timeout_s)
             except PriceDataEmpty:
                 return []
-        info, cols = data.info, data.columns
-        rows = zip(*(cols[k].tolist() for k in ("ts", "open", "high", "low", "close", "volume",
-                                               "vwap", "num_trades")), strict=True)
-        return [Bar(info.venue, info.symbol, BASE_TIMEFRAME, *row) for row in rows]
+        return bar_objects(data.info.venue, data.info.symbol, BASE_TIMEFRAME, data.columns)
 
 
 @dataclass(frozen=True, slots=True)
