@@ -207,6 +207,13 @@ class FeedService(Service):
 
     def metrics(self, out: MetricsBuilder) -> None:
         self.feed.metrics(out)
+        if self.warmup is not None:
+            for symbol, by_source in self.warmup["bars"].items():
+                for source, bars in by_source.items():
+                    out.gauge("warmup_bars", "1m history bars the warm start loaded",
+                              float(bars), {"symbol": symbol, "source": source})
+            out.gauge("warmup_failures", "History reads that failed or timed out at start",
+                      float(len(self.warmup["failures"])))
 
 
 def register_builtin_commands(engine: Engine) -> None:

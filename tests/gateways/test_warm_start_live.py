@@ -12,6 +12,7 @@ import gzip
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import numpy as np
 import pytest
@@ -103,6 +104,13 @@ async def test_resuming_from_a_history_bar_backfills_the_trades_after_it(
     assert len(ids) >= 60 and ids == list(range(first_id, first_id + len(ids)))
 
 
+async def _get(engine: Engine, path: str) -> str:
+    url = f"http://127.0.0.1:{engine.health.port}{path}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        async with session.get(url) as response:
+            return await response.text()
+
+
 def _import_first(url: str, state: Path, rows: int) -> None:
     """The first ``rows`` bars of the XRP/ETH file into price_data, as this engine would
     have recorded them in an earlier run (``tradeengine data import``)."""
@@ -184,6 +192,7 @@ async def test_a_live_engine_starts_with_its_indicators_warm(
         five = engine.marketdata.bars(XRP, "5m").close().tolist()
         calls = engine.strategies.status()[0]["calls"]
         warmup = engine.services[[s.name for s in engine.services].index("marketdata")].warmup
+        metrics = await _get(engine, "/metrics")
         # live bars continue the history: none missing, none twice
         history = sum(warmup["bars"][XRP].values())
         loop = asyncio.get_running_loop()
@@ -205,6 +214,10 @@ async def test_a_live_engine_starts_with_its_indicators_warm(
     assert warmup["failures"] == [] and warmup["resumed"] == [XRP]
     by_source = warmup["bars"][XRP]
     assert list(by_source) == ["exchange", "price_data"]
+    for source, bars in by_source.items():
+        assert (f'tradeengine_warmup_bars{{source="{source}",symbol="XRP/ETH"}} {float(bars)}'
+                in metrics)
+    assert "tradeengine_warmup_failures 0.0" in metrics
     assert by_source["exchange"] in (199, 200) and sum(by_source.values()) == 450
     start = ring_ts[0]
     assert ring_ts[:sum(by_source.values())] == list(
