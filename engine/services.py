@@ -97,12 +97,11 @@ async def _venue_now_ns(engine: Engine, gateway: Any) -> int:
     if theirs is None:
         return ours
     if abs(theirs - ours) > 1_000_000_000:  # a round trip is well under a second
-        _log.warning("the exchange's clock is %.1f s %s ours: records the exchange does not "
-                     "time (book tickers) are stamped with ours, so bars may close before "
-                     "their last trades arrive (bar_close_grace_ms %d); check the host's "
-                     "time synchronisation (NTP)", abs(theirs - ours) / 1e9,
+        _log.warning("the exchange's clock is %.1f s %s ours (records stamped more than "
+                     "max_future_ms %d ms ahead of ours are refused as from the future); "
+                     "check the host's time synchronisation (NTP)", abs(theirs - ours) / 1e9,
                      "ahead of" if theirs > ours else "behind",
-                     engine.config.marketdata.bar_close_grace_ms)
+                     engine.config.marketdata.max_future_ms)
     return int(theirs)
 
 

@@ -16,7 +16,8 @@ and publishes ``TradeTick``, ``Quote`` and ``Bar`` synchronously. Closed bars al
 
 Bars close by event time (a trade of a later minute) or by the clock: every second the feed
 closes bars that ended ``bar_close_grace_ms`` ago, judged by the data time of the symbol's
-last record plus the clock time since it arrived, and only when everything received has
+newest trade or bar plus the clock time since it arrived (quotes only say a symbol is
+alive: book tickers carry no exchange time), and only when everything received has
 been processed and the gateway has not reported the symbol's stream interrupted (a gap
 being backfilled must land in its own bars). The same tick detects stale symbols: no record
 for ``stale_after_bars`` x the bar interval raises an alert and fails readiness.
@@ -267,7 +268,7 @@ class MarketDataFeed:
             self.bad.reject(quote.symbol, reason, now, quote)
             return
         self.counts["quote"] += 1
-        self._touch(st, now, quote.ts_ns)
+        self._touch(st, now, 0)  # alive, but venues' book tickers carry no time (they get ours)
         self._bus.publish(quote)
 
     def ensure_timeframes(self, timeframes: list[str]) -> None:
@@ -360,8 +361,7 @@ class MarketDataFeed:
         for st in self.states.values():
             if st.interrupted or not st.last_event_ns:
                 continue
-            data_now = st.last_event_ns + (now - st.last_recv_ns)
-            st.flush(data_now - grace, self._emit)
+            st.flush(st.data_now(now) - grace, self._emit)
 
     def _on_link(self, event: FeedInterrupted | FeedRestored) -> None:
         # An interrupted symbol closes no bars by the clock: its backfill must land first.

@@ -45,6 +45,7 @@ class SymbolState:
         "last_close",
         "last_closed",
         "last_event_ns",
+        "last_event_recv_ns",
         "last_partial_ns",
         "last_recv_ns",
         "resamplers",
@@ -75,7 +76,8 @@ class SymbolState:
         self.seen_ids: set[str] = set()
         self.seen_order: deque[str] = deque(maxlen=id_memory)
         self.last_recv_ns = now_ns  # clock time of the last record (or of creation)
-        self.last_event_ns = 0  # data time of the last record (a bar's end)
+        self.last_event_ns = 0  # data time of the newest timed record (a bar's end)
+        self.last_event_recv_ns = now_ns  # clock time that record arrived
         self.last_partial_ns = 0
         self.last_close: float | None = None
         self.last_batch_id = -1  # highest integer trade id seen in a TradeBatch
@@ -181,10 +183,18 @@ class SymbolState:
         self.last_close = bar.close
 
     def touch(self, now_ns: int, event_ns: int) -> None:
-        """A record of data time ``event_ns`` arrived at ``now_ns``."""
+        """A record of data time ``event_ns`` (the exchange's; 0 for a record that only says
+        the symbol is alive, such as a quote) arrived at ``now_ns``."""
         self.last_recv_ns = now_ns
         if event_ns > self.last_event_ns:
             self.last_event_ns = event_ns
+            self.last_event_recv_ns = now_ns
+
+    def data_now(self, now_ns: int) -> int:
+        """The exchange's time now, as the newest timed record tells it: its data time plus
+        the clock time since it arrived (differences of our clock only: a skewed clock does
+        not move it)."""
+        return self.last_event_ns + (now_ns - self.last_event_recv_ns)
 
     def flush(self, watermark_ns: int, emit: Callable[[Bar], None]) -> None:
         """Close every bar (built from trades or resampled) ending at or before the mark."""
