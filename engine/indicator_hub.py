@@ -142,10 +142,11 @@ class IndicatorHub:
 
     # -- feeding -------------------------------------------------------------------------
 
-    def preload(self, timeframe: str, series: Mapping[str, tuple[np.ndarray, np.ndarray]]
-                ) -> None:
+    def preload(self, timeframe: str, series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                start_ns: int | None = None) -> None:
         """Precompute ``timeframe``'s indicators from every bar to come (a backtest):
-        ``series`` maps a symbol to its bars' open times and closes, in time order.
+        ``series`` maps a symbol to its bars' open times and closes, in time order. Bar
+        times before ``start_ns`` are history (a warm start): advanced over, not expected.
 
         Call after the strategies asked for their indicators and before the first bar.
         """
@@ -165,10 +166,11 @@ class IndicatorHub:
         for group in tf.groups.values():
             group.preload(closes)
         tf.grid, tf.grid_closes, tf.counts, tf.total = grid, closes, counts, len(grid)
-        tf.cursor.at = 0
+        first = 0 if start_ns is None else int(np.searchsorted(grid, start_ns))
+        tf.cursor.at, tf.row = first, first - 1
         if len(tf.symbols) == 1:
             (tf.solo,) = tf.symbols
-        self._window(tf, 0)
+        self._window(tf, first)
 
     def on_bar(self, bar: Bar) -> None:
         """A bar closed: gather it; advance and deliver when its bar time is complete."""

@@ -27,6 +27,7 @@ import numpy as np
 
 from engine.backtest.curve import MarkSeries, equity_curve
 from engine.backtest.metrics import compute_metrics
+from engine.backtest.warmup import warm_backtest
 from engine.config import Config, ConfigError
 from engine.config_sections import utc_ns
 from engine.events import OrderFilled
@@ -75,6 +76,8 @@ class BarSeries:
     volume: Any
     good: Any
     """Per bar, whether it passes the feed's value checks (:func:`good_bars`)."""
+    before: BarSeries | None = None
+    """The file's bars before ``backtest.start``: history for a warm start."""
 
 
 def _parse_day(text: str, key: str) -> int | None:
@@ -138,12 +141,19 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
             keep = mask  # type: ignore[assignment]
         o, h, lo = cols["open"][keep], cols["high"][keep], cols["low"][keep]
         c, v = cols["close"][keep], cols["volume"][keep]
-        series.append(BarSeries(info, ts[keep], o, h, lo, c, v, good_bars(o, h, lo, c, v)))
+        before = None if start is None else _columns_of(info, cols, ts < start)
+        series.append(BarSeries(info, ts[keep], o, h, lo, c, v, good_bars(o, h, lo, c, v),
+                                before))
         if len(ts):
             covered.append((int(ts.min()), int(ts.max())))
     if not any(len(s.ts) for s in series):
         raise ConfigError(_no_bars(bt.start, bt.end, covered))
     return series
+
+
+def _columns_of(info: FileInfo, cols: Any, rows: Any) -> BarSeries:
+    o, h, lo, c, v = (cols[k][rows] for k in ("open", "high", "low", "close", "volume"))
+    return BarSeries(info, cols["ts"][rows], o, h, lo, c, v, good_bars(o, h, lo, c, v))
 
 
 def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:
@@ -196,7 +206,9 @@ def run_backtest(config: Config, *, base: Path | None = None,
     # A backtest builds only the bars something reads (live, the feed builds every
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
     prepare_strategy_data(engine, engine.strategies)
-    _preload_indicators(engine.strategies.indicators, series)
+    start_ns = _parse_day(config.backtest.start, "start")
+    warmup_bars = warm_backtest(engine, series, start_ns)  # before --from, as live
+    _preload_indicators(engine.strategies.indicators, series, start_ns)
     # What setup built lives on: the run's collections need not walk it. The run's own
     # objects die young (the per-bar and per-order ones) or live to the end (fills, the
     # curve): collections every 50,000 net allocations instead of 700 skip nearly all
@@ -237,6 +249,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
         "last_bar": _iso(max(lasts)) if lasts else None,
         "risk_rejections": engine.trading.risk.status().get("rejections", {}),
         "risk_state_changes": risk_changes,  # the guards (daily loss, drawdown) at work
+        "warmup_bars": warmup_bars,  # history before backtest.start, not traded on
         # a strategy halted mid-run (it raised) traded only until then: say so
         "halted": {sid: {"at": _iso(ts) if ts else None, "reason": reason}
                    for sid, (ts, reason) in engine.strategies.halts().items()},
@@ -326,15 +339,17 @@ def _marks(series: list[BarSeries]) -> list[MarkSeries]:
     return out
 
 
-def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
+def _preload_indicators(hub: Any, series: list[BarSeries], start_ns: int | None) -> None:
     """Let the indicator hub compute the data timeframes' indicators in batch (bit for bit
-    the streaming values; it checks each bar and streams on where the feed differs)."""
+    the streaming values; it checks each bar and streams on where the feed differs), the
+    warm start's history (bars before ``start_ns``) included."""
     preload = getattr(hub, "preload", None)
     if preload is None:
         return
     parts: dict[str, dict[str, list[BarSeries]]] = {}
     for s in series:
-        parts.setdefault(s.info.timeframe or "1m", {}).setdefault(str(s.info.symbol), []).append(s)
+        pieces = parts.setdefault(s.info.timeframe or "1m", {}).setdefault(str(s.info.symbol), [])
+        pieces += [s] if s.before is None else [s.before, s]
     for timeframe, symbols in parts.items():
         columns = {}
         for symbol, pieces in symbols.items():
@@ -342,7 +357,7 @@ def _preload_indicators(hub: Any, series: list[BarSeries]) -> None:
             order = np.argsort(ts, kind="stable")
             columns[symbol] = (ts[order], np.concatenate([p.close for p in pieces])[order])
         if any(len(ts) for ts, _ in columns.values()):  # else the range holds none of them
-            preload(timeframe, columns)
+            preload(timeframe, columns, start_ns)
 
 
 def _backtest_config(config: Config, series: list[BarSeries], persist: bool) -> Config:
