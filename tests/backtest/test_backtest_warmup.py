@@ -90,4 +90,4 @@ def test_the_default_span_makes_the_indicators_ready_at_the_first_bar(
     assert result.metrics["warmup_bars"] == 210
     first = warm[0]
     assert first[2] is not None and not math.isnan(first[2]) and first[4] == 42
-    assert [s[3] is not None for s in warm if s[0] == "5m"][0]  # the RSI too
+    assert next(s[3] for s in warm if s[0] == "5m") is not None  # the RSI too
