@@ -144,7 +144,7 @@ SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", 
 _SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
                        for key in SWEEP_METRICS)
 _HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections",
-           "halted", "risk_state_changes")
+           "halted", "risk_state_changes", "warmup_bars")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
     "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
@@ -159,6 +159,8 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
     esc = html.escape
     period = (f"{_when(metrics.get('first_bar'))} to {_when(metrics.get('last_bar'))}, "
               f"{_format(metrics.get('bars'), 'count')} bars")
+    if metrics.get("warmup_bars"):  # the indicators were warm at the first of them
+        period += f", after {_format(metrics['warmup_bars'], 'count')} bars of warm-up"
     facts = [("Strategies", ", ".join(map(str, metrics.get("strategies") or [])) or "none"),
              ("Symbols", ", ".join(map(str, metrics.get("symbols") or [])) or "none"),
              ("Data", ", ".join(map(str, metrics.get("data") or [])) or "none"),

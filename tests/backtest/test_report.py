@@ -41,3 +41,14 @@ def test_durations_read_in_days_hours_minutes() -> None:
     assert _duration(3600.0) == "1 h"
     assert _duration(2_700_660.0) == "31 d 6 h 11 min"
     assert _duration(86_400.0 + 60.0) == "1 d 1 min"
+
+
+def test_the_period_says_how_much_history_warmed_the_indicators(tmp_path: Path) -> None:
+    metrics = {"first_bar": "2022-01-10T00:01:00+00:00", "last_bar": "2022-01-10T00:03:00+00:00",
+               "bars": 3, "warmup_bars": 1500}
+    paths = write_report(tmp_path, metrics=metrics, ts_ns=[1, 2, 3],
+                         equity=[1000.0, 1000.0, 1000.0], fills=[], title="t")
+    page = paths["html"].read_text()
+    assert ("Period (UTC)</th><td>2022-01-10 00:01 to 2022-01-10 00:03, 3 bars, after 1,500 "
+            "bars of warm-up</td>") in page
+    assert "<th>warmup_bars</th>" not in page  # not again under Other
