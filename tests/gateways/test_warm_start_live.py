@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -36,9 +36,16 @@ MIN = 60_000_000_000
 HISTORY_BARS = 500  # the server starts this many minutes into its data
 
 
-def _server(*args: str) -> ExchangeProcess:
-    """One bar a wall second, starting HISTORY_BARS minutes into the data."""
-    return start_server("--speed", "60", "--history-s", str(HISTORY_BARS * 60), *args)
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[ExchangeProcess]:
+    """One bar a wall second, starting HISTORY_BARS minutes into the data; more arguments
+    by indirect parametrization. Stopped whatever the test did."""
+    process = start_server("--speed", "60", "--history-s", str(HISTORY_BARS * 60),
+                           *getattr(request, "param", ()))
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def _file_bars() -> dict[int, tuple[float, ...]]:
@@ -48,8 +55,7 @@ def _file_bars() -> dict[int, tuple[float, ...]]:
             for i, t in enumerate(cols["ts"].tolist())}
 
 
-async def test_history_is_read_in_pages_up_to_the_open_candle() -> None:
-    server = _server()
+async def test_history_is_read_in_pages_up_to_the_open_candle(server: ExchangeProcess) -> None:
     gateway = CcxtMarketDataGateway(server.exchange_config(backfill_limit=100),
                                     MarketDataConfig(symbols=[XRP]), LiveClock())
     try:
@@ -62,7 +68,6 @@ async def test_history_is_read_in_pages_up_to_the_open_candle() -> None:
         assert after is not None
     finally:
         await gateway.close()
-        server.stop()
     recorded = _file_bars()
     ts = [b.ts_ns for b in bars]
     assert ts == list(range(start, ts[-1] + MIN, MIN))  # every minute once, in order
@@ -73,13 +78,13 @@ async def test_history_is_read_in_pages_up_to_the_open_candle() -> None:
 
 
 async def test_resuming_from_a_history_bar_backfills_the_trades_after_it(
-        sink: RecordingSink) -> None:
+        server: ExchangeProcess, sink: RecordingSink) -> None:
     """Bars built from trades continue a warm start's history: the trades after its last
     bar are fetched, not only those of the first live trade's minute (a minute boundary
     passing between the history read and the stream's start would lose a bar)."""
-    server = _server()
     gateway = CcxtMarketDataGateway(server.exchange_config(), MarketDataConfig(symbols=[XRP]),
                                     LiveClock())
+    task: asyncio.Task[None] | None = None
     try:
         await gateway.subscribe_trades(XRP)
         await gateway.connect()
@@ -94,9 +99,9 @@ async def test_resuming_from_a_history_bar_backfills_the_trades_after_it(
             await asyncio.sleep(0.05)
     finally:
         await gateway.close()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, 5)
-        server.stop()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
     trades = read_file(DATA / "binance_xrpeth_trades_2019-10-11_2019-10-13.csv.gz").columns
     after = trades["ts"] >= last_bar + MIN
     first_id = int(trades["trade_id"][after][0])
@@ -172,13 +177,15 @@ types = ["spot"]
                      execution=load_factory("execution"))
 
 
+@pytest.mark.parametrize("server", [("--kline-history", "200")], indirect=True)
 @pytest.mark.parametrize("stream", ["trades", "bars"])
 async def test_a_live_engine_starts_with_its_indicators_warm(
-        make_database: Callable[[], str], tmp_path: Path, stream: str) -> None:
+        make_database: Callable[[], str], tmp_path: Path, stream: str,
+        server: ExchangeProcess) -> None:
+    """The exchange here keeps its latest 200 candles: price_data has the older ones."""
     url = await asyncio.to_thread(make_database)
     recorded_rows = 480
     await asyncio.to_thread(_import_first, url, tmp_path / "import", recorded_rows)
-    server = _server("--kline-history", "200")  # a venue that keeps its latest 200 candles
     engine = _engine(url, tmp_path / "state", server, stream)
     task = asyncio.create_task(engine.run())
     try:
@@ -205,7 +212,6 @@ async def test_a_live_engine_starts_with_its_indicators_warm(
     finally:
         engine.request_stop()
         code = await asyncio.wait_for(task, 60)
-        server.stop()
     assert code == 0
     recorded = _file_bars()
     first = min(recorded)
@@ -272,7 +278,7 @@ class Reader(Strategy[Cfg]):
 
 
 async def test_a_strategy_reading_its_rings_gets_the_history_it_declares(
-        make_database: Callable[[], str], tmp_path: Path,
+        make_database: Callable[[], str], tmp_path: Path, server: ExchangeProcess,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """No indicator asks for history here: ``Strategy.history_bars`` does, and its first
     bar finds the 5m ring full, resampled from the exchange's 1m bars exactly as the
@@ -285,7 +291,6 @@ async def test_a_strategy_reading_its_rings_gets_the_history_it_declares(
     import te_ring_history  # type: ignore[import-not-found]
 
     url = await asyncio.to_thread(make_database)
-    server = _server()
     engine = _engine(url, tmp_path / "state", server, "bars", strategy="""
 [[strategies]]
 name = "reader"
@@ -303,7 +308,6 @@ symbol = "XRP/ETH"
     finally:
         engine.request_stop()
         code = await asyncio.wait_for(task, 60)
-        server.stop()
     assert code == 0
     assert warmup["bars"][XRP]["exchange"] >= 495  # 100 x 5 minutes, less the open ones
     first = te_ring_history.FIRST
