@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -143,3 +144,22 @@ def keep_builtin_strategies() -> Iterator[None]:
     yield
     for name, attrs in saved.items():
         vars(sys.modules[name]).update(attrs)
+
+
+@pytest.fixture
+def strategy_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                    ) -> Callable[[str, str], ModuleType]:
+    """Write a strategy module of a test (``name``, its ``source``) where a ``module:Class``
+    path finds it, import it fresh, and return it (the test reads what it recorded)."""
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load(name: str, source: str) -> ModuleType:
+        (tmp_path / f"{name}.py").write_text(source)
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        importlib.invalidate_caches()
+        return importlib.import_module(name)
+
+    return load

@@ -8,8 +8,10 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -159,10 +161,10 @@ class Failing(Strategy[Cfg]):
 
 
 def test_raising_strategy_is_halted_while_another_keeps_trading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, strategy_module: Callable[[str, str], ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    (tmp_path / "te_failing_strategy.py").write_text(FAILING)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    strategy_module("te_failing_strategy", FAILING)
     extra = """
 [[strategies]]
 name = "broken"
@@ -417,9 +419,8 @@ class BadIndicator(Strategy[Cfg]):
 
 
 def test_a_bad_indicator_request_halts_its_strategy_at_start_and_the_others_trade(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "te_bad_indicator.py").write_text(BAD_INDICATOR)
-    monkeypatch.syspath_prepend(str(tmp_path))
+        tmp_path: Path, strategy_module: Callable[[str, str], ModuleType]) -> None:
+    strategy_module("te_bad_indicator", BAD_INDICATOR)
     result = run_backtest(load_config(ema_config(tmp_path, """
 [[strategies]]
 name = "bad"

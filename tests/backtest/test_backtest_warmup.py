@@ -5,8 +5,9 @@ first bar it sees what a backtest run from the files' first bar sees there."""
 from __future__ import annotations
 
 import math
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -41,13 +42,8 @@ class Recorder(Strategy[Cfg]):
 
 
 @pytest.fixture
-def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    (tmp_path / "te_warm_recorder.py").write_text(RECORDER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "te_warm_recorder", raising=False)
-    import te_warm_recorder  # type: ignore[import-not-found]
-
-    return te_warm_recorder
+def recorder(strategy_module: Callable[[str, str], ModuleType]) -> Any:
+    return strategy_module("te_warm_recorder", RECORDER)
 
 
 def _run(tmp_path: Path, recorder: Any, start: str, periods: int) -> tuple[list[Any], Any]:

@@ -11,6 +11,7 @@ import contextlib
 import gzip
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import aiohttp
 import asyncpg
@@ -279,16 +280,11 @@ class Reader(Strategy[Cfg]):
 
 async def test_a_strategy_reading_its_rings_gets_the_history_it_declares(
         make_database: Callable[[], str], tmp_path: Path, server: ExchangeProcess,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        strategy_module: Callable[[str, str], ModuleType]) -> None:
     """No indicator asks for history here: ``Strategy.history_bars`` does, and its first
     bar finds the 5m ring full, resampled from the exchange's 1m bars exactly as the
     venue's own 5m candles are."""
-    import sys
-
-    (tmp_path / "te_ring_history.py").write_text(RING_READER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "te_ring_history", raising=False)
-    import te_ring_history  # type: ignore[import-not-found]
+    te_ring_history = strategy_module("te_ring_history", RING_READER)
 
     url = await asyncio.to_thread(make_database)
     engine = _engine(url, tmp_path / "state", server, "bars", strategy="""

@@ -4,7 +4,9 @@ error (which halts the strategy), never an empty ring that looks like a quiet ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -51,13 +53,8 @@ read = "{read}"
 
 
 @pytest.fixture
-def reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    (tmp_path / "te_ring_reader.py").write_text(READER)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(__import__("sys").modules, "te_ring_reader", raising=False)
-    import te_ring_reader  # type: ignore[import-not-found]
-
-    seen: dict[str, object] = te_ring_reader.SEEN
+def reader(strategy_module: Callable[[str, str], ModuleType]) -> dict[str, object]:
+    seen: dict[str, object] = strategy_module("te_ring_reader", READER).SEEN
     return seen
 
 

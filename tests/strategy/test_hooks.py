@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -60,13 +60,8 @@ class Recorder(Strategy[Cfg]):
 
 
 @pytest.fixture
-def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    (tmp_path / "te_hook_recorder.py").write_text(HOOKS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "te_hook_recorder", raising=False)
-    import te_hook_recorder  # type: ignore[import-not-found]
-
-    found: dict[str, Any] = te_hook_recorder.RECORDS
+def records(strategy_module: Callable[[str, str], ModuleType]) -> dict[str, Any]:
+    found: dict[str, Any] = strategy_module("te_hook_recorder", HOOKS).RECORDS
     return found
 
 
