@@ -79,6 +79,17 @@ class BarSeries:
     before: BarSeries | None = None
     """The file's bars before ``backtest.start``: history for a warm start."""
 
+    def select(self, rows: Any, before: BarSeries | None = None) -> BarSeries:
+        """The bars at ``rows`` (a mask or a slice), with ``before`` as their history."""
+        return BarSeries(self.info, self.ts[rows], self.open[rows], self.high[rows],
+                         self.low[rows], self.close[rows], self.volume[rows], self.good[rows],
+                         before)
+
+    def columns(self) -> dict[str, Any]:
+        """The bar columns by name (``ts``, ``open`` ... ``volume``)."""
+        return {"ts": self.ts, "open": self.open, "high": self.high, "low": self.low,
+                "close": self.close, "volume": self.volume}
+
 
 def _parse_day(text: str, key: str) -> int | None:
     try:
@@ -139,21 +150,14 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
             if end is not None:
                 mask &= ts < end
             keep = mask  # type: ignore[assignment]
-        o, h, lo = cols["open"][keep], cols["high"][keep], cols["low"][keep]
-        c, v = cols["close"][keep], cols["volume"][keep]
-        before = None if start is None else _columns_of(info, cols, ts < start)
-        series.append(BarSeries(info, ts[keep], o, h, lo, c, v, good_bars(o, h, lo, c, v),
-                                before))
+        o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
+        whole = BarSeries(info, ts, o, h, lo, c, v, good_bars(o, h, lo, c, v))
+        series.append(whole.select(keep, None if start is None else whole.select(ts < start)))
         if len(ts):
             covered.append((int(ts.min()), int(ts.max())))
     if not any(len(s.ts) for s in series):
         raise ConfigError(_no_bars(bt.start, bt.end, covered))
     return series
-
-
-def _columns_of(info: FileInfo, cols: Any, rows: Any) -> BarSeries:
-    o, h, lo, c, v = (cols[k][rows] for k in ("open", "high", "low", "close", "volume"))
-    return BarSeries(info, cols["ts"][rows], o, h, lo, c, v, good_bars(o, h, lo, c, v))
 
 
 def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from engine.marketdata.recorded import bar_objects
 from engine.marketdata.warmup import BASE_NS, plan_spans
 from engine.model import Bar
 
@@ -45,14 +46,10 @@ def warm_backtest(engine: Any, series: list[BarSeries], start_ns: int | None) ->
             series[index] = dataclasses.replace(s, before=None)
             continue
         b = s.before
-        rows = (b.ts >= start_ns - span * BASE_NS) & b.good  # the feed would drop the rest
-        kept = dataclasses.replace(b, **{k: getattr(b, k)[rows] for k in (
-            "ts", "open", "high", "low", "close", "volume", "good")})
+        kept = b.select((b.ts >= start_ns - span * BASE_NS) & b.good)  # the feed drops the rest
         series[index] = dataclasses.replace(s, before=kept)
-        venue, symbol, timeframe = s.info.venue, s.info.symbol, s.info.timeframe or "1m"
-        bars += [Bar(venue, symbol, timeframe, *row) for row in zip(
-            kept.ts.tolist(), kept.open.tolist(), kept.high.tolist(), kept.low.tolist(),
-            kept.close.tolist(), kept.volume.tolist(), strict=True)]
+        bars += bar_objects(s.info.venue, s.info.symbol, s.info.timeframe or "1m",
+                            kept.columns())
     if not bars:
         return 0
     bars.sort(key=lambda bar: bar.ts_ns)  # stable: files in order at equal times
