@@ -35,6 +35,7 @@ from engine.ids import Symbol, Venue
 from engine.model import Bar, Quote, TradeTick
 
 __all__ = [
+    "ClockAdvance",
     "FeedInterrupted",
     "FeedRestored",
     "GatewayError",
@@ -104,7 +105,18 @@ class RecordRejected:
     detail: str = ""
 
 
-InboundItem = TradeTick | TradeBatch | Bar | Quote | FeedInterrupted | FeedRestored | RecordRejected
+@dataclass(frozen=True, slots=True)
+class ClockAdvance:
+    """A replay on a :class:`~engine.clock.SimClock`: the records after this one became
+    known at ``ts_ns``. The feed moves the clock there when it reaches this item, so the
+    engine's time is that of the record it handles, however far ahead of it the replay has
+    read into the queue (an order then carries the time of the bar that prompted it)."""
+
+    ts_ns: int
+
+
+InboundItem = (TradeTick | TradeBatch | Bar | Quote | FeedInterrupted | FeedRestored
+               | RecordRejected | ClockAdvance)
 """What a gateway puts into the engine's inbound queue."""
 
 

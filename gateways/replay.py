@@ -4,8 +4,10 @@ Two ways to play:
 
 - :meth:`ReplayGateway.run` (the :class:`~engine.gateway.MarketDataGateway` way): paced at
   ``speed`` data seconds per wall second (0 = as fast as the engine takes them), into the
-  engine's inbox, looping if asked. With a :class:`~engine.clock.SimClock` it moves the clock
-  to each record's time before delivering it; with a ``LiveClock`` it only paces.
+  engine's inbox, looping if asked. With a :class:`~engine.clock.SimClock` a
+  :class:`~engine.gateway.ClockAdvance` goes before each record time's first record: the
+  feed moves the clock there when it handles it (this reader runs ahead by what the inbox
+  holds); with a ``LiveClock`` it only paces.
 - :meth:`ReplayGateway.drive` (backtests): synchronous, as fast as possible, no ``await``:
   advances the SimClock and calls the feed's ``handle`` directly; trades go as
   :class:`~engine.gateway.TradeBatch` arrays cut at minute boundaries.
@@ -40,7 +42,14 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.clock import Clock, SimClock
-from engine.gateway import GatewayError, GatewayHealth, InboundItem, MarketDataSink, TradeBatch
+from engine.gateway import (
+    ClockAdvance,
+    GatewayError,
+    GatewayHealth,
+    InboundItem,
+    MarketDataSink,
+    TradeBatch,
+)
 from engine.ids import Symbol, Venue
 from engine.marketdata.recorded import DataFileError, RecordedData, read_file
 from engine.marketdata.timeframes import NS_PER_MINUTE, timeframe_ns
@@ -226,6 +235,7 @@ class ReplayGateway:
         t0, wall0 = heap[0][0], aloop.time()
         per_ns = 1e-9 / self._speed if self._speed else 0.0
         count = 0
+        advanced = sim.now_ns() if sim is not None else 0
         try:
             while heap and not self._closed:
                 event_ns, f, row, cycle = heapq.heappop(heap)
@@ -236,8 +246,12 @@ class ReplayGateway:
                 elif count % 1000 == 999:
                     await asyncio.sleep(0)
                 count += 1
-                if sim is not None and event_ns > sim.now_ns():
-                    sim.advance_to(event_ns)
+                if sim is not None and event_ns > advanced:
+                    # the feed moves the clock when it gets here, not this reader, which
+                    # runs ahead of it by what the inbox holds
+                    advanced = event_ns
+                    if not sink.put_nowait(ClockAdvance(event_ns)):
+                        await sink.put(ClockAdvance(event_ns))
                 item = self._item(f, row, cycle)
                 if isinstance(item, Quote):
                     sink.offer(item)

@@ -2,25 +2,21 @@
 
 ``gateway --Inbox--> MarketDataFeed --bus.publish (sync)--> strategies, indicators, paper``
 
-One source of 1m bars per symbol: trades are aggregated into bars until the gateway
-delivers a closed 1m bar of the venue's own for the symbol; from then on the venue's bars
-are used and trades are validated and published but build no bars (a bar delivered by both
-is kept once: the first to close wins, the other counts as a duplicate).
+One source of 1m bars per symbol: trades build bars until the venue's own closed 1m bars
+arrive, which are used from then on (a bar delivered by both is kept once).
 
 The feed drains the one bounded :class:`~engine.marketdata.inbox.Inbox` (one ``await`` per
 wake-up, never per event), validates each record, builds 1m bars from trades and higher
 timeframes from 1m bars (``engine.marketdata.aggregate``), keeps per-symbol ring buffers,
-and publishes ``TradeTick``, ``Quote`` and ``Bar`` synchronously. Closed bars also go to
-``persist`` (the store writer's ``submit``). Replays skip the inbox and call
-:meth:`MarketDataFeed.handle` on a ``SimClock``; backtests push bars through replay lanes.
+and publishes ``TradeTick``, ``Quote`` and ``Bar`` synchronously; closed bars also go to
+``persist`` (the store writer's ``submit``). On a ``SimClock`` a replay's ``ClockAdvance``
+items move the clock as they are handled; backtests push bars through replay lanes.
 
-Bars close by event time (a trade of a later minute) or by the clock: every second the feed
-closes bars that ended ``bar_close_grace_ms`` ago, judged by the data time of the symbol's
-newest trade or bar plus the clock time since it arrived (quotes only say a symbol is
-alive: book tickers carry no exchange time), and only when everything received has
-been processed and the gateway has not reported the symbol's stream interrupted (a gap
-being backfilled must land in its own bars). The same tick detects stale symbols: no record
-for ``stale_after_bars`` x the bar interval raises an alert and fails readiness.
+Bars close by event time (a trade of a later minute) or by the clock: every second, bars
+that ended ``bar_close_grace_ms`` ago by the symbol's data time (its newest trade or bar's
+time plus the clock time since it arrived; quotes carry no exchange time) close, once the
+inbox is drained and unless the stream is reported interrupted (a backfill must land in
+its own bars). The tick also raises stale symbols (silent ``stale_after_bars`` intervals).
 """
 
 from __future__ import annotations
@@ -34,6 +30,7 @@ from engine.bus import MessageBus
 from engine.clock import Clock, SimClock
 from engine.config import MarketDataConfig
 from engine.gateway import (
+    ClockAdvance,
     FeedInterrupted,
     FeedRestored,
     InboundItem,
@@ -103,7 +100,7 @@ class MarketDataFeed:
         self._handlers: dict[type, Callable[[Any], None]] = {
             TradeTick: self.on_trade, TradeBatch: self.on_trades, Bar: self.on_bar,
             Quote: self.on_quote, FeedInterrupted: self._on_link, FeedRestored: self._on_link,
-            RecordRejected: self._on_rejected}
+            RecordRejected: self._on_rejected, ClockAdvance: self._on_clock}
         now = clock.now_ns()
         for symbol in config.symbols:
             self._state(Venue(""), Symbol(symbol), now)
@@ -148,6 +145,7 @@ class MarketDataFeed:
             await close_gateway(self._gateway, self._connect_timeout_s)
 
     stop = close
+
     async def _consume(self) -> None:
         inbox = self.inbox
         while True:
@@ -169,7 +167,7 @@ class MarketDataFeed:
 
     def handle(self, item: InboundItem) -> None:
         """Process one inbound item now. Bad data is counted, never raised."""
-        if self._arm_pending:
+        if self._arm_pending and item.__class__ is not ClockAdvance:
             self._arm_pending = False
             now = self._clock.now_ns()
             for st in self.states.values():
@@ -212,11 +210,8 @@ class MarketDataFeed:
                 self._bus.publish(partial)
 
     def on_trades(self, batch: TradeBatch) -> None:
-        """Trades as arrays (replay, backfill): numba validation and aggregation.
-
-        When something subscribes to ``TradeTick`` the batch goes through :meth:`on_trade`
-        one by one instead, so ticks and bars interleave exactly as live.
-        """
+        """Trades as arrays (replay, backfill): numba validation and aggregation; one by one
+        through :meth:`on_trade` while something subscribes to ``TradeTick`` (as live)."""
         if self._bus.has_subscribers(TradeTick):
             ts, price, qty = batch.ts.tolist(), batch.price.tolist(), batch.qty.tolist()
             sides, ids = batch.side.tolist(), batch.trade_id.tolist()
@@ -367,6 +362,10 @@ class MarketDataFeed:
         # An interrupted symbol closes no bars by the clock: its backfill must land first.
         for st in self._states_of(event.symbols):
             st.interrupted = isinstance(event, FeedInterrupted)
+
+    def _on_clock(self, event: ClockAdvance) -> None:
+        if isinstance(self._clock, SimClock) and event.ts_ns > self._clock.now_ns():
+            self._clock.advance_to(event.ts_ns)  # fires the timers due by then, in order
 
     def _on_rejected(self, event: RecordRejected) -> None:
         self.bad.reject(event.symbol, Reason.__members__.get(event.reason.upper(),

@@ -186,3 +186,30 @@ def test_preloaded_columns_replay_like_files() -> None:
 def test_start_ns_is_the_first_record() -> None:
     gateway = ReplayGateway([BTC_TRADES, BTC_QUOTES], SimClock(), align_start=False)
     assert gateway.start_ns == 1610064000278 * 1_000_000
+
+
+async def test_the_clock_is_the_time_of_the_record_being_handled() -> None:
+    # As fast as the engine takes them, the reader runs ahead of the feed by what the inbox
+    # holds: the clock must still read each record's own time when it is handled (an
+    # order placed on a bar carries that bar's close, and a paper fill comes from the
+    # next bar, not from one the reader had already queued).
+    clock = SimClock()
+    one_day = BUNDLED / "bybit_btcusdt_1m_2022-12-13_2022-12-13.csv.gz"
+    gateway = ReplayGateway([XRP_TRADES, one_day], clock, speed=0.0)
+    bus = MessageBus()
+    seen: list[tuple[int, int]] = []  # (clock, the record's time) at each publication
+    bus.subscribe(TradeTick, lambda t: seen.append((clock.now_ns(), t.ts_ns)))
+    bus.subscribe(Bar, lambda b: seen.append((clock.now_ns(), b.ts_ns + 60_000_000_000))
+                  if b.venue.endswith("bybit") and b.timeframe == "1m" else None)
+    feed = MarketDataFeed(bus, clock, MarketDataConfig(queue_size=64), gateway=gateway)
+    await feed.start()
+    task = asyncio.create_task(feed.run())
+    for _ in range(1000):
+        if gateway.delivered == 12_477 + 1440 and not len(feed.inbox):
+            break
+        await asyncio.sleep(0.01)
+    await feed.close()
+    await asyncio.wait_for(task, 5)
+    assert len(seen) == 12_477 + 1440
+    assert feed.inbox.high_water >= 64  # the reader did run ahead
+    assert [c for c, _ in seen] == [t for _, t in seen]
