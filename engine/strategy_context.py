@@ -11,10 +11,14 @@ from typing import Any, Protocol
 from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.ids import OrderId, StrategyId, Symbol
-from engine.model import Order, Signal, SignalDirection
+from engine.intents import MarketOrder
+from engine.model import Order, OrderType, Signal, SignalDirection
 from engine.strategy import IndicatorSource
 
 __all__ = ["StrategyActions", "StrategyContext"]
+
+_ZERO = Decimal(0)
+_STOPS = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LIMIT})
 
 
 class StrategyActions(Protocol):
@@ -103,6 +107,32 @@ class StrategyContext:
     def cancel(self, order_id: OrderId) -> None:
         """See :meth:`engine.strategy.Context.cancel`."""
         self._actions.cancel(self.strategy_id, order_id)
+
+    def order_target(self, symbol: str, target: Decimal) -> OrderId | None:
+        """See :meth:`engine.strategy.Context.order_target`."""
+        gap = target - self._position(self.strategy_id, symbol)
+        working = self._open_orders(self.strategy_id, symbol)
+        if not working:
+            return self.submit(MarketOrder(symbol, gap)) if gap else None
+        ids = {o.id for o in working}
+        toward, moving = _ZERO, []
+        away: list[Order] = []
+        for order in working:
+            if order.type in _STOPS or (order.parent_id is not None and order.parent_id in ids):
+                continue  # protection, not a move; an algo's slice counts with its parent
+            qty = order.remaining_qty if order.side.sign > 0 else -order.remaining_qty
+            if gap and (qty > 0) is (gap > 0):
+                toward += qty
+                moving.append(order)
+            else:
+                away.append(order)
+        if abs(toward) > abs(gap):  # together they would carry it past the target
+            away += moving
+            toward = _ZERO
+        for order in away:
+            self.cancel(order.id)
+        delta = gap - toward
+        return self.submit(MarketOrder(symbol, delta)) if delta else None
 
     def emit_signal(self, symbol: str, direction: SignalDirection, strength: float,
                     reasoning: dict[str, Any] | None = None) -> Signal:

@@ -4,8 +4,9 @@ back to flat when the close reaches the middle band.
 Target position ``+qty`` from the bar whose close is below the lower band of
 BBANDS(``period``, ``nbdev``) until the first bar whose close is at or above the middle
 band (the ``period`` SMA); ``0`` otherwise. Long/flat only: it never sells short. Each
-closed bar of ``timeframe`` it submits the market order that moves the position, plus what
-its working orders will still fill, to the target. No order until the bands are ready.
+closed bar of ``timeframe`` it moves the position to the target (``ctx.order_target``:
+working orders towards it count, one left from before a flip is cancelled). No order
+until the bands are ready.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from engine.intents import MarketOrder
 from engine.model import Bar
 from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
 
@@ -61,14 +61,8 @@ class BollingerReversion(Strategy[BollingerReversionConfig]):
             self.long = True
         elif self.long and bar.close >= self.middle.value:
             self.long = False
-        target = cfg.qty if self.long else Decimal(0)
-        # Orders still working (a market order may fill over several bars when the paper
-        # model caps fills at the bar's volume) count towards the target already.
-        pending = sum((o.remaining_qty * o.side.sign for o in ctx.open_orders(cfg.symbol)),
-                      Decimal(0))
-        delta = target - ctx.position(cfg.symbol) - pending
-        if delta:
-            ctx.submit(MarketOrder(cfg.symbol, delta))
+        # working orders towards the target count; one left from before a flip is cancelled
+        ctx.order_target(cfg.symbol, cfg.qty if self.long else Decimal(0))
 
     def on_save(self) -> dict[str, Any]:
         """Hand the entry state over on hot reload."""

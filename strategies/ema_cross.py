@@ -2,16 +2,16 @@
 (or short with ``allow_short = true``, which the risk engine must allow too: ``[risk]
 allow_short``).
 
-Target position ``+qty``, or ``0`` (``-qty`` when shorting); each closed bar it submits the
-market order that moves the position, plus what its working orders will still fill, to the
-target. No order until the slow EMA is ready.
+Target position ``+qty``, or ``0`` (``-qty`` when shorting); each closed bar it moves the
+position to the target with a market order (``ctx.order_target``: working orders towards the
+target count, an order left working from before a flip is cancelled). No order until the
+slow EMA is ready.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.intents import MarketOrder
 from engine.model import Bar
 from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
 
@@ -50,22 +50,13 @@ class EmaCross(Strategy[EmaCrossConfig]):
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Move the position to the side the EMAs point to."""
-        delta = self.order_delta(ctx, bar)
-        if delta:
-            ctx.submit(MarketOrder(self.config.symbol, delta))
+        target = self.target(bar)
+        if target is not None:
+            ctx.order_target(self.config.symbol, target)
 
-    def order_delta(self, ctx: Context, bar: Bar) -> Decimal:
-        """The market order ``bar`` calls for (0: none, or the slow EMA is not ready)."""
-        cfg = self.config
-        if bar.timeframe != cfg.timeframe or not self.slow.ready:
-            return _ZERO
-        target = self.long_target if self.fast.value > self.slow.value else self.short_target
-        position = ctx.position(cfg.symbol)
-        # Orders still working (a market order may fill over several bars when the paper
-        # model caps fills at the bar's volume) count towards the target already.
-        working = ctx.open_orders(cfg.symbol)
-        if not working:
-            return _ZERO if target == position else target - position
-        for order in working:
-            position += order.remaining_qty * order.side.sign
-        return target - position
+    def target(self, bar: Bar) -> Decimal | None:
+        """The position ``bar`` calls for (None: another timeframe's bar, or the slow EMA
+        is not ready)."""
+        if bar.timeframe != self.config.timeframe or not self.slow.ready:
+            return None
+        return self.long_target if self.fast.value > self.slow.value else self.short_target

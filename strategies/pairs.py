@@ -10,9 +10,9 @@ which one symbol has no bar is skipped. It acts on the second of the two bars of
 States: flat, short spread (``-qty_a`` A, ``+qty_b`` B) and long spread (``+qty_a`` A,
 ``-qty_b`` B). Flat: z > ``entry_z`` enters short spread, z < ``-entry_z`` long spread.
 In a position: |z| < ``exit_z`` goes flat (both legs); there is no direct flip. Each leg
-gets the market order that moves its position, plus what its working orders will still
-fill, to the state's target (so partial fills never over-order). Shorting a leg needs
-``[risk] allow_short = true``.
+is moved to the state's target by ``ctx.order_target`` (working orders towards it count,
+so partial fills never over-order; one left from before a change of state is cancelled).
+Shorting a leg needs ``[risk] allow_short = true``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from collections import deque
 from decimal import Decimal
 
 from engine.ids import StrategyId
-from engine.intents import MarketOrder
 from engine.model import Bar
 from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
 
@@ -95,15 +94,8 @@ class Pairs(Strategy[PairsConfig]):
                 self.state = 1
         elif abs(z) < cfg.exit_z:
             self.state = 0
-        self._move(ctx, a, self.state * cfg.qty_a)
-        self._move(ctx, b, -self.state * cfg.qty_b)
-
-    def _move(self, ctx: Context, symbol: str, target: Decimal) -> None:
-        pending = sum((o.remaining_qty * o.side.sign for o in ctx.open_orders(symbol)),
-                      Decimal(0))
-        delta = target - ctx.position(symbol) - pending
-        if delta:
-            ctx.submit(MarketOrder(symbol, delta))
+        ctx.order_target(a, self.state * cfg.qty_a)
+        ctx.order_target(b, -self.state * cfg.qty_b)
 
     def on_save(self) -> dict[str, object]:
         """Hand the spread window and the state to a reloaded version."""

@@ -3,9 +3,9 @@
 Target position ``+qty`` from the bar on which RSI(``period``) crosses above ``entry`` (the
 previous value at or below it, this one above) until the first bar on which it closes below
 ``exit``; ``0`` otherwise. Long/flat only: it never sells short. Each closed bar of
-``timeframe`` it submits the market order that moves the position, plus what its working
-orders will still fill, to the target. Every entry and exit emits a signal whose reasoning
-holds the RSI that fired it. No order until the RSI is ready.
+``timeframe`` it moves the position to the target (``ctx.order_target``: working orders
+towards it count, one left from before a flip is cancelled). Every entry and exit emits a
+signal whose reasoning holds the RSI that fired it. No order until the RSI is ready.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from engine.intents import MarketOrder
 from engine.model import Bar, SignalDirection
 from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
 
@@ -69,14 +68,8 @@ class RsiMomentum(Strategy[RsiMomentumConfig]):
             self.long = False
             ctx.emit_signal(cfg.symbol, SignalDirection.FLAT, (cfg.exit - rsi) / cfg.exit,
                             {"rsi": rsi})
-        target = cfg.qty if self.long else Decimal(0)
-        # Orders still working (a market order may fill over several bars when the paper
-        # model caps fills at the bar's volume) count towards the target already.
-        pending = sum((o.remaining_qty * o.side.sign for o in ctx.open_orders(cfg.symbol)),
-                      Decimal(0))
-        delta = target - ctx.position(cfg.symbol) - pending
-        if delta:
-            ctx.submit(MarketOrder(cfg.symbol, delta))
+        # working orders towards the target count; one left from before a flip is cancelled
+        ctx.order_target(cfg.symbol, cfg.qty if self.long else Decimal(0))
 
     def on_save(self) -> dict[str, Any]:
         """Hand the entry state and the last RSI over on hot reload."""

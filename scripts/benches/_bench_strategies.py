@@ -10,13 +10,17 @@ from strategies.ema_cross import EmaCross
 
 
 class EmaWatch(EmaCross):
-    """EMA cross's per-bar reads without ever ordering: the same EMAs, position, working
-    orders and target arithmetic (:meth:`EmaCross.order_delta`). What the engine costs per
-    bar before any order exists; what EMA cross costs beyond it is the orders (and the
-    marks of bars that hold a position)."""
+    """EMA cross's per-bar reads without ever ordering: the same EMAs and target
+    (:meth:`EmaCross.target`), and what ``ctx.order_target`` reads (position, working
+    orders). What the engine costs per bar before any order exists; what EMA cross costs
+    beyond it is the orders (and the marks of bars that hold a position)."""
 
     wanted = Decimal(0)
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Work out EMA cross's order and keep it; never send it."""
-        self.wanted = self.order_delta(ctx, bar)
+        target = self.target(bar)
+        if target is not None:
+            symbol = self.config.symbol
+            if not ctx.open_orders(symbol):
+                self.wanted = target - ctx.position(symbol)

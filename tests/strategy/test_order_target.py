@@ -1,0 +1,107 @@
+"""``ctx.order_target``: a strategy's position moved to a target over a real paper trading
+stack, with the working orders it already has counted, or cancelled when they lead away."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from engine.ids import StrategyId
+from engine.intents import MarketOrder, StopOrder
+from engine.model import OrderSide, OrderStatus
+from engine.strategy_actions import StackActions
+from engine.strategy_context import StrategyContext
+from tests.orders.trading_harness import BTC, LOOSE, Harness
+
+S1 = StrategyId("s1")
+
+
+def context(h: Harness) -> StrategyContext:
+    return StrategyContext(S1, clock=h.clock, bus=h.bus, indicators=None,  # type: ignore[arg-type]
+                           actions=StackActions(h.stack), bars=lambda s, tf: None)
+
+
+def held(h: Harness, ctx: StrategyContext, price: float = 100.0) -> None:
+    """Fill what is working at the next bar's open (``price``)."""
+    h.bar(price, price + 1, price - 1, price, v=1_000)
+
+
+def working(ctx: StrategyContext) -> list[tuple[str, Decimal]]:
+    return [(o.side.value, o.remaining_qty) for o in ctx.open_orders(BTC)]
+
+
+@pytest.fixture
+def h() -> Harness:
+    harness = Harness()
+    harness.bar(100, 101, 99, 100)  # a price to mark at
+    return harness
+
+
+def test_from_flat_it_orders_the_target_and_then_nothing_more(h: Harness) -> None:
+    ctx = context(h)
+    oid = ctx.order_target(BTC, Decimal("0.5"))
+    assert oid is not None and working(ctx) == [("buy", Decimal("0.5"))]
+    assert ctx.order_target(BTC, Decimal("0.5")) is None  # the working buy is on the way
+    held(h, ctx)
+    assert ctx.position(BTC) == Decimal("0.5") and not working(ctx)
+    assert ctx.order_target(BTC, Decimal("0.5")) is None
+    assert ctx.order_target(BTC, Decimal("-0.5")) is not None  # shorts allowed here
+    assert working(ctx) == [("sell", Decimal("1.0"))]
+
+
+def test_a_flip_while_flat_cancels_the_working_buy_instead_of_selling_against_it() -> None:
+    # shorts disallowed: an offsetting sell from flat is what risk refuses as no_short
+    h = Harness(risk=msgspec.structs.replace(LOOSE, allow_short=False))
+    h.bar(100, 101, 99, 100)
+    ctx = context(h)
+    buy = ctx.order_target(BTC, Decimal(1))
+    assert buy is not None
+    assert ctx.order_target(BTC, Decimal(0)) is None
+    assert not working(ctx)
+    order = h.oms.get(buy)
+    assert order is not None and order.status is OrderStatus.CANCELLED
+    assert not h.rec.alerts("rejected")  # nothing was refused
+    held(h, ctx)
+    assert ctx.position(BTC) == 0 and not h.rec.fills()
+
+
+def test_a_flip_back_cancels_the_working_exit_and_keeps_the_position(h: Harness) -> None:
+    ctx = context(h)
+    ctx.order_target(BTC, Decimal(1))
+    held(h, ctx)
+    sell = ctx.order_target(BTC, Decimal(0))
+    assert working(ctx) == [("sell", Decimal(1))]
+    assert ctx.order_target(BTC, Decimal(1)) is None  # no buy beside the working sell
+    order = h.oms.get(sell)  # type: ignore[arg-type]
+    assert order is not None and order.status is OrderStatus.CANCELLED
+    held(h, ctx)
+    assert ctx.position(BTC) == 1 and len(h.rec.fills()) == 1
+
+
+def test_working_orders_towards_the_target_count_and_overshooting_ones_are_replaced(
+        h: Harness) -> None:
+    ctx = context(h)
+    ctx.submit(MarketOrder(BTC, Decimal("0.3")))
+    ctx.order_target(BTC, Decimal(1))  # 0.3 on the way: 0.7 more
+    assert sorted(working(ctx)) == [("buy", Decimal("0.3")), ("buy", Decimal("0.7"))]
+    # the target shrinks below what is working: those orders go, one for the target comes
+    ctx.order_target(BTC, Decimal("0.2"))
+    assert working(ctx) == [("buy", Decimal("0.2"))]
+    held(h, ctx)
+    assert ctx.position(BTC) == Decimal("0.2")
+
+
+def test_stop_orders_are_protection_and_are_left_alone(h: Harness) -> None:
+    ctx = context(h)
+    ctx.order_target(BTC, Decimal(1))
+    held(h, ctx)
+    stop = ctx.submit(StopOrder(BTC, Decimal(-1), Decimal(90)))
+    assert stop is not None
+    assert ctx.order_target(BTC, Decimal(1)) is None  # at the target: nothing cancelled
+    ctx.order_target(BTC, Decimal(2))  # more: a buy; the protective sell stays
+    assert sorted(working(ctx)) == [("buy", Decimal(1)), ("sell", Decimal(1))]
+    stop_order = h.oms.get(stop)
+    assert stop_order is not None and stop_order.side is OrderSide.SELL
+    assert not stop_order.status.is_terminal
