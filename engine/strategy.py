@@ -150,14 +150,15 @@ class Context(Protocol):
         """Move this strategy's position in ``symbol`` to ``target`` (signed) with a market
         order; the order's id, or None when none was needed or risk rejected it.
 
-        Working orders count: those moving the position towards the target are already on
-        the way (the order is for what they leave); those moving it away, and those that
-        together would carry it past the target, are cancelled first. So a signal that
-        flips while an order is still working cancels that order instead of offsetting it
-        with an opposite one (which ``no_short`` refuses when flat, and which would trade
-        against the strategy's own order). Stop orders (protection) and an algo's slices
-        are left alone. Live, a cancel can lose the race with a fill: the next call moves
-        the position back to the target."""
+        The strategy's working market orders on the symbol (and TWAP/VWAP parents) count:
+        those moving the position towards the target are already on the way (the new order
+        is for what they leave); those moving it away, and those that together would carry
+        it past the target, are cancelled first. So a signal that flips while an order is
+        still working cancels that order instead of offsetting it with an opposite one
+        (which ``no_short`` refuses when flat, and which would trade against the strategy's
+        own order). Limit and stop orders (entries, take-profits, protection) are the
+        strategy's own business: neither counted nor cancelled. Live, a cancel can lose the
+        race with a fill: the next call moves the position back to the target."""
         ...
 
     def emit_signal(

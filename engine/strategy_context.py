@@ -18,7 +18,9 @@ from engine.strategy import IndicatorSource
 __all__ = ["StrategyActions", "StrategyContext"]
 
 _ZERO = Decimal(0)
-_STOPS = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LIMIT})
+_MOVES = frozenset({OrderType.MARKET, OrderType.TWAP, OrderType.VWAP})
+"""The orders :meth:`StrategyContext.order_target` counts and cancels (it sends market
+orders; limits and stops are the strategy's own)."""
 
 
 class StrategyActions(Protocol):
@@ -118,10 +120,11 @@ class StrategyContext:
         toward, moving = _ZERO, []
         away: list[Order] = []
         for order in working:
-            if order.type in _STOPS or (order.parent_id is not None and order.parent_id in ids):
-                continue  # protection, not a move; an algo's slice counts with its parent
+            if order.type not in _MOVES or (order.parent_id is not None
+                                            and order.parent_id in ids):
+                continue  # a limit or a stop; or an algo's slice, counted with its parent
             qty = order.remaining_qty if order.side.sign > 0 else -order.remaining_qty
-            if gap and (qty > 0) is (gap > 0):
+            if gap and (qty > 0) == (gap > 0):
                 toward += qty
                 moving.append(order)
             else:

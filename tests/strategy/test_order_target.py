@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from engine.ids import StrategyId
-from engine.intents import MarketOrder, StopOrder
+from engine.intents import LimitOrder, MarketOrder, StopOrder
 from engine.model import OrderSide, OrderStatus
 from engine.strategy_actions import StackActions
 from engine.strategy_context import StrategyContext
@@ -93,15 +93,19 @@ def test_working_orders_towards_the_target_count_and_overshooting_ones_are_repla
     assert ctx.position(BTC) == Decimal("0.2")
 
 
-def test_stop_orders_are_protection_and_are_left_alone(h: Harness) -> None:
+def test_limit_and_stop_orders_are_the_strategys_own_and_are_left_alone(h: Harness) -> None:
     ctx = context(h)
     ctx.order_target(BTC, Decimal(1))
     held(h, ctx)
-    stop = ctx.submit(StopOrder(BTC, Decimal(-1), Decimal(90)))
-    assert stop is not None
+    stop = ctx.submit(StopOrder(BTC, Decimal(-1), Decimal(90)))  # protection
+    take = ctx.submit(LimitOrder(BTC, Decimal(-1), Decimal(120)))  # a take-profit
+    entry = ctx.submit(LimitOrder(BTC, Decimal(1), Decimal(80)))  # a resting entry
     assert ctx.order_target(BTC, Decimal(1)) is None  # at the target: nothing cancelled
-    ctx.order_target(BTC, Decimal(2))  # more: a buy; the protective sell stays
-    assert sorted(working(ctx)) == [("buy", Decimal(1)), ("sell", Decimal(1))]
-    stop_order = h.oms.get(stop)
+    ctx.order_target(BTC, Decimal(2))  # more: a market buy of 1 (the limit buy not counted)
+    assert sorted(working(ctx)) == [("buy", Decimal(1)), ("buy", Decimal(1)),
+                                    ("sell", Decimal(1)), ("sell", Decimal(1))]
+    for oid in (stop, take, entry):
+        order = h.oms.get(oid)  # type: ignore[arg-type]
+        assert order is not None and not order.status.is_terminal
+    stop_order = h.oms.get(stop)  # type: ignore[arg-type]
     assert stop_order is not None and stop_order.side is OrderSide.SELL
-    assert not stop_order.status.is_terminal
