@@ -61,6 +61,10 @@ class RiskConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """Relative to ``engine.state_dir``; the persisted risk state (when not in the database)."""
     save_interval_s: float = 5.0
     """How often a rising high-water mark is persisted (state changes are saved at once)."""
+    reject_alert_interval_s: float = 300.0
+    """Repeats of a rejection (same strategy, symbol and check) within this many seconds of
+    its last alert raise no alert of their own (each is still a ``risk_events`` row); the
+    next alert after it says how many. 0: an alert for every rejection."""
 
     def __post_init__(self) -> None:
         for name in ("max_daily_loss_pct", "max_drawdown_pct", "profit_target_pct",
@@ -70,3 +74,6 @@ class RiskConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                 raise ValueError(f"risk.{name} must be > 0 (or absent), got {value}")
         if self.leverage <= 0:
             raise ValueError(f"risk.leverage must be > 0, got {self.leverage}")
+        if self.reject_alert_interval_s < 0:
+            raise ValueError("risk.reject_alert_interval_s must be >= 0, got "
+                             f"{self.reject_alert_interval_s}")

@@ -2,7 +2,8 @@
 
 - :meth:`RiskEngine.check` is the OMS's pre-trade hook. A rejection is published as
   :class:`OrderRiskRejected` (for live consumers), a ``RiskEventRecord`` (the
-  ``risk_events`` row) and an alert, and returned as the order's reject reason
+  ``risk_events`` row) and an alert (repeats spaced by ``reject_alert_interval_s``:
+  :mod:`engine.risk.reject_alerts`), and returned as the order's reject reason
   ``"<check>: <reason>"``.
 - :meth:`RiskEngine.on_equity` (a portfolio equity listener, :mod:`engine.risk.guards`)
   runs the guards of seed 003:
@@ -33,6 +34,7 @@ from engine.model import NS_PER_S, Alert, AlertSeverity, Order
 from engine.risk.checks import OpenOrdersView, PortfolioView, PreTradeChecks
 from engine.risk.config import RiskConfig
 from engine.risk.guards import PortfolioGuards
+from engine.risk.reject_alerts import RejectionAlerts
 from engine.risk.state import (
     OrderRiskRejected,
     RiskError,
@@ -70,6 +72,7 @@ class RiskEngine(PortfolioGuards):
         self._last_save_ns = 0
         self._hwm_dirty = False
         self.rejections: dict[str, int] = {}
+        self._reject_alerts = RejectionAlerts(int(config.reject_alert_interval_s * NS_PER_S))
         loaded = store.load()
         self.snapshot = loaded or RiskSnapshot(initial_equity=starting_equity,
                                                high_water_mark=starting_equity)
@@ -115,12 +118,15 @@ class RiskEngine(PortfolioGuards):
             strategy_id=order.strategy_id, message=reason,
             details={"state": self.state.value, "client_order_id": order.client_order_id}))
         # info, not warning: a strategy that keeps trying would flood the journal; every
-        # rejection is a risk_events row and an alert
+        # rejection is a risk_events row, and its first in a while an alert
         _log.info("order rejected: %s: %s", check, reason)
-        self._publish(Alert(
-            severity=AlertSeverity.WARNING, category="risk", title=f"order rejected: {check}",
-            message=reason, ts_ns=ts, symbol=order.symbol, order_id=order.id,
-            strategy_id=order.strategy_id))
+        held_back = self._reject_alerts.admit((order.strategy_id, order.symbol, check), ts)
+        if held_back is not None:
+            more = f" ({held_back} more like it since the last alert)" if held_back else ""
+            self._publish(Alert(
+                severity=AlertSeverity.WARNING, category="risk",
+                title=f"order rejected: {check}", message=reason + more, ts_ns=ts,
+                symbol=order.symbol, order_id=order.id, strategy_id=order.strategy_id))
         return f"{check}: {reason}"
 
     # -- operators -------------------------------------------------------------------------
@@ -198,7 +204,8 @@ class RiskEngine(PortfolioGuards):
         return {"state": self.state.value, "source": snap.source, "reason": snap.reason,
                 "actor": snap.actor, "since_ns": snap.since_ns, "kill_switch": snap.kill_switch,
                 "high_water_mark": str(snap.high_water_mark), "day": snap.day,
-                "day_start_equity": str(snap.day_start_equity), "rejections": self.rejections}
+                "day_start_equity": str(snap.day_start_equity), "rejections": self.rejections,
+                "rejections_not_alerted": self._reject_alerts.held_back}
 
     def flush(self) -> None:
         """Persist now (at shutdown)."""

@@ -121,3 +121,34 @@ def test_defaults_are_sane() -> None:
     assert cfg.account.max_orders_per_s and cfg.max_drawdown_pct == 10
     with pytest.raises(ValueError):
         RiskLimits(max_order_notional=D(0))
+
+
+def test_a_repeated_rejection_alerts_once_per_interval_and_counts_the_rest() -> None:
+    h = harness(reject_alert_interval_s=60.0)
+    h.risk.set_kill_switch(True, "test", "halted for the test")  # every order: risk_state
+    for _ in range(5):
+        assert h.submit(qty=1).status is S.REJECTED
+        h.step(1_000)
+    h.submit(qty=1, strategy="s2")  # another strategy's refusal is its own news
+    alerts = h.rec.alerts("order rejected: risk_state")
+    assert [a.strategy_id for a in alerts] == ["s1", "s2"]
+    # every refusal is still recorded: risk_events rows, events, the counter
+    assert len([r for r in h.rec.of(RiskEventRecord) if r.decision == "reject"]) == 6
+    assert len(h.rec.of(OrderRiskRejected)) == 6
+    assert h.risk.status()["rejections"] == {"risk_state": 6}
+    h.step(60_000)  # the interval has passed since s1's alert
+    h.submit(qty=1)
+    alerts = h.rec.alerts("order rejected: risk_state")
+    assert len(alerts) == 3
+    assert alerts[-1].message.endswith("(4 more like it since the last alert)")
+    assert h.risk.status()["rejections_not_alerted"] == 4
+
+
+def test_interval_zero_alerts_every_rejection() -> None:
+    h = harness(reject_alert_interval_s=0.0)
+    h.risk.set_kill_switch(True, "test", "halted for the test")
+    for _ in range(3):
+        h.submit(qty=1)
+    assert len(h.rec.alerts("order rejected: risk_state")) == 3
+    with pytest.raises(ValueError, match="reject_alert_interval_s"):
+        RiskConfig(reject_alert_interval_s=-1.0)
