@@ -19,6 +19,11 @@ price_data. When the history reaches the present, the gateway resumes its stream
 after the last history bar, so no bar is lost or seen twice; an older end is a gap the
 indicators stream across (a gateway's backfill would replay it to the strategies as live).
 
+Several symbols are read at once (each source says how many: the exchange's requests are
+round trips that ccxt paces by the venue's rate limit, so a few in flight fill the waits;
+``price_data`` one at a time, leaving the pool to the store writer); what is read goes
+into the feed and the indicators in the order of the symbols, as if read one by one.
+
 A source that fails (timeout, exchange error, database down) is logged and alerted, and
 the engine starts with what the others gave: a cold indicator is a worse start, not a
 reason to stay down.
@@ -59,6 +64,11 @@ class HistorySource(Protocol):
         """What the log and /status call it."""
         ...
 
+    @property
+    def concurrency(self) -> int:
+        """How many symbols it is asked for at once."""
+        ...
+
     async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         """Closed 1m bars of ``symbol`` opening in [``start_ns``, ``end_ns``), in time
         order."""
@@ -73,6 +83,7 @@ class PriceDataHistory:
     venue: str
     timeout_s: float
     name: str = "price_data"
+    concurrency: int = 1
 
     async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         """See :class:`HistorySource`."""
@@ -93,6 +104,7 @@ class GatewayHistory:
 
     fetch: Callable[[str, int], Awaitable[list[Bar]]]
     name: str = "exchange"
+    concurrency: int = 4
 
     async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         """See :class:`HistorySource`."""
@@ -141,30 +153,19 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
     bounds all the reads together (a service manager's start timeout is waiting): what is
     not read by then is reported as timed out. ``resume`` (symbol, last bar's open time) is
     called for histories that reach the present."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    limits = [asyncio.Semaphore(max(1, source.concurrency)) for source in sources]
+    async with asyncio.TaskGroup() as group:
+        reads = {symbol: group.create_task(_read(symbol, span, sources, limits, now_ns,
+                                                 deadline))
+                 for symbol, span in spans.items()}
     report = WarmupReport()
     closed: list[Bar] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    for symbol, span in spans.items():
-        start = (now_ns // BASE_NS - span) * BASE_NS
-        got: list[Bar] = []
-        for source in sources:
-            end = got[0].ts_ns if got else now_ns
-            if end <= start:
-                break
-            try:
-                bars = await asyncio.wait_for(source.history(symbol, start, end),
-                                              max(0.0, deadline - loop.time()))
-            except Exception as exc:  # any source failing leaves a colder start, no more
-                timed_out = isinstance(exc, TimeoutError)
-                why = "timed out" if timed_out else f"{exc}"
-                report.failures.append(f"{source.name} {symbol}: {why}")
-                _log.info("warm start: %s %s: %s", source.name, symbol, why,
-                          exc_info=None if timed_out else exc)
-                continue
-            fresh = _ascending([b for b in bars if start <= b.ts_ns < end])
-            report.bars.setdefault(symbol, {})[source.name] = len(fresh)
-            got = fresh + got
+    for symbol, read in reads.items():  # in the order of spans, as if read one by one
+        got, counts, failures = read.result()
+        if counts:
+            report.bars[symbol] = counts
+        report.failures += failures
         closed += feed.warm(got)
         await asyncio.sleep(0)  # the loop runs between symbols (health, signals)
         if got and resume is not None and got[-1].ts_ns >= now_ns - RESUME_WITHIN_BARS * BASE_NS:
@@ -175,6 +176,42 @@ async def warm_start(feed: Any, hub: Any, sources: list[HistorySource],
         hub.warm(chunk)
         await asyncio.sleep(0)
     return report
+
+
+async def _read(symbol: str, span: int, sources: list[HistorySource],
+                limits: list[asyncio.Semaphore], now_ns: int, deadline: float,
+                ) -> tuple[list[Bar], dict[str, int], list[str]]:
+    """One symbol's history from ``sources`` in order: the bars, how many each gave, and
+    what failed. Waiting for a source's turn counts against the deadline too."""
+    loop = asyncio.get_running_loop()
+    start = (now_ns // BASE_NS - span) * BASE_NS
+    got: list[Bar] = []
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    for source, limit in zip(sources, limits, strict=True):
+        end = got[0].ts_ns if got else now_ns
+        if end <= start:
+            break
+        try:
+            bars = await asyncio.wait_for(_in_turn(limit, source, symbol, start, end),
+                                          max(0.0, deadline - loop.time()))
+        except Exception as exc:  # any source failing leaves a colder start, no more
+            timed_out = isinstance(exc, TimeoutError)
+            why = "timed out" if timed_out else f"{exc}"
+            failures.append(f"{source.name} {symbol}: {why}")
+            _log.info("warm start: %s %s: %s", source.name, symbol, why,
+                      exc_info=None if timed_out else exc)
+            continue
+        fresh = _ascending([b for b in bars if start <= b.ts_ns < end])
+        counts[source.name] = len(fresh)
+        got = fresh + got
+    return got, counts, failures
+
+
+async def _in_turn(limit: asyncio.Semaphore, source: HistorySource, symbol: str,
+                   start: int, end: int) -> list[Bar]:
+    async with limit:
+        return await source.history(symbol, start, end)
 
 
 def _by_time(bars: list[Bar], size: int) -> list[list[Bar]]:

@@ -79,8 +79,9 @@ class _Listed:
     """A history source over a list of bars (what a source returns is all that matters to
     the stitching; the real ones are tested against real servers)."""
 
-    def __init__(self, name: str, bars: list[Bar], fail: bool = False) -> None:
-        self.name, self.bars, self.fail = name, bars, fail
+    def __init__(self, name: str, bars: list[Bar], fail: bool = False,
+                 concurrency: int = 1) -> None:
+        self.name, self.bars, self.fail, self.concurrency = name, bars, fail, concurrency
         self.asked: list[tuple[str, int, int]] = []
 
     async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
@@ -205,6 +206,7 @@ def test_a_history_ending_long_before_now_is_not_resumed_from() -> None:
 
 class _Hanging:
     name = "exchange"
+    concurrency = 4
 
     async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
         await asyncio.sleep(30)
@@ -249,3 +251,42 @@ def test_an_indicator_asked_for_after_a_warm_start_is_seeded_from_its_history() 
     streamed.hub.flush()
     assert all(h.ready for h in late)
     assert [h.value for h in late] == [h.value for h in from_start]
+
+
+class _Slow(_Listed):
+    """Each read takes a while: how many are in flight at once is what it records."""
+
+    in_flight = most = 0
+
+    async def history(self, symbol: str, start_ns: int, end_ns: int) -> list[Bar]:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await super().history(symbol, start_ns, end_ns)
+        finally:
+            self.in_flight -= 1
+
+
+def test_symbols_are_read_at_once_and_land_as_if_read_one_by_one() -> None:
+    """An exchange's history requests are round trips: several symbols in flight fill the
+    waits. How many at once is the source's own limit, and the feed and the indicators get
+    the same history in the same order whatever it is."""
+    bars = _real_bars(400)
+    now = bars[-1].ts_ns + BASE_NS
+    outcomes = []
+    for concurrency in (1, 2):
+        engine = _Engine()
+        engine.clock.advance_to(now)
+        exchange = _Slow("exchange", [b for b in bars if b.ts_ns >= bars[250].ts_ns],
+                         concurrency=concurrency)
+        stored = _Slow("price_data", bars, concurrency=concurrency)
+        report = asyncio.run(warm_start(engine.feed, engine.hub, [exchange, stored],
+                                        {BTC: 300, XRP: 300}, now_ns=now, timeout_s=5.0))
+        assert exchange.most == stored.most == concurrency
+        outcomes.append((report.as_dict(), engine.rings(),
+                         [repr(h.value) if h.ready else None for h in engine.handles]))
+    assert outcomes[0] == outcomes[1]
+    # the exchange gave the newest bars of each symbol, price_data the older rest
+    for counts in outcomes[0][0]["bars"].values():
+        assert counts["exchange"] > 0 and counts["price_data"] > 0
