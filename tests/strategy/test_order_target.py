@@ -8,17 +8,18 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from engine.execution import VenueAccepted, VenueCancelled
 from engine.ids import StrategyId
 from engine.intents import LimitOrder, MarketOrder, StopOrder
 from engine.model import OrderSide, OrderStatus
 from engine.strategy_actions import StackActions
 from engine.strategy_context import StrategyContext
-from tests.orders.trading_harness import BTC, LOOSE, Harness
+from tests.orders.trading_harness import BTC, LOOSE, Harness, ManualHarness
 
 S1 = StrategyId("s1")
 
 
-def context(h: Harness) -> StrategyContext:
+def context(h: Harness | ManualHarness) -> StrategyContext:
     return StrategyContext(S1, clock=h.clock, bus=h.bus, indicators=None,  # type: ignore[arg-type]
                            actions=StackActions(h.stack), bars=lambda s, tf: None)
 
@@ -109,3 +110,25 @@ def test_limit_and_stop_orders_are_the_strategys_own_and_are_left_alone(h: Harne
         assert order is not None and not order.status.is_terminal
     stop_order = h.oms.get(stop)  # type: ignore[arg-type]
     assert stop_order is not None and stop_order.side is OrderSide.SELL
+
+
+def test_a_cancel_in_flight_is_not_asked_again() -> None:
+    # Live, a cancel takes a round trip: meanwhile the order still works, and the next bar's
+    # call must not send a second cancel (a venue may answer it with an error).
+    h = ManualHarness()
+    h.bar(100, 101, 99, 100)
+    ctx = context(h)
+    buy = ctx.order_target(BTC, Decimal(1))
+    assert buy is not None
+    cid = h.venue.submitted[0].client_order_id
+    h.venue.report(VenueAccepted(client_order_id=cid, ts_ns=h.step(), exchange_order_id="v-1"))
+    for _ in range(3):  # the signal flipped; the venue has not confirmed the cancel yet
+        assert ctx.order_target(BTC, Decimal(0)) is None
+    assert [o.id for o in h.venue.cancelled] == [buy]
+    h.venue.report(VenueCancelled(client_order_id=cid, ts_ns=h.step()))
+    assert not working(ctx)
+    assert ctx.order_target(BTC, Decimal(0)) is None  # flat, nothing working: nothing to do
+    again = ctx.order_target(BTC, Decimal(1))  # the signal turns again: a new buy...
+    assert again is not None and again != buy
+    assert ctx.order_target(BTC, Decimal(0)) is None  # ...whose own cancel is sent
+    assert [o.id for o in h.venue.cancelled] == [buy, again]
