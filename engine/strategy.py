@@ -158,8 +158,8 @@ class Context(Protocol):
         (which ``no_short`` refuses when flat, and which would trade against the strategy's
         own order). Limit and stop orders (entries, take-profits, protection) are the
         strategy's own business: neither counted nor cancelled. Live, a cancel takes a round
-        trip (it is sent once, not at every call meanwhile) and can lose the race with a
-        fill: the next call moves the position back to the target."""
+        trip (the OMS does not send it again meanwhile) and can lose the race with a fill:
+        the next call moves the position back to the target."""
         ...
 
     def emit_signal(

@@ -79,7 +79,6 @@ class StrategyContext:
         self._bars = bars
         self._position = actions.position
         self._open_orders = actions.open_orders
-        self._cancelling: set[OrderId] = set()  # asked by order_target, still working
 
     def bars(self, symbol: str, timeframe: str) -> Any:
         """See :meth:`engine.strategy.Context.bars`."""
@@ -115,10 +114,6 @@ class StrategyContext:
         """See :meth:`engine.strategy.Context.order_target`."""
         gap = target - self._position(self.strategy_id, symbol)
         working = self._open_orders(self.strategy_id, symbol)
-        cancelling = self._cancelling
-        if cancelling:  # forget the cancels that have landed
-            cancelling.intersection_update(
-                o.id for o in self._open_orders(self.strategy_id, None))
         if not working:
             return self.submit(MarketOrder(symbol, gap)) if gap else None
         ids = {o.id for o in working}
@@ -137,12 +132,8 @@ class StrategyContext:
         if abs(toward) > abs(gap):  # together they would carry it past the target
             away += moving
             toward = _ZERO
-        for order in away:
-            # live, a cancel takes a round trip: the order works on meanwhile, and is not
-            # asked again (a venue may answer a second cancel with an error)
-            if order.id not in cancelling:
-                cancelling.add(order.id)
-                self.cancel(order.id)
+        for order in away:  # live, one still on its way is not sent again (the OMS)
+            self.cancel(order.id)
         delta = gap - toward
         return self.submit(MarketOrder(symbol, delta)) if delta else None
 

@@ -32,9 +32,9 @@ class Entry:
     generic attribute lookup per read.
     """
 
-    __slots__ = ("buy", "counted", "decision_price", "emulated", "first_trade", "notional",
-                 "order", "qty", "routed_late", "seq", "strategy_qty", "trade_ids",
-                 "triggered")
+    __slots__ = ("buy", "cancel_sent_ns", "counted", "decision_price", "emulated",
+                 "first_trade", "notional", "order", "qty", "routed_late", "seq",
+                 "strategy_qty", "trade_ids", "triggered")
 
     def __init__(self, order: Order, decision_price: Decimal | None, emulated: str,
                  counted: bool, buy: bool, seq: int = 0) -> None:
@@ -46,6 +46,7 @@ class Entry:
         self.seq = seq
         self.triggered = False
         self.routed_late = False  # sent to the venue after the emulator accepted it
+        self.cancel_sent_ns: int | None = None  # when a cancel last went to the venue
         self.notional = _ZERO
         # venue trade ids seen (duplicates are ignored): the first one, then the others
         self.first_trade: str | None = None

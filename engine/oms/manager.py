@@ -36,6 +36,7 @@ from engine.execution import (
 )
 from engine.ids import OrderId, StrategyId, Symbol, Venue
 from engine.model import (
+    NS_PER_S,
     ZERO,
     AlertSeverity,
     Bar,
@@ -127,6 +128,10 @@ class OrderManager(OrderTransitions):
         """The bar and trade handlers the stack subscribes (profile and stops, compiled)."""
         self._publish = bus.publish
         self._now = clock.now_ns
+        # a cancel on its way (the router retries it) is not sent again before the router
+        # has given up on it
+        self._cancel_resend_ns = int(self.config.submit_timeout_s * NS_PER_S
+                                     * (self.config.submit_retries + 1))
         self._order_ids = self.ids.order_ids
         self._fill_id = self.ids.fill_id
         self._get_working = self.book.get_working
@@ -273,11 +278,15 @@ class OrderManager(OrderTransitions):
         if entry.emulated == "stop" and not entry.triggered:
             self._apply_close(entry, "cancelled", ts, {"reason": reason})
             return True
+        sent = entry.cancel_sent_ns
+        if sent is not None and ts - sent < self._cancel_resend_ns:
+            return True  # asked already and not yet confirmed: a venue may refuse a second
         if not self.router.cancel(entry.order):
             self.counts["cancel_refused"] += 1
             self._alert(AlertSeverity.ERROR, "cancel not sent",
                         f"{describe(entry.order)}: cancel queue full", ts, entry.order)
             return False
+        entry.cancel_sent_ns = ts
         return True
 
 

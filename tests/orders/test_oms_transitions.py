@@ -206,3 +206,18 @@ def test_every_event_carries_the_order_after_it() -> None:
     o = order_in(h, S.PARTIALLY_FILLED)
     for e in h.rec.order_events(o.id):
         assert isinstance(e, OrderEvent) and e.order.version == e.seq
+
+
+def test_a_cancel_on_its_way_is_not_sent_again_until_the_router_gave_up() -> None:
+    # Live, a cancel takes a round trip; asked again meanwhile (a strategy each bar, a halt,
+    # an operator), the OMS does not send it twice: a venue may refuse the second.
+    h = ManualHarness()
+    o = order_in(h, S.OPEN)
+    assert h.oms.cancel(o.id) and h.oms.cancel(o.id) and h.oms.cancel_all() == 1
+    assert [c.id for c in h.venue.cancelled] == [o.id]
+    cfg = h.oms.config  # the router's timeout times its tries: it has given up by then
+    h.step(int(1000 * cfg.submit_timeout_s * (cfg.submit_retries + 1)))
+    assert h.oms.cancel(o.id)
+    assert [c.id for c in h.venue.cancelled] == [o.id, o.id]
+    h.venue.report(report("cancelled", o.client_order_id, h.step()))
+    assert not h.oms.cancel(o.id)  # closed: nothing to cancel
