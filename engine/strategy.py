@@ -40,12 +40,14 @@ import msgspec
 from engine.clock import Clock
 from engine.ids import OrderId, StrategyId
 from engine.model import Bar, Fill, Order, Signal, SignalDirection, TradeTick
+from engine.risk.state import RiskState
 
 __all__ = [
     "Context",
     "IndicatorHandle",
     "IndicatorSource",
     "PositiveInt",
+    "RiskState",
     "Strategy",
     "StrategyConfig",
 ]
@@ -134,6 +136,15 @@ class Context(Protocol):
         """The account's equity marked to the last prices."""
         ...
 
+    @property
+    def risk_state(self) -> RiskState:
+        """What new orders the account accepts: ``ACTIVE`` any, ``REDUCING`` only those that
+        reduce the account's position in their symbol, ``HALTED`` none (only cancels). A
+        strategy that submits its own orders reads it to wait instead of being rejected
+        (each rejection is an order and a ``risk_events`` row); :meth:`order_target`
+        already does."""
+        ...
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """This strategy's working orders."""
         ...
@@ -159,7 +170,12 @@ class Context(Protocol):
         own order). Limit and stop orders (entries, take-profits, protection) are the
         strategy's own business: neither counted nor cancelled. Live, a cancel takes a round
         trip (the OMS does not send it again meanwhile) and can lose the race with a fill:
-        the next call moves the position back to the target."""
+        the next call moves the position back to the target.
+
+        While the account is ``REDUCING`` the target is taken towards flat only (a long
+        position may shrink or close, never grow or flip); while it is ``HALTED`` nothing
+        is sent (None). So a strategy trading through it goes quiet under a risk halt
+        instead of having an order rejected on every bar."""
         ...
 
     def emit_signal(

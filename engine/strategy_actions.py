@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.ids import OrderId, StrategyId
 from engine.model import Order, OrderStatus
 from engine.oms.commands import SubmitOrder
+from engine.risk.state import RiskState
 
 if TYPE_CHECKING:
     from engine.oms.book import OrderBook
@@ -69,3 +70,7 @@ class StackActions:
     def equity(self) -> Decimal:
         """Account equity."""
         return self._stack.portfolio.equity()
+
+    def risk_state(self) -> RiskState:
+        """The account's risk state."""
+        return self._stack.risk.state

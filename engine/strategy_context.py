@@ -13,11 +13,13 @@ from engine.clock import Clock
 from engine.ids import OrderId, StrategyId, Symbol
 from engine.intents import MarketOrder
 from engine.model import Order, OrderType, Signal, SignalDirection
+from engine.risk.state import RiskState
 from engine.strategy import IndicatorSource
 
 __all__ = ["StrategyActions", "StrategyContext"]
 
 _ZERO = Decimal(0)
+_ACTIVE = RiskState.ACTIVE
 _MOVES = frozenset({OrderType.MARKET, OrderType.TWAP, OrderType.VWAP})
 """The orders :meth:`StrategyContext.order_target` counts and cancels (it sends market
 orders; limits and stops are the strategy's own)."""
@@ -52,6 +54,10 @@ class StrategyActions(Protocol):
 
     def equity(self) -> Decimal:
         """Account equity."""
+        ...
+
+    def risk_state(self) -> RiskState:
+        """The account's risk state: what new orders it accepts."""
         ...
 
 
@@ -98,6 +104,11 @@ class StrategyContext:
         """See :attr:`engine.strategy.Context.equity`."""
         return self._actions.equity()
 
+    @property
+    def risk_state(self) -> RiskState:
+        """See :attr:`engine.strategy.Context.risk_state`."""
+        return self._actions.risk_state()
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """See :meth:`engine.strategy.Context.open_orders`."""
         return self._open_orders(self.strategy_id, symbol)
@@ -112,8 +123,19 @@ class StrategyContext:
 
     def order_target(self, symbol: str, target: Decimal) -> OrderId | None:
         """See :meth:`engine.strategy.Context.order_target`."""
-        gap = target - self._position(self.strategy_id, symbol)
+        position = self._position(self.strategy_id, symbol)
+        gap = target - position
         working = self._open_orders(self.strategy_id, symbol)
+        if not gap and not working:
+            return None  # the common case, every bar: nothing to do in any risk state
+        state = self._actions.risk_state()
+        if state is not _ACTIVE:
+            if state is RiskState.HALTED:
+                return None  # only cancels are accepted: the halt has its own cancel policy
+            # REDUCING: only towards flat, never past it
+            target = max(min(target, position), _ZERO) if position > 0 else min(
+                max(target, position), _ZERO)
+            gap = target - position
         if not working:
             return self.submit(MarketOrder(symbol, gap)) if gap else None
         ids = {o.id for o in working}

@@ -5,8 +5,10 @@ On every ``every_bars``-th closed bar of ``timeframe`` (the ``every_bars``-th, t
 ``2 * every_bars``-th, ...) it submits a market buy of ``amount / close`` rounded DOWN to a
 multiple of ``qty_step``. With ``max_position`` the buy is cut so that the position, plus
 what its working orders will still fill, does not exceed the cap (rounded down to
-``qty_step`` too); a buy that rounds to zero is skipped. Deterministic: it depends on the
-bars only (no clock, no randomness), and the arithmetic is exact Decimal.
+``qty_step`` too); a buy that rounds to zero is skipped. A buy that falls due while the
+account's risk state is not ACTIVE (REDUCING or HALTED: a buy would be rejected) is skipped
+too; the schedule goes on. Deterministic: it depends on the bars only (no clock, no
+randomness), and the arithmetic is exact Decimal.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from engine.intents import MarketOrder
 from engine.model import Bar, to_decimal
-from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
+from engine.strategy import Context, PositiveInt, RiskState, Strategy, StrategyConfig
 
 
 class DcaConfig(StrategyConfig, frozen=True):
@@ -58,6 +60,10 @@ class Dca(Strategy[DcaConfig]):
             return
         self.bars_seen += 1
         if self.bars_seen % cfg.every_bars or not bar.close > 0:
+            return
+        if ctx.risk_state is not RiskState.ACTIVE:
+            ctx.log.info("buy %d skipped: the account is %s", self.bars_seen // cfg.every_bars,
+                         ctx.risk_state.value)
             return
         step = cfg.qty_step
         # Decimal `//` is the exact integer part of the quotient: a true round-down.

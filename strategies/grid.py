@@ -12,6 +12,12 @@ allow: a buy only when ``position + working buys + qty <= max_position``, a sell
 which ``[risk] allow_short`` must allow too). Buys are tried from the highest level down,
 sells from the lowest up; what does not fit waits for a later bar. Working orders are
 never cancelled or moved. An order the risk engine rejects is dropped (logged).
+
+The account's risk state is read first: while it is HALTED nothing is placed, while it is
+REDUCING only what unwinds the position (the limits above with ``max_position`` and
+``-max_position`` taken as 0); the rest waits. An order cancelled outside the strategy (a
+halt's cancel policy, an operator) before any of it filled is wanted again at its level,
+so the grid comes back whole when trading resumes; to stop a grid, disable the strategy.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from engine.ids import OrderId, StrategyId
 from engine.intents import LimitOrder
-from engine.model import Bar, Fill, to_decimal
-from engine.strategy import Context, PositiveInt, Strategy, StrategyConfig
+from engine.model import Bar, Fill, Order, OrderStatus, to_decimal
+from engine.strategy import Context, PositiveInt, RiskState, Strategy, StrategyConfig
 
 
 class GridConfig(StrategyConfig, frozen=True):
@@ -71,6 +77,15 @@ class Grid(Strategy[GridConfig]):
         """Count what each grid order has filled."""
         self.filled[fill.order_id] = self.filled.get(fill.order_id, Decimal(0)) + fill.qty
 
+    def on_order_update(self, ctx: Context, order: Order) -> None:
+        """Want a level again when its order was cancelled from outside with nothing
+        filled."""
+        if order.status is OrderStatus.CANCELLED and not order.filled_qty:
+            wanted = self.working.pop(order.id, None)
+            if wanted is not None:
+                self.filled.pop(order.id, None)
+                self.wanted.append(wanted)
+
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Answer completed orders with their counter-orders; place what the limits allow."""
         cfg = self.config
@@ -98,14 +113,20 @@ class Grid(Strategy[GridConfig]):
         for oid in [o for o in self.working if o not in open_ids and
                     self.filled.get(o, Decimal(0)) < cfg.qty]:
             del self.working[oid]  # cancelled outside the strategy: forget it
+        state = ctx.risk_state
+        if state is RiskState.HALTED:
+            return
         position = ctx.position(symbol)
         buys = sum((o.remaining_qty for o in open_ids.values() if o.side.sign > 0), Decimal(0))
         sells = sum((o.remaining_qty for o in open_ids.values() if o.side.sign < 0), Decimal(0))
-        floor = -cfg.max_position if cfg.allow_short else Decimal(0)
+        cap = cfg.max_position
+        floor = -cap if cfg.allow_short else Decimal(0)
+        if state is RiskState.REDUCING:
+            cap = floor = Decimal(0)
         keep: list[tuple[int, int]] = []
         order = sorted(self.wanted, key=lambda w: (w[1], w[0] if w[1] < 0 else -w[0]))
         for level, side in order:
-            if side > 0 and position + buys + cfg.qty > cfg.max_position:
+            if side > 0 and position + buys + cfg.qty > cap:
                 keep.append((level, side))
                 continue
             if side < 0 and position - sells - cfg.qty < floor:

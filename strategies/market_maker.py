@@ -11,7 +11,9 @@ Each closed bar it cancels its working quotes, then quotes ``qty`` on each side:
 ``max_position``; no ask when ``position - qty`` would go below ``-max_position`` (below
 zero unless ``allow_short``, which the risk engine must allow too: ``[risk] allow_short``).
 The position used is the one after this bar's fills (the paper matcher fills resting
-quotes against a bar before the strategy sees it). Quotes are GTC limits: a quote that is
+quotes against a bar before the strategy sees it). While the account's risk state is
+REDUCING only the side that unwinds the position is quoted (at most the position); while
+it is HALTED nothing is quoted. Quotes are GTC limits: a quote that is
 marketable on arrival takes the market price, else it rests and fills at its price.
 """
 
@@ -21,7 +23,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from engine.intents import LimitOrder
 from engine.model import Bar, to_decimal
-from engine.strategy import Context, Strategy, StrategyConfig
+from engine.strategy import Context, RiskState, Strategy, StrategyConfig
 
 _TENK = Decimal(10_000)
 
@@ -77,8 +79,17 @@ class MarketMaker(Strategy[MarketMakerConfig]):
         symbol = cfg.symbol
         for order in ctx.open_orders(symbol):
             ctx.cancel(order.id)
+        state = ctx.risk_state
+        if state is RiskState.HALTED:
+            return
         position = ctx.position(symbol)
         bid, ask = quotes(to_decimal(bar.close), position, cfg)
+        if state is RiskState.REDUCING:  # unwind only
+            if position:
+                qty = min(cfg.qty, abs(position))
+                ctx.submit(LimitOrder(symbol, qty, bid, reduce_only=True) if position < 0
+                           else LimitOrder(symbol, -qty, ask, reduce_only=True))
+            return
         floor = -cfg.max_position if cfg.allow_short else Decimal(0)
         if position + cfg.qty <= cfg.max_position:
             ctx.submit(LimitOrder(symbol, cfg.qty, bid))

@@ -18,6 +18,7 @@ from engine.indicator_hub import IndicatorHub
 from engine.model import Alert, AlertSeverity, Bar, Order
 from engine.oms.commands import SubmitOrder
 from engine.plugins import instantiate
+from engine.risk.state import RiskState
 from engine.strategy_host import StrategyHost
 
 
@@ -53,6 +54,9 @@ class RecordingActions:
 
     def equity(self) -> Decimal:
         return Decimal(100000)
+
+    def risk_state(self) -> RiskState:
+        return RiskState.ACTIVE
 
 
 PLUGIN_V1 = '''
