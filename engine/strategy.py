@@ -15,12 +15,12 @@ A strategy is one small class::
             self.slow = ctx.indicators.ema(self.config.symbol, "1m", self.config.slow)
 
         def on_bar(self, ctx: Context, bar: Bar) -> None:
-            if not self.slow.ready:
-                return
-            want = self.config.qty if self.fast.value > self.slow.value else -self.config.qty
-            delta = want - ctx.position(self.config.symbol)
-            if delta:
-                ctx.submit(MarketOrder(self.config.symbol, delta))
+            if self.slow.ready:
+                long = self.fast.value > self.slow.value
+                ctx.order_target(self.config.symbol, self.config.qty if long else Decimal(0))
+
+``ctx.order_target`` counts the strategy's working orders and follows the account's risk
+state; ``ctx.submit`` sends any order intent (``engine.intents``) as it is.
 
 Hooks run synchronously inside the engine's event dispatch, through a guard: an
 exception, or an event hook running longer than its time budget (``on_start`` and

@@ -18,11 +18,18 @@ REDUCING only what unwinds the position (the limits above with ``max_position`` 
 ``-max_position`` taken as 0); the rest waits. An order cancelled outside the strategy (a
 halt's cancel policy, an operator) before any of it filled is wanted again at its level,
 so the grid comes back whole when trading resumes; to stop a grid, disable the strategy.
+
+Hot reload hands the grid over (``on_save``/``on_load``): its prices, wanted levels and
+working orders, so the new version answers the old version's fills. A reload that changes
+the grid itself (``levels``, ``step_pct``, ``center``, ``tick``, ``qty``) cancels the old
+grid's working orders instead and builds the new grid at the next bar; other changes
+(``max_position``, ``allow_short``) keep it.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from engine.ids import OrderId, StrategyId
 from engine.intents import LimitOrder
@@ -72,6 +79,40 @@ class Grid(Strategy[GridConfig]):
         self.wanted: list[tuple[int, int]] = []  # (level, +1 buy / -1 sell) not yet placed
         self.working: dict[OrderId, tuple[int, int]] = {}
         self.filled: dict[OrderId, Decimal] = {}
+        self.replaced: list[OrderId] = []  # the old grid's orders, after a reload changed it
+
+    def _shape(self) -> tuple[object, ...]:
+        cfg = self.config
+        return (cfg.symbol, cfg.levels, cfg.step_pct, cfg.center, cfg.tick, cfg.qty)
+
+    def on_save(self) -> dict[str, Any]:
+        """Hand the grid over on hot reload."""
+        return {"shape": self._shape(), "prices": dict(self.prices),
+                "wanted": list(self.wanted), "working": dict(self.working),
+                "filled": dict(self.filled)}
+
+    def on_load(self, state: dict[str, Any]) -> None:
+        """Take the old version's grid, or only its orders to cancel when it has changed."""
+        if not state.get("prices"):
+            return
+        if state.get("shape") != self._shape():
+            self.replaced = list(state.get("working", ()))
+            return
+        self.prices = dict(state["prices"])
+        self.wanted = list(state["wanted"])
+        self.working = dict(state["working"])
+        self.filled = dict(state["filled"])
+
+    def on_start(self, ctx: Context) -> None:
+        """After a reload that changed the grid: cancel the old grid's working orders."""
+        if self.replaced:
+            still = {o.id for o in ctx.open_orders()}  # the symbol may have changed too
+            ctx.log.info("grid changed on reload: cancelling %d orders of the old grid",
+                         len(still.intersection(self.replaced)))
+            for oid in self.replaced:
+                if oid in still:
+                    ctx.cancel(oid)
+            self.replaced = []
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
         """Count what each grid order has filled."""

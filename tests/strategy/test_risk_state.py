@@ -10,17 +10,12 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from engine.ids import StrategyId
-from engine.indicator_hub import IndicatorHub
-from engine.plugins import instantiate
 from engine.risk.state import OrderRiskRejected, RiskState
 from engine.store.records import RiskEventRecord
 from engine.strategy_actions import StackActions
 from engine.strategy_context import StrategyContext
-from engine.strategy_host import StrategyHost
 from tests.orders.trading_harness import BTC, LOOSE, Harness
-
-S1 = StrategyId("s1")
+from tests.strategy.stack_host import S1, host_on, working
 
 
 def context(h: Harness) -> StrategyContext:
@@ -34,11 +29,6 @@ def refusals(h: Harness) -> int:
     rows = [r for r in h.rec.of(RiskEventRecord) if r.decision == "reject"]
     assert len(events) == len(rows)
     return len(events)
-
-
-def working(h: Harness) -> list[tuple[str, Decimal, Decimal | None, bool]]:
-    return sorted((o.side.value, o.remaining_qty, o.limit_price, o.reduce_only)
-                  for o in h.oms.open_orders(S1))
 
 
 def long_two(h: Harness) -> StrategyContext:
@@ -113,17 +103,9 @@ def test_submit_still_hands_the_order_to_risk_which_refuses_it(h: Harness) -> No
 # -- the built-in strategies that submit their own orders -----------------------------------
 
 
-def host_with(h: Harness, table: dict[str, object]) -> StrategyHost:
-    host = StrategyHost(bus=h.bus, clock=h.clock, indicators=IndicatorHub(lambda b: None),
-                        actions=StackActions(h.stack), bars=lambda s, tf: None)
-    host.add(instantiate(0, {"name": "s1", "symbol": BTC, **table}))
-    host.start()
-    return host
-
-
 def test_market_maker_unwinds_only_while_reducing_and_quotes_nothing_while_halted(
         h: Harness) -> None:
-    host_with(h, {"class": "market_maker", "qty": "1", "max_position": "3",
+    host_on(h, {"class": "market_maker", "qty": "1", "max_position": "3",
                   "spread_bps": 10})
     h.bar(100, 100.01, 99.99, 100)
     assert [w[:3] for w in working(h)] == [("buy", Decimal(1), Decimal("99.90"))]  # no shorts
@@ -143,7 +125,7 @@ def test_market_maker_unwinds_only_while_reducing_and_quotes_nothing_while_halte
 
 
 def test_grid_waits_under_a_halt_and_comes_back_whole(h: Harness) -> None:
-    host_with(h, {"class": "grid", "levels": 2, "step_pct": "1", "qty": "1",
+    host_on(h, {"class": "grid", "levels": 2, "step_pct": "1", "qty": "1",
                   "max_position": "2", "center": "100", "tick": "0.01"})
     h.bar(100, 100.5, 99.5, 100)
     before = working(h)
@@ -160,7 +142,7 @@ def test_grid_waits_under_a_halt_and_comes_back_whole(h: Harness) -> None:
 
 
 def test_grid_places_only_what_unwinds_while_reducing(h: Harness) -> None:
-    host_with(h, {"class": "grid", "levels": 2, "step_pct": "1", "qty": "1",
+    host_on(h, {"class": "grid", "levels": 2, "step_pct": "1", "qty": "1",
                   "max_position": "2", "center": "100", "tick": "0.01"})
     h.bar(100, 100.5, 99.5, 100)
     h.bar(99.5, 99.5, 98.9, 99)  # the buy at 99 fills: a sell at 100 is wanted
@@ -173,7 +155,7 @@ def test_grid_places_only_what_unwinds_while_reducing(h: Harness) -> None:
 
 
 def test_dca_skips_buys_that_fall_due_while_the_account_is_not_active(h: Harness) -> None:
-    host_with(h, {"class": "dca", "amount": "100", "every_bars": 1, "qty_step": "0.01"})
+    host_on(h, {"class": "dca", "amount": "100", "every_bars": 1, "qty_step": "0.01"})
     h.bar(100, 100, 100, 100)
     h.bar(100, 100, 100, 100)
     assert h.portfolio.strategy_position(S1, BTC) == 1
