@@ -38,12 +38,12 @@ from engine.monitor import LoopMonitor, Readiness
 from engine.secrets import Redactor
 from engine.service import Service
 from engine.services import (
-    StrategiesService,
     add_market_data,
     register_builtin_commands,
     reload_strategies,
 )
 from engine.store.partitions import PartitionKeeper
+from engine.strategies_service import StrategiesService
 from engine.systemd import Notifier
 
 __all__ = ["Engine", "EngineState", "ExitCode", "Service", "build_app"]
@@ -351,7 +351,8 @@ def build_app(config: Config, *, config_path: Path | None = None,
         stack = wiring.add_trading(engine, execution, persist_risk_state=not backtest)
         if config.strategies:
             engine.add_service(StrategiesService(
-                wiring.add_strategies(engine, config, stack, enforce_budget=not backtest), engine))
+                wiring.add_strategies(engine, config, stack, enforce_budget=not backtest), engine,
+                keep_state=not backtest))
     elif config.strategies:
         raise ConfigError("strategies: need market data and an execution gateway "
                           "(marketdata.source is 'none' or no execution factory installed)")

@@ -38,7 +38,8 @@ def _persisted_events() -> tuple[type, ...]:
 
     return (OrderEvent, PositionChanged, Alert, Signal, Prediction, records.PortfolioState,
             records.PortfolioSnapshot, records.RiskEventRecord, records.PerformanceDaily,
-            records.AuditRecord, records.StrategyRun, records.BacktestRecord)
+            records.AuditRecord, records.StrategyRun, records.StrategyState,
+            records.BacktestRecord)
 
 
 def attach_writer(bus: MessageBus, writer: Any) -> None:

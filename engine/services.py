@@ -15,7 +15,7 @@ from engine.service import Service
 if TYPE_CHECKING:
     from engine.app import Engine, GatewayFactory
 
-__all__ = ["FeedService", "StrategiesService", "add_market_data", "prepare_strategy_data",
+__all__ = ["FeedService", "add_market_data", "prepare_strategy_data",
            "register_builtin_commands", "reload_strategies", "warm_from_history",
            "warn_short_sellers"]
 
@@ -153,29 +153,6 @@ def warn_short_sellers(config: Any, host: Any, ids: Iterable[str]) -> None:
         if host.sells_short(sid):
             _log.warning("strategy %s sells short but [risk] allow_short is false: the risk "
                          "engine will refuse its short orders", sid)
-
-
-class StrategiesService(Service):
-    """Starts strategies (on_start) with the engine; stops them (on_stop) before trading."""
-
-    name = "strategies"
-
-    def __init__(self, host: Any, engine: Engine) -> None:
-        self.host = host
-        self.engine = engine
-
-    async def start(self) -> None:
-        self.host.start()
-        prepare_strategy_data(self.engine, self.host)  # events flow only after this
-
-    async def stop(self) -> None:
-        self.host.stop()
-
-    def status(self) -> dict[str, Any]:
-        return {"strategies": self.host.status()}
-
-    def metrics(self, out: MetricsBuilder) -> None:
-        self.host.metrics(out)
 
 
 class FeedService(Service):

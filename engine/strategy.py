@@ -250,8 +250,14 @@ class Strategy(Generic[C]):
         """Called once at shutdown or halt."""
 
     def on_save(self) -> dict[str, Any]:
-        """State to hand over to the new version on hot reload."""
+        """State to hand over: to the new version on hot reload, and to the next run (it is
+        saved to the database every second when it changed, and at shutdown). JSON: a dict
+        of strings, numbers, booleans, None, lists and dicts with string keys (a Decimal is
+        written as its string, a tuple as a list, NaN as null); anything else halts the
+        strategy with the reason."""
         return {}
 
     def on_load(self, state: dict[str, Any]) -> None:
-        """Receive the state the old version saved on hot reload."""
+        """Receive what :meth:`on_save` returned, in its JSON form, before ``on_start``: on
+        hot reload from the old version, at start-up from the previous run (a strategy of
+        the same ``class``). Raising halts the strategy (it is not started blank)."""

@@ -12,6 +12,7 @@ from engine.ids import StrategyId
 from engine.model import Alert, AlertSeverity
 from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_config
 from engine.strategy_slot import DEFAULT_BUDGET_MS, DISABLED, StrategySlot
+from engine.strategy_state import decode_state, encode_state
 
 __all__ = ["StrategyReloads"]
 
@@ -39,6 +40,45 @@ class StrategyReloads:
     def _call_once(self, slot: StrategySlot, hook: str) -> None:
         raise NotImplementedError
 
+    def _raised(self, slot: StrategySlot, hook: str, exc: Exception) -> None:
+        raise NotImplementedError
+
+    def saved_states(self) -> dict[StrategyId, tuple[str, str]]:
+        """Each running strategy's ``on_save`` as JSON text, with its ``class``; one whose
+        ``on_save`` raises, or returns what JSON cannot hold, is halted (its state could not
+        survive a restart)."""
+        out: dict[StrategyId, tuple[str, str]] = {}
+        for sid, slot in list(self._slots.items()):
+            if slot.halted is None:
+                try:
+                    out[sid] = (slot.loaded.spec, encode_state(slot.loaded.strategy.on_save()))
+                except Exception as exc:
+                    self._raised(slot, "on_save", exc)
+        return out
+
+    def load_states(self, saved: dict[StrategyId, tuple[str, str]]) -> list[StrategyId]:
+        """Before :meth:`start`: give each strategy what it saved in the previous run
+        (``on_load``), when its ``class`` is the same; the ids given their state. One whose
+        ``on_load`` raises is halted: started blank, it would act beside the position and the
+        orders it left."""
+        restored: list[StrategyId] = []
+        for sid, slot in self._slots.items():
+            entry = saved.get(sid)
+            if entry is None or slot.halted is not None:
+                continue
+            spec, text = entry
+            if spec != slot.loaded.spec:
+                _log.warning("strategy %s: its saved state is of class %s, not %s: not loaded",
+                             sid, spec, slot.loaded.spec)
+                continue
+            try:
+                slot.loaded.strategy.on_load(decode_state(text))
+            except Exception as exc:
+                self._raised(slot, "on_load", exc)
+            else:
+                restored.append(sid)
+        return restored
+
     def _reindex(self) -> None:
         raise NotImplementedError
 
@@ -64,7 +104,8 @@ class StrategyReloads:
             if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
                 raise ValueError(f"budget_ms: expected a number > 0, got {budget!r}")
             new = new_cls(strategy_id, params)
-            state = old.on_save() if slot.halted is None else {}
+            # through JSON, as at a restart: on_load sees one form of its state
+            state = decode_state(encode_state(old.on_save())) if slot.halted is None else {}
             new.on_load(state)
         except Exception as exc:  # PluginError, ConfigError, or the plugin's own error
             reason = str(exc) if isinstance(exc, PluginError) else repr(exc)

@@ -19,15 +19,18 @@ REDUCING only what unwinds the position (the limits above with ``max_position`` 
 halt's cancel policy, an operator) before any of it filled is wanted again at its level,
 so the grid comes back whole when trading resumes; to stop a grid, disable the strategy.
 
-Hot reload hands the grid over (``on_save``/``on_load``): its prices, wanted levels and
-working orders, so the new version answers the old version's fills. A reload that changes
-the grid itself (``levels``, ``step_pct``, ``center``, ``tick``, ``qty``) cancels the old
-grid's working orders instead and builds the new grid at the next bar; other changes
-(``max_position``, ``allow_short``) keep it.
+Hot reload and a restart hand the grid over (``on_save``/``on_load``): its prices, wanted
+levels and working orders, so the new version answers the old version's fills. A reload
+(or a restart with a new config) that changes the grid itself (``levels``, ``step_pct``,
+``center``, ``tick``, ``qty``) cancels the old grid's working orders instead and builds the
+new grid at the next bar; other changes (``max_position``, ``allow_short``) keep it. Its
+orders cancelled at shutdown (``[engine] on_shutdown = "cancel_orders"``, the default)
+before any fill are wanted again at the restart, so the grid is placed again whole.
 """
 
 from __future__ import annotations
 
+import uuid
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -81,30 +84,42 @@ class Grid(Strategy[GridConfig]):
         self.filled: dict[OrderId, Decimal] = {}
         self.replaced: list[OrderId] = []  # the old grid's orders, after a reload changed it
 
-    def _shape(self) -> tuple[object, ...]:
+    def _shape(self) -> list[object]:
         cfg = self.config
-        return (cfg.symbol, cfg.levels, cfg.step_pct, cfg.center, cfg.tick, cfg.qty)
+        return [cfg.symbol, cfg.levels, str(cfg.step_pct),
+                None if cfg.center is None else str(cfg.center), str(cfg.tick), str(cfg.qty)]
 
     def on_save(self) -> dict[str, Any]:
-        """Hand the grid over on hot reload."""
-        return {"shape": self._shape(), "prices": dict(self.prices),
-                "wanted": list(self.wanted), "working": dict(self.working),
-                "filled": dict(self.filled)}
+        """The grid, for the next version (hot reload) or the next run (restart)."""
+        return {"shape": self._shape(),
+                "prices": {str(level): str(price) for level, price in self.prices.items()},
+                "wanted": [list(w) for w in self.wanted],
+                "working": {str(oid): list(w) for oid, w in self.working.items()},
+                "filled": {str(oid): str(qty) for oid, qty in self.filled.items()}}
 
     def on_load(self, state: dict[str, Any]) -> None:
-        """Take the old version's grid, or only its orders to cancel when it has changed."""
+        """Take the saved grid, or only its orders to cancel when the grid has changed."""
         if not state.get("prices"):
             return
         if state.get("shape") != self._shape():
-            self.replaced = list(state.get("working", ()))
+            self.replaced = [_order_id(oid) for oid in state.get("working", {})]
             return
-        self.prices = dict(state["prices"])
-        self.wanted = list(state["wanted"])
-        self.working = dict(state["working"])
-        self.filled = dict(state["filled"])
+        self.prices = {int(level): Decimal(price) for level, price in state["prices"].items()}
+        self.wanted = [(int(level), int(side)) for level, side in state["wanted"]]
+        self.working = {_order_id(oid): (int(level), int(side))
+                        for oid, (level, side) in state["working"].items()}
+        self.filled = {_order_id(oid): Decimal(qty) for oid, qty in state["filled"].items()}
 
     def on_start(self, ctx: Context) -> None:
-        """After a reload that changed the grid: cancel the old grid's working orders."""
+        """Orders of a taken-over grid cancelled while no version ran (at a restart: the
+        ``on_shutdown = "cancel_orders"`` policy) before any fill are wanted again; after a
+        change of grid, the old grid's orders are cancelled."""
+        if self.working:
+            still = {o.id for o in ctx.open_orders(self.config.symbol)}
+            for oid, wanted in list(self.working.items()):
+                if oid not in still and not self.filled.get(oid):
+                    del self.working[oid]
+                    self.wanted.append(wanted)
         if self.replaced:
             still = {o.id for o in ctx.open_orders()}  # the symbol may have changed too
             ctx.log.info("grid changed on reload: cancelling %d orders of the old grid",
@@ -183,3 +198,7 @@ class Grid(Strategy[GridConfig]):
             else:
                 sells += cfg.qty
         self.wanted = keep
+
+
+def _order_id(text: str) -> OrderId:
+    return OrderId(uuid.UUID(text))

@@ -78,4 +78,5 @@ class RsiMomentum(Strategy[RsiMomentumConfig]):
     def on_load(self, state: dict[str, Any]) -> None:
         """Resume from the state :meth:`on_save` returned."""
         self.long = bool(state.get("long", False))
-        self.prev_rsi = float(state.get("prev_rsi", math.nan))
+        prev = state.get("prev_rsi")  # NaN (not ready) is saved as null
+        self.prev_rsi = math.nan if prev is None else float(prev)

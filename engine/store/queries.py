@@ -42,6 +42,7 @@ __all__ = [
     "positions",
     "resolve_alert",
     "set_config",
+    "strategy_states",
 ]
 
 Executor: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
@@ -135,6 +136,15 @@ async def fills(pool: Executor, account_id: uuid.UUID, *,
                decision_price=r["decision_price"])
         for r in rows
     ]
+
+
+async def strategy_states(pool: Executor, account_id: uuid.UUID, *,
+                          timeout: float = 10.0) -> dict[StrategyId, tuple[str, str]]:
+    """Each strategy's last saved state: ``(class, state JSON text)`` by strategy id."""
+    rows = await pool.fetch(
+        "SELECT strategy_id, class, state::text AS state FROM strategy_state "
+        "WHERE account_id = $1", account_id, timeout=timeout)
+    return {StrategyId(r["strategy_id"]): (r["class"], r["state"]) for r in rows}
 
 
 async def restorable_orders(pool: Executor, account_id: uuid.UUID, *,

@@ -29,6 +29,7 @@ __all__ = [
     "SignalOutcome",
     "StrategyRecord",
     "StrategyRun",
+    "StrategyState",
 ]
 
 StrategyType = Literal["grid_trading", "dca", "momentum", "mean_reversion",
@@ -145,6 +146,18 @@ class StrategyRun:
     config: dict[str, Any] = field(default_factory=dict)
     stopped_ns: int | None = None
     stop_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyState:
+    """What a strategy's ``on_save`` returned, as JSON text (``strategy_state``, latest
+    wins): given back to its ``on_load`` when the engine starts again."""
+
+    strategy_id: StrategyId
+    spec: str
+    """The ``class`` of its ``[[strategies]]`` table: state is only given back to the same."""
+    state_json: str
+    ts_ns: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

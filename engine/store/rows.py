@@ -139,6 +139,7 @@ class RowMaker:
             r.PerformanceDaily: self._perf,
             r.StrategyRecord: self._strategy,
             r.StrategyRun: self._strategy_run,
+            r.StrategyState: self._strategy_state,
             r.BacktestRecord: self._backtest,
             r.MlModelRecord: self._ml_model,
             r.SignalOutcome: self._signal_outcome,
@@ -296,6 +297,10 @@ class RowMaker:
             s.id, self._acct, s.strategy_id, s.status, s.code_version, s.config_hash,
             dumps_json(s.config), ns_to_ts(s.started_ns), _opt_ts(s.stopped_ns),
             s.stop_reason))]
+
+    def _strategy_state(self, s: r.StrategyState) -> Rows:
+        return [("strategy_state", (self._acct, s.strategy_id, s.spec, s.state_json,
+                                    ns_to_ts(s.ts_ns)))]
 
     def _backtest(self, b: r.BacktestRecord) -> Rows:
         return [("backtests", (

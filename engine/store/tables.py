@@ -61,6 +61,8 @@ _ALL = [
           "win_rate sharpe num_trades last_signal_at updated_at", "account_id name", "upsert"),
     _spec("strategy_runs", "id account_id strategy_id status code_version config_hash config "
           "started_at stopped_at stop_reason", "id", "upsert"),
+    _spec("strategy_state", "account_id strategy_id class state saved_at",
+          "account_id strategy_id", "upsert"),
     _spec("ml_models", "id name version params metrics artifact_path trained_at",
           "name version", "upsert"),
     _spec("backtests", "id name status config symbols timeframe data_from data_to metrics "

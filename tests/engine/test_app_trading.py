@@ -12,16 +12,9 @@ from engine.app import Engine, build_app
 from engine.config import load_config
 from engine.model import Alert, Bar
 from engine.runner import load_factory
+from tests.replay_configs import PAPER_REPLAY
 
-CONFIG = """
-[replay]
-files = ["coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"]
-speed = 0.0
-loop = false
-
-[health]
-port = 0
-
+CONFIG = PAPER_REPLAY + """
 [[strategies]]
 name = "ema"
 class = "ema_cross"

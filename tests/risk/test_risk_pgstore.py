@@ -18,6 +18,7 @@ from engine.risk import JsonFileRiskStateStore, PostgresRiskStateStore, RiskSnap
 from engine.risk.pgstore import choose, risk_state_key
 from engine.store import migrate
 from engine.store.pool import create_pool
+from tests.replay_configs import PAPER_REPLAY
 
 GUARDED = msgspec.structs.replace(LOOSE, max_drawdown_pct=D(3), drawdown_action="halted")
 
@@ -132,15 +133,7 @@ def test_choose_prefers_a_later_state_change_and_keeps_the_higher_mark() -> None
         D(120), "2026-01-02", D(110))
 
 
-ENGINE_CONFIG = """
-[replay]
-files = ["coinbase_btcusd_1m_2018-04-04_2018-04-06.csv.gz"]
-speed = 0.0
-loop = false
-
-[health]
-port = 0
-"""
+ENGINE_CONFIG = PAPER_REPLAY
 
 
 def test_a_running_engine_keeps_its_risk_state_in_the_database(

@@ -28,7 +28,7 @@ TABLES = {
     "accounts", "portfolios", "positions", "orders", "order_events", "trades", "price_data",
     "strategies", "strategy_runs", "signals", "ml_models", "ml_predictions", "alerts",
     "risk_events", "audit_log", "performance_daily", "backtests", "api_keys", "system_config",
-    "portfolio_snapshots", "market_data_latest", "schema_migrations",
+    "portfolio_snapshots", "market_data_latest", "schema_migrations", "strategy_state",
 }
 VIEWS = {"v_portfolio_summary", "v_strategy_performance", "v_signal_performance",
          "v_open_orders", "v_latest_prices", "v_ledger_orphans"}

@@ -15,12 +15,14 @@ from tests.orders.trading_harness import BTC, Harness
 S1 = StrategyId("s1")
 
 
-def host_on(h: Harness, table: dict[str, object]) -> StrategyHost:
-    """A started host with strategy ``s1`` on BTC (``table``: its class and parameters)."""
+def host_on(h: Harness, table: dict[str, object], *, start: bool = True) -> StrategyHost:
+    """A host (started unless ``start=False``) with strategy ``s1`` on BTC (``table``: its
+    class and parameters)."""
     host = StrategyHost(bus=h.bus, clock=h.clock, indicators=IndicatorHub(lambda b: None),
                         actions=StackActions(h.stack), bars=lambda s, tf: None)
     host.add(instantiate(0, strategy_table(table)))
-    host.start()
+    if start:
+        host.start()
     return host
 
 

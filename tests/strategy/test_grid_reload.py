@@ -21,8 +21,9 @@ def quiet(h: Harness) -> None:
 
 
 @pytest.fixture
-def h() -> Harness:
-    """A paper stack with a price to mark at."""
+def h(keep_builtin_strategies: None) -> Harness:
+    """A paper stack with a price to mark at (reloads re-import the grid's module: the
+    fixture puts it back for later tests)."""
     return quiet_start(Harness())
 
 
