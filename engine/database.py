@@ -38,7 +38,7 @@ def _persisted_events() -> tuple[type, ...]:
 
     return (OrderEvent, PositionChanged, Alert, Signal, Prediction, records.PortfolioState,
             records.PortfolioSnapshot, records.RiskEventRecord, records.PerformanceDaily,
-            records.AuditRecord, records.StrategyRun, records.StrategyState,
+            records.AuditRecord, records.StrategyRecord, records.StrategyRun, records.StrategyState,
             records.BacktestRecord)
 
 

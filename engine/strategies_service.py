@@ -1,5 +1,6 @@
 """The strategies as an engine service: started with the engine (``on_start``), stopped
-before trading (``on_stop``), and their state kept between runs.
+before trading (``on_stop``), their state kept between runs, and their deployments
+recorded (``strategies`` and ``strategy_runs`` rows: :mod:`engine.strategy_records`).
 
 State between runs: what each running strategy's ``on_save`` returns is written to the
 ``strategy_state`` table (one row per strategy, the latest wins) every
@@ -14,12 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.events import OrderFilled
 from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
+from engine.model import Signal
+from engine.oms.children import is_rollup
 from engine.service import Service
 from engine.services import prepare_strategy_data
+from engine.strategy_records import StrategyRecorder
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -49,12 +56,37 @@ class StrategiesService(Service):
         """The strategies given their state from the previous run at this start."""
         self.saves = 0
         self._stopped = False
+        self._fills: dict[StrategyId, int] = {}
+        self.recorder = StrategyRecorder(engine.bus.publish, self._realized)
+
+    def _realized(self) -> dict[StrategyId, tuple[Decimal, int]]:
+        figures: dict[StrategyId, tuple[Decimal, int]] = {
+            sid: (Decimal(0), n) for sid, n in self._fills.items()}
+        trading = self.engine.trading
+        if trading is not None:
+            for sid, _symbol, state in trading.portfolio.strategy_positions():
+                if sid is not None:
+                    pnl, fills = figures.get(sid, (Decimal(0), 0))
+                    figures[sid] = (pnl + state.realized - state.fees, fills)
+        return figures
+
+    def _on_fill(self, event: OrderFilled) -> None:
+        sid = event.fill.strategy_id
+        if sid is not None and not is_rollup(event.order, event.fill):  # as in the ledger
+            self._fills[sid] = self._fills.get(sid, 0) + 1
+
+    def _on_signal(self, signal: Signal) -> None:
+        self.recorder.last_signal_ns[signal.strategy_id] = time.time_ns()
 
     async def start(self) -> None:
         if self.keep_state:
             await self._load()
         self.host.start()
         prepare_strategy_data(self.engine, self.host)  # events flow only after this
+        if self._store_ready():
+            self.engine.bus.subscribe(OrderFilled, self._on_fill)
+            self.engine.bus.subscribe(Signal, self._on_signal)
+            self.recorder.sync(self.host.deployed(), time.time_ns())
 
     def run(self) -> Any:
         return self._save_every(SAVE_INTERVAL_S) if self._store_ready() else None
@@ -63,13 +95,14 @@ class StrategiesService(Service):
         self.host.stop()
         if self._store_ready() and not self._stopped:
             self.save()  # what on_stop left
+            self.recorder.sync(self.host.deployed(), time.time_ns(), final=True)
         self._stopped = True
 
     def save(self) -> int:
         """Submit the state of each running strategy whose state changed since the last
         save; how many."""
         changed = 0
-        now = self.engine.clock.now_ns()
+        now = time.time_ns()
         from engine.store.records import StrategyState  # noqa: PLC0415
 
         for sid, entry in self.host.saved_states().items():
@@ -87,6 +120,7 @@ class StrategiesService(Service):
             if self._stopped:
                 return
             self.save()
+            self.recorder.sync(self.host.deployed(), time.time_ns())
 
     def _store_ready(self) -> bool:
         database = self.engine.database
@@ -100,6 +134,8 @@ class StrategiesService(Service):
 
         saved = await queries.strategy_states(database.pool, database.account_id,
                                               timeout=LOAD_TIMEOUT_S)
+        self._fills = await queries.strategy_fill_counts(database.pool, database.account_id,
+                                                         timeout=LOAD_TIMEOUT_S)
         self._saved = dict(saved)  # unchanged state need not be written again
         self.restored = self.host.load_states(saved)
         if self.restored:

@@ -24,7 +24,7 @@ from engine.metrics import MetricsBuilder
 from engine.model import Alert, AlertSeverity, Bar, Signal, TradeTick
 from engine.oms.children import is_rollup
 from engine.plugins import LoadedStrategy
-from engine.strategy import IndicatorSource
+from engine.strategy import IndicatorSource, Strategy
 from engine.strategy_context import StrategyActions, StrategyContext
 from engine.strategy_reload import StrategyReloads
 from engine.strategy_slot import DEFAULT_BUDGET_MS, DISABLED, StrategySlot
@@ -191,7 +191,7 @@ class StrategyHost(StrategyReloads):
         slot.calls += 1
         slot.errors += 1
         self.halt(slot.loaded.strategy.id, f"{hook} raised {exc.__class__.__name__}: {exc}",
-                  exc=exc)
+                  exc=exc, failed=True)
 
     def _took(self, slot: StrategySlot, hook: str, elapsed: int) -> None:
         slot.calls += 1
@@ -205,14 +205,18 @@ class StrategyHost(StrategyReloads):
                 slot.over_budget += 1
             elif slot.halted is None:
                 self.halt(slot.loaded.strategy.id, f"{hook} took {elapsed / 1e6:.1f} ms, "
-                                                   f"budget {slot.budget_ns / 1e6:.0f} ms")
+                                                   f"budget {slot.budget_ns / 1e6:.0f} ms",
+                          failed=True)
 
-    def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None) -> None:
-        """Stop delivering events to a strategy, cancel its orders by policy, alert."""
+    def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None,
+             failed: bool = False) -> None:
+        """Stop delivering events to a strategy, cancel its orders by policy, alert.
+        ``failed``: the guard stopped it (a hook raised or ran over budget)."""
         slot = self._slots[strategy_id]
         if slot.halted is not None:
             return
         slot.halted = reason
+        slot.failed = failed
         slot.halted_at_ns = self._clock.now_ns()
         _log.error("strategy %s halted: %s", strategy_id, reason, exc_info=exc,
                    extra={"strategy": strategy_id})
@@ -233,6 +237,12 @@ class StrategyHost(StrategyReloads):
     def ids(self) -> list[StrategyId]:
         """Registered strategy ids."""
         return list(self._slots)
+
+    def deployed(self) -> list[tuple[StrategyId, str, Strategy[Any], str | None, bool]]:
+        """Each registered strategy: id, ``class``, the instance (a new one after a reload),
+        the halt reason (None: running) and whether the guard stopped it."""
+        return [(sid, slot.loaded.spec, slot.loaded.strategy, slot.halted, slot.failed)
+                for sid, slot in self._slots.items()]
 
     def is_halted(self, strategy_id: StrategyId) -> bool:
         """True when the strategy receives no events."""

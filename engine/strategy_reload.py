@@ -33,7 +33,8 @@ class StrategyReloads:
         """Provided by StrategyHost."""
         raise NotImplementedError
 
-    def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None) -> None:
+    def halt(self, strategy_id: StrategyId, reason: str, exc: BaseException | None = None,
+             failed: bool = False) -> None:
         """Provided by StrategyHost."""
         raise NotImplementedError
 

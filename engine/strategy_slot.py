@@ -31,6 +31,8 @@ class StrategySlot:
     wants_fills: bool = False
     wants_updates: bool = False
     halted: str | None = None
+    failed: bool = False
+    """Halted by the guard (a hook raised or ran over its budget), not by an operator."""
     halted_at_ns: int = 0
     """The clock's time when it was halted (simulated in a backtest)."""
     calls: int = 0

@@ -164,12 +164,28 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
     assert await asyncio.wait_for(task, 60) == 0
     left = decode_state(first.strategies.saved_states()["grid"][1])
     assert left["working"] and first.trading.oms.counts["fills"] >= 3
+    fills = first.trading.oms.counts["fills"]
+    result = sum((st.realized - st.fees for sid, _, st in
+                  first.trading.portfolio.strategy_positions() if sid == "grid"), Decimal(0))
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"})
     try:
         row = await conn.fetchrow("SELECT class, state::text AS state FROM strategy_state")
+        run = await conn.fetchrow("SELECT * FROM strategy_runs")
+        strategy = await conn.fetchrow("SELECT * FROM strategies")
+        dashboard = await conn.fetchrow("SELECT * FROM v_strategy_performance")
     finally:
         await conn.close()
     assert row["class"] == "grid" and decode_state(row["state"]) == left
+    # the deployment, and the strategy as the dashboards see it
+    assert (run["strategy_id"], run["status"], run["stop_reason"]) == (
+        "grid", "stopped", "engine shutdown")
+    assert run["code_version"] and decode_state(run["config"])["step_pct"] == "0.1"
+    assert run["started_at"] < run["stopped_at"]
+    assert (strategy["name"], strategy["strategy_type"], strategy["active"]) == (
+        "grid", "grid_trading", False)
+    assert strategy["num_trades"] == fills == dashboard["fills"]
+    assert strategy["total_pnl"] == result != 0  # realized, net of fees
+    assert dashboard["strategy_type"] == "grid_trading"
 
     # The second run restores positions and working orders from the ledgers and the grid
     # from its saved state, before any bar: no market data this time.
@@ -194,3 +210,12 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
         assert not working and not resumed["working"]
         assert sorted(resumed["wanted"]) == sorted(left["wanted"] + list(left["working"].values()))
     assert not [a for a in alerts if a.category == "strategy"]
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"})
+    try:
+        statuses = [r["status"] for r in await conn.fetch(
+            "SELECT status FROM strategy_runs ORDER BY started_at")]
+        again = await conn.fetchrow("SELECT num_trades, total_pnl FROM strategies")
+    finally:
+        await conn.close()
+    assert statuses == ["stopped", "stopped"]  # a run per start
+    assert (again["num_trades"], again["total_pnl"]) == (fills, strategy["total_pnl"])
