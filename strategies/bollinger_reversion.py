@@ -47,10 +47,15 @@ class BollingerReversion(Strategy[BollingerReversionConfig]):
         """True between a close below the lower band and a close back at the middle."""
 
     def on_start(self, ctx: Context) -> None:
-        """Create the bands."""
+        """Create the bands; a position held at start means in."""
         cfg = self.config
         _, self.middle, self.lower = ctx.indicators.bbands(
             cfg.symbol, cfg.timeframe, cfg.period, cfg.nbdev)
+        if not self.long and ctx.position(cfg.symbol) > 0:
+            # holding from a run whose state was not saved (an upgrade, a crash within a
+            # second of the entry): in, not out, or its first bar would sell the position
+            self.long = True
+            ctx.log.info("holding %s at start: in the position", cfg.symbol)
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Enter below the lower band, exit at the middle, keep the position on target."""

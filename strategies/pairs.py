@@ -69,6 +69,14 @@ class Pairs(Strategy[PairsConfig]):
         self.state = 0  # +1 long spread, -1 short spread, 0 flat
         self.z = math.nan
 
+    def on_start(self, ctx: Context) -> None:
+        """A position held at start (from a run whose state was not saved: an upgrade, a
+        crash within a second of the entry) sets the state, or the first bar would close it."""
+        held = ctx.position(self.config.symbols[0])
+        if self.state == 0 and held:
+            self.state = 1 if held > 0 else -1
+            ctx.log.info("holding the pair at start: state %+d", self.state)
+
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Record the close; once both symbols' bars of this minute are in, act."""
         cfg = self.config

@@ -49,9 +49,14 @@ class RsiMomentum(Strategy[RsiMomentumConfig]):
         """The RSI of the previous bar (NaN before the first ready one)."""
 
     def on_start(self, ctx: Context) -> None:
-        """Create the RSI."""
+        """Create the RSI; a position held at start means in."""
         cfg = self.config
         self.rsi = ctx.indicators.rsi(cfg.symbol, cfg.timeframe, cfg.period)
+        if not self.long and ctx.position(cfg.symbol) > 0:
+            # holding from a run whose state was not saved (an upgrade, a crash within a
+            # second of the entry): in, not out, or its first bar would sell the position
+            self.long = True
+            ctx.log.info("holding %s at start: in the position", cfg.symbol)
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Enter on a cross above ``entry``, exit below ``exit``, keep the position on target."""

@@ -27,8 +27,9 @@ def host_on(h: Harness, table: dict[str, object], *, start: bool = True) -> Stra
 
 
 def strategy_table(table: dict[str, object]) -> dict[str, object]:
-    """The ``[[strategies]]`` table of ``s1`` on BTC."""
-    return {"name": str(S1), "symbol": BTC, **table}
+    """The ``[[strategies]]`` table of ``s1`` on BTC (unless it names its ``symbols``)."""
+    on = {} if "symbols" in table else {"symbol": BTC}
+    return {"name": str(S1), **on, **table}
 
 
 def working(h: Harness) -> list[tuple[str, Decimal, Decimal | None, bool]]:

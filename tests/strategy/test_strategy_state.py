@@ -21,7 +21,7 @@ from engine.plugins import instantiate
 from engine.runner import load_factory
 from engine.strategy_state import decode_state, encode_state
 from strategies.grid import Grid
-from tests.orders.trading_harness import Harness
+from tests.orders.trading_harness import BTC, Harness
 from tests.replay_configs import PAPER_REPLAY
 from tests.strategy.stack_host import S1, host_on, strategy_table
 
@@ -48,8 +48,7 @@ def test_what_json_cannot_hold_is_named(state: Any, message: str) -> None:
     {"class": "pairs", "symbols": ["BTC/USD", "ETH/USD"]},
 ])
 def test_each_builtin_state_survives_its_json_form(table: dict[str, Any]) -> None:
-    # pairs names two symbols instead of one
-    table = {"name": "s1", **table} if "symbols" in table else strategy_table(table)
+    table = strategy_table(table)
     first = instantiate(0, table).strategy
     for name, value in {"long": True, "prev_rsi": 61.5, "bars_seen": 17, "state": -1}.items():
         if hasattr(first, name):
@@ -219,3 +218,22 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
         await conn.close()
     assert statuses == ["stopped", "stopped"]  # a run per start
     assert (again["num_trades"], again["total_pnl"]) == (fills, strategy["total_pnl"])
+
+
+@pytest.mark.parametrize(("table", "attribute", "expected"), [
+    ({"class": "rsi_momentum"}, "long", True),
+    ({"class": "bollinger_reversion"}, "long", True),
+    ({"class": "pairs", "symbols": [BTC, "ETH/USDT"]}, "state", 1),
+])
+def test_a_position_held_at_a_start_without_saved_state_means_in(
+        table: dict[str, Any], attribute: str, expected: object) -> None:
+    """An upgrade from a version that saved no state, or a crash within a second of an
+    entry: the ledger's position says the strategy is in, and it must not sell it."""
+    h = Harness()
+    h.bar(100, 100.5, 99.5, 100)
+    h.submit("buy", "0.01", strategy="s1")
+    h.bar(100, 100.5, 99.5, 100)
+    assert h.portfolio.strategy_position(S1, BTC) == Decimal("0.01")
+    instance = host_on(h, table).deployed()[0][2]
+    assert getattr(instance, attribute) == expected
+
