@@ -172,7 +172,7 @@ class Engine:
     async def _start(self, tg: asyncio.TaskGroup) -> None:
         self.notifier.status("starting database")
         await self.database.start()
-        self.database.subscribe_writer(self.bus)
+        self.database.subscribe_writer(self.bus, self.trading)
         writer = self.database.writer
         self._spawn(tg, writer.run(), "store-writer")
         assert self.database.pool is not None  # started above

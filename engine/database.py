@@ -42,10 +42,13 @@ def _persisted_events() -> tuple[type, ...]:
             records.BacktestRecord)
 
 
-def attach_writer(bus: MessageBus, writer: Any) -> None:
-    """Subscribe ``writer.submit`` to every persisted event type."""
+def attach_writer(bus: MessageBus, writer: Any, trading: Any = None) -> None:
+    """Subscribe ``writer.submit`` to every persisted event type; with the ``trading``
+    stack, the fills' realized PnL comes from its portfolio."""
     for event_type in _persisted_events():
         bus.subscribe(event_type, writer.submit)
+    if trading is not None:
+        writer.take_realized_from(trading.portfolio.realized_of)
 
 
 class DatabaseUnavailable(Exception):
@@ -215,10 +218,10 @@ class Database:
             return CheckResult(False, f"degraded: writer {writer_state}", data)
         return CheckResult(True, "ok", data)
 
-    def subscribe_writer(self, bus: MessageBus) -> None:
+    def subscribe_writer(self, bus: MessageBus, trading: Any = None) -> None:
         """Send every persisted event type on the bus to the writer (bars go through the
         market data feed's own persist hook, closed bars only)."""
-        attach_writer(bus, self.writer)
+        attach_writer(bus, self.writer, trading)
 
     def ping_latency_s(self) -> float:
         """Latency of the last successful ping."""

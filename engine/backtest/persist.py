@@ -36,7 +36,7 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[s
         writer = store.StoreWriter(pool, journal_dir=Path(journal), account_id=account_id,
                                    schema=schema)
         engine.database.writer = writer  # the feed's bar persistence goes through it
-        attach_writer(engine.bus, writer)
+        attach_writer(engine.bus, writer, engine.trading)
         run_id = uuid7()
         bt = engine.config.backtest
         record = BacktestRecord(id=run_id, name=",".join(str(t.get("name"))

@@ -44,7 +44,7 @@ from engine.portfolio.accounting import PositionState
 from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
-from engine.portfolio.status import portfolio_status
+from engine.portfolio.status import portfolio_row, portfolio_status
 from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
 
 __all__ = ["Portfolio", "PortfolioConfig"]
@@ -92,6 +92,8 @@ class Portfolio(LazyMarks):
         self._next_mark = 0
         self._next_snapshot = 0
         self.last_ts = 0
+        self._last_fill: Fill | None = None  # the last fill booked, and what it realized
+        self._last_realized = _ZERO
 
     def attach(self, bus: MessageBus) -> None:
         """Subscribe to fills and market data (subscribe before strategies and risk)."""
@@ -160,6 +162,8 @@ class Portfolio(LazyMarks):
         if shared is None or shared[0] != fill.strategy_id:  # not the one strategy's state
             self._book_strategy(fill.strategy_id, symbol, state).apply(qty, price, fee, ts)
         realized = state.apply(qty, price, fee, ts)
+        self._last_fill = fill
+        self._last_realized = realized
         self.cash -= qty * price + fee
         if realized:
             self.realized += realized
@@ -176,6 +180,11 @@ class Portfolio(LazyMarks):
             self._marks[symbol] = float(price)
             self._dec[symbol] = price
         return state
+
+    def realized_of(self, fill: Fill) -> Decimal | None:
+        """What booking ``fill`` realized (before fees) when it is the last fill booked (the
+        store asks as it writes its ``trades`` row), else None."""
+        return self._last_realized if fill is self._last_fill else None
 
     def _book_strategy(self, sid: StrategyId | None, symbol: Symbol,
                        state: PositionState) -> PositionState:
@@ -378,17 +387,7 @@ class Portfolio(LazyMarks):
 
     def portfolio_row(self, ts: int) -> PortfolioUpdated:
         """The current portfolio row."""
-        perf = self.performance
-        equity = self.equity()
-        start = self.config.starting_cash
-        total = equity - start
-        return PortfolioUpdated(
-            ts_ns=ts, cash=self.cash, equity=equity, realized_pnl=self.realized,
-            unrealized_pnl=self.unrealized(), fees=self.fees, total_pnl=total,
-            total_pnl_pct=(total / start * 100) if start else None,
-            daily_pnl=equity - perf.day_start_equity, max_drawdown_pct=perf.max_drawdown_pct,
-            high_water_mark=perf.hwm, num_trades=perf.total_trades, win_rate=perf.win_rate(),
-            sharpe=perf.sharpe())
+        return portfolio_row(self, ts)
 
     def strategy_positions(self) -> list[tuple[StrategyId | None, Symbol, PositionState]]:
         """Each strategy's position per symbol (attribution; None: no strategy)."""

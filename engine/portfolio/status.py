@@ -1,13 +1,15 @@
-"""The portfolio's part of /status: money and quantities as strings."""
+"""The portfolio's row and its part of /status (money and quantities as strings)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.portfolio.performance import PortfolioUpdated
+
 if TYPE_CHECKING:
     from engine.portfolio.portfolio import Portfolio
 
-__all__ = ["portfolio_status"]
+__all__ = ["portfolio_row", "portfolio_status"]
 
 
 def portfolio_status(portfolio: Portfolio) -> dict[str, Any]:
@@ -32,3 +34,18 @@ def portfolio_status(portfolio: Portfolio) -> dict[str, Any]:
                                                "fees": str(s.fees)}
                        for sid, sym, s in portfolio.strategy_positions()},
     }
+
+
+def portfolio_row(portfolio: Portfolio, ts: int) -> PortfolioUpdated:
+    """The portfolio's current row (``portfolios``, /status)."""
+    perf = portfolio.performance
+    equity = portfolio.equity()
+    start = portfolio.config.starting_cash
+    total = equity - start
+    return PortfolioUpdated(
+        ts_ns=ts, cash=portfolio.cash, equity=equity, realized_pnl=portfolio.realized,
+        unrealized_pnl=portfolio.unrealized(), fees=portfolio.fees, total_pnl=total,
+        total_pnl_pct=(total / start * 100) if start else None,
+        daily_pnl=equity - perf.day_start_equity, max_drawdown_pct=perf.max_drawdown_pct,
+        high_water_mark=perf.hwm, num_trades=perf.total_trades, win_rate=perf.win_rate(),
+        sharpe=perf.sharpe())

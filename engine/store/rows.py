@@ -114,6 +114,8 @@ class RowMaker:
     def __init__(self, account_id: UUID) -> None:
         self.account_id = account_id
         self._acct = account_id.hex
+        self.realized_of: Callable[[m.Fill], Decimal | None] | None = None
+        """What booking a fill realized (the portfolio's ``realized_of``), for ``trades``."""
         # Per working order this maker has seen: its id as hex, its created_at and its
         # version as of its last event, so that an event stores only what it changed
         # (dropped when the order is terminal).
@@ -176,12 +178,15 @@ class RowMaker:
         )
 
     def trade_row(self, f: m.Fill, order: m.Order | None) -> Row:
-        """A ``trades`` row; the strategy comes from the fill, else from its order."""
+        """A ``trades`` row; the strategy comes from the fill, else from its order; the
+        realized PnL from :attr:`realized_of` (None: unknown)."""
         strategy = f.strategy_id or (order.strategy_id if order is not None else None)
+        realized_of = self.realized_of
         return (
             f.id.hex, f.order_id.hex, self._acct, f.client_order_id, f.symbol, f.venue,
             f.exchange_trade_id, f.side._value_, f.qty, f.price, f.fee, f.fee_currency,
-            f.liquidity._value_, None, f.decision_price, strategy,
+            f.liquidity._value_, None if realized_of is None else realized_of(f),
+            f.decision_price, strategy,
             _EPOCH + timedelta(0, 0, f.ts_ns // 1000),
         )
 

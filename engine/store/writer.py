@@ -26,8 +26,9 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
@@ -156,6 +157,11 @@ class StoreWriter:
         self._wake.set()
         if self._journal.is_open and len(spill) >= self._backlog.spill_chunk:
             self._backlog.write_spill(max_frames=2)
+
+    def take_realized_from(self, realized_of: Callable[[Any], Decimal | None]) -> None:
+        """Where the ``trades`` rows get each fill's realized PnL: the portfolio's
+        ``realized_of`` (the portfolio books a fill before the writer sees it)."""
+        self._rows.realized_of = realized_of
 
     def status(self) -> WriterStatus:
         """The writer's state and counters (cheap; call as often as needed)."""

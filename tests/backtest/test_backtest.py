@@ -241,7 +241,8 @@ def test_persisted_backtest_writes_its_record(tmp_path: Path, make_database: obj
     async def counts() -> tuple[int, int, int, str]:
         conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"})
         try:
-            trades = await conn.fetchval("SELECT count(*) FROM trades")
+            trades = await conn.fetchval(  # each with what it realized
+                "SELECT count(*) FROM trades WHERE realized_pnl IS NOT NULL")
             prices = await conn.fetchval(
                 "SELECT count(*) FROM price_data WHERE timeframe = '1m'")
             orders = await conn.fetchval("SELECT count(*) FROM orders")

@@ -172,6 +172,7 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
         run = await conn.fetchrow("SELECT * FROM strategy_runs")
         strategy = await conn.fetchrow("SELECT * FROM strategies")
         dashboard = await conn.fetchrow("SELECT * FROM v_strategy_performance")
+        unknown = await conn.fetchval("SELECT count(*) FROM trades WHERE realized_pnl IS NULL")
     finally:
         await conn.close()
     assert row["class"] == "grid" and decode_state(row["state"]) == left
@@ -184,6 +185,9 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
         "grid", "grid_trading", False)
     assert strategy["num_trades"] == fills == dashboard["fills"]
     assert strategy["total_pnl"] == result != 0  # realized, net of fees
+    # each fill's realized PnL is in the ledger (the only strategy: the account's figures)
+    assert dashboard["realized_pnl"] - dashboard["fees"] == result
+    assert dashboard["realized_pnl"] == first.trading.portfolio.realized and unknown == 0
     assert dashboard["strategy_type"] == "grid_trading"
 
     # The second run restores positions and working orders from the ledgers and the grid
