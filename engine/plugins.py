@@ -34,6 +34,7 @@ __all__ = [
     "LoadedStrategy",
     "PluginError",
     "check_symbols",
+    "config_dict",
     "discover",
     "instantiate",
     "resolve_class",
@@ -115,6 +116,12 @@ def instantiate(index: int, table: dict[str, Any]) -> LoadedStrategy:
         raise ConfigError(f"{where}.enabled: expected bool, got {enabled!r}")
     return LoadedStrategy(cls(StrategyId(str(name)), config), spec, cls.__module__, enabled,
                           float(budget) if budget is not None else None)
+
+
+def config_dict(config: StrategyConfig) -> dict[str, Any]:
+    """A validated strategy config as a dict of its fields (values as they are)."""
+    result: dict[str, Any] = msgspec.structs.asdict(config)
+    return result
 
 
 def validate_config(

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, get_args
 
-import msgspec
 import orjson
 
 from engine.ids import StrategyId, uuid7
+from engine.plugins import config_dict
 from engine.store.records import StrategyRecord, StrategyRun, StrategyType
 
 __all__ = ["StrategyRecorder", "code_version", "config_hash"]
@@ -32,15 +32,6 @@ __all__ = ["StrategyRecorder", "code_version", "config_hash"]
 _TYPES: Final = frozenset(get_args(StrategyType))
 Deployed = tuple[StrategyId, str, Any, str | None, bool]
 """``StrategyHost.deployed()``: id, class, instance, halt reason, stopped by the guard."""
-
-
-def config_dict(strategy: Any) -> dict[str, Any]:
-    """The strategy's validated config as a dict (Decimals kept: the store writes them as
-    strings)."""
-    config = strategy.config
-    if isinstance(config, msgspec.Struct):
-        return msgspec.structs.asdict(config)
-    return dict(getattr(config, "__dict__", {}))
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -99,7 +90,7 @@ class StrategyRecorder:
             self._row(sid, instance, running, figures.get(sid), now_ns)
 
     def _start(self, sid: StrategyId, spec: str, instance: Any, now_ns: int) -> None:
-        config = config_dict(instance)
+        config = config_dict(instance.config)
         record = StrategyRun(id=uuid7(), strategy_id=sid, started_ns=now_ns,
                              code_version=code_version(instance),
                              config_hash=config_hash(config), config={"class": spec, **config})
@@ -115,13 +106,13 @@ class StrategyRecorder:
     def _row(self, sid: StrategyId, instance: Any, running: bool,
              figures: tuple[Decimal, int] | None, now_ns: int) -> None:
         pnl, fills = figures or (Decimal(0), 0)
-        kind: StrategyType = getattr(instance, "strategy_type", "custom")
-        config = config_dict(instance)
-        key = (type(instance), config_hash(config), running, pnl, fills,
-               self.last_signal_ns.get(sid))
+        # a new config comes with a new instance (a reload): its identity stands for it
+        key = (instance, running, pnl, fills, self.last_signal_ns.get(sid))
         if self._rows.get(sid) == key:
             return
         self._rows[sid] = key
+        kind: StrategyType = getattr(instance, "strategy_type", "custom")
+        config = config_dict(instance.config)
         doc = (inspect.getdoc(type(instance)) or "").strip().splitlines()
         self._publish(StrategyRecord(
             name=sid, strategy_type=kind if kind in _TYPES else "custom", ts_ns=now_ns,

@@ -10,7 +10,13 @@ from engine.bus import MessageBus
 from engine.clock import Clock
 from engine.ids import StrategyId
 from engine.model import Alert, AlertSeverity
-from engine.plugins import LoadedStrategy, PluginError, reload_class, validate_config
+from engine.plugins import (
+    LoadedStrategy,
+    PluginError,
+    config_dict,
+    reload_class,
+    validate_config,
+)
 from engine.strategy_slot import DEFAULT_BUDGET_MS, DISABLED, StrategySlot
 from engine.strategy_state import decode_state, encode_state
 
@@ -100,7 +106,7 @@ class StrategyReloads:
             )
             if not isinstance(params, new_cls.config_class):
                 params = validate_config(new_cls.config_class,
-                                         _struct_to_dict(params), f"strategy {strategy_id}")
+                                         config_dict(params), f"strategy {strategy_id}")
             budget = slot.loaded.budget_ms if table is None else table.get("budget_ms")
             if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
                 raise ValueError(f"budget_ms: expected a number > 0, got {budget!r}")
@@ -182,9 +188,3 @@ class StrategyReloads:
     def _reload_failed(self, strategy_id: StrategyId) -> bool:
         return bool(self._slots[strategy_id].extra.pop("reload_failed", False))
 
-
-def _struct_to_dict(config: Any) -> dict[str, Any]:
-    import msgspec
-
-    result: dict[str, Any] = msgspec.structs.asdict(config)
-    return result

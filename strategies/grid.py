@@ -116,10 +116,8 @@ class Grid(Strategy[GridConfig]):
         change of grid, the old grid's orders are cancelled."""
         if self.working:
             still = {o.id for o in ctx.open_orders(self.config.symbol)}
-            for oid, wanted in list(self.working.items()):
-                if oid not in still and not self.filled.get(oid):
-                    del self.working[oid]
-                    self.wanted.append(wanted)
+            for oid in [o for o in self.working if o not in still and not self.filled.get(o)]:
+                self._want_again(oid)
         if self.replaced:
             still = {o.id for o in ctx.open_orders()}  # the symbol may have changed too
             ctx.log.info("grid changed on reload: cancelling %d orders of the old grid",
@@ -136,11 +134,14 @@ class Grid(Strategy[GridConfig]):
     def on_order_update(self, ctx: Context, order: Order) -> None:
         """Want a level again when its order was cancelled from outside with nothing
         filled."""
-        if order.status is OrderStatus.CANCELLED and not order.filled_qty:
-            wanted = self.working.pop(order.id, None)
-            if wanted is not None:
-                self.filled.pop(order.id, None)
-                self.wanted.append(wanted)
+        if (order.status is OrderStatus.CANCELLED and not order.filled_qty
+                and order.id in self.working):
+            self._want_again(order.id)
+
+    def _want_again(self, oid: OrderId) -> None:
+        """An order gone with nothing filled: its level is wanted again."""
+        self.filled.pop(oid, None)
+        self.wanted.append(self.working.pop(oid))
 
     def on_bar(self, ctx: Context, bar: Bar) -> None:
         """Answer completed orders with their counter-orders; place what the limits allow."""
