@@ -11,7 +11,9 @@ and its indicators including the bar.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
@@ -20,6 +22,7 @@ from engine.ids import StrategyId
 from engine.indicator_hub import IndicatorHub
 from engine.model import Bar, Order
 from engine.plugins import check_symbols, instantiate
+from engine.portfolio.performance import day_of
 from engine.risk.pgstore import PostgresRiskStateStore
 from engine.risk.state import JsonFileRiskStateStore, MemoryRiskStateStore
 from engine.services import reload_strategies, warn_short_sellers
@@ -29,6 +32,7 @@ from engine.strategy_host import DISABLED, StrategyHost
 if TYPE_CHECKING:
     from engine.app import Engine
     from engine.oms.stack import TradingStack
+    from engine.portfolio import Portfolio
 
 __all__ = ["ExecutionFactory", "StackActions", "add_strategies", "add_trading"]
 
@@ -65,8 +69,9 @@ def add_trading(engine: Engine, factory: ExecutionFactory, *,
         database = engine.database
         if database.pool is None or database.account_id is None:
             return []
-        fills = await queries.fills(database.pool, database.account_id)
-        restored = stack_box[0].portfolio.restore(fills)
+        # a replay's clock, unstarted here, reads 0: its first day counts every fill
+        restored = await restore_portfolio(stack_box[0].portfolio, database.pool,
+                                           database.account_id, engine.clock.now_ns() or None)
         orders = await queries.restorable_orders(database.pool, database.account_id)
         _log.info("restored trading state from the database",
                   extra={"fills": restored, "working_orders": len(orders)})
@@ -82,6 +87,19 @@ def add_trading(engine: Engine, factory: ExecutionFactory, *,
     engine.trading = stack
     _register_trading_commands(engine, stack)
     return stack
+
+
+async def restore_portfolio(portfolio: Portfolio, pool: Any, account_id: uuid.UUID,
+                            now_ns: int | None) -> int:
+    """Rebuild ``portfolio`` from the account's trades ledger; with ``now_ns``, today's
+    figures count today's fills, from the equity the previous day closed at (when the engine
+    closed that day). Returns the fills replayed."""
+    from engine.store import queries  # noqa: PLC0415
+
+    fills = await queries.fills(pool, account_id)
+    day_start = None if now_ns is None else await queries.closing_equity(
+        pool, account_id, day_of(now_ns) - timedelta(1))
+    return portfolio.restore(fills, now_ns, day_start)
 
 
 def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *,

@@ -36,8 +36,8 @@ _RELEASE_QUANTUM: Final = Decimal("1e-12")
 class PositionState:
     """The mutable accounting of one position (account-wide or one strategy's share)."""
 
-    __slots__ = ("closed_ns", "cost", "fees", "opened_ns", "qty", "realized", "updated_ns",
-                 "version")
+    __slots__ = ("closed_ns", "cost", "fees", "fills", "losses", "opened_ns", "qty", "realized",
+                 "updated_ns", "version", "wins")
 
     def __init__(self) -> None:
         self.qty = _ZERO
@@ -48,6 +48,9 @@ class PositionState:
         self.closed_ns: int | None = None
         self.updated_ns = 0
         self.version = 0
+        self.fills = 0  # fills booked; of those that closed exposure, at a profit / a loss
+        self.wins = 0
+        self.losses = 0
 
     def apply(self, signed_qty: Decimal, price: Decimal, fee: Decimal, ts_ns: int) -> Decimal:
         """Book a fill (``signed_qty`` > 0 bought); return the realized PnL it made."""
@@ -78,6 +81,11 @@ class PositionState:
                 self.opened_ns = ts_ns
                 self.closed_ns = None
             self.realized += realized
+            if realized > _ZERO:
+                self.wins += 1
+            elif realized < _ZERO:
+                self.losses += 1
+        self.fills += 1
         self.fees += fee
         self.updated_ns = ts_ns
         self.version += 1
@@ -89,6 +97,7 @@ class PositionState:
         new.qty, new.cost, new.realized, new.fees = self.qty, self.cost, self.realized, self.fees
         new.opened_ns, new.closed_ns = self.opened_ns, self.closed_ns
         new.updated_ns, new.version = self.updated_ns, self.version
+        new.fills, new.wins, new.losses = self.fills, self.wins, self.losses
         return new
 
     def avg_entry_price(self) -> Decimal:

@@ -110,6 +110,7 @@ class PerformanceTracker:
         self._day_lo = 0
         self._day_hi = 0  # empty range: the first mark sets the day
         self._dd_floor = _NEG_INF
+        self._start_at_first_mark = False
         self._reset_day()
 
     def _reset_day(self) -> None:
@@ -130,25 +131,39 @@ class PerformanceTracker:
         else:
             self._dd_floor = _NEG_INF
 
-    def on_fill(self, realized: Decimal, fee: Decimal, closing: bool) -> None:
-        """Count a fill; a fill that closed exposure is a win or a loss by its realized PnL."""
-        self.trades += 1
+    def on_fill(self, realized: Decimal, fee: Decimal, closing: bool,
+                today: bool = True) -> None:
+        """Count a fill; a fill that closed exposure is a win or a loss by its realized PnL.
+        ``today=False`` (a restart replaying the ledger): an earlier day's fill, which counts
+        in the totals only."""
         self.total_trades += 1
-        self.day_realized += realized
-        self.day_fees += fee
+        if today:
+            self.trades += 1
+            self.day_realized += realized
+            self.day_fees += fee
         if closing:
             if realized > _ZERO:
-                self.wins += 1
                 self.total_wins += 1
+                if today:
+                    self.wins += 1
             elif realized < _ZERO:
-                self.losses += 1
                 self.total_losses += 1
+                if today:
+                    self.losses += 1
+
+    def resume(self, day_start_equity: Decimal | None) -> None:
+        """After a restart: the current day started at ``day_start_equity`` (the equity that
+        closed the previous day), or, when that is unknown (None: the engine was down at the
+        day's start), at the first mark's equity rather than the account's starting cash."""
+        if day_start_equity is not None:
+            self.day_start_equity = day_start_equity
+        self._start_at_first_mark = day_start_equity is None
 
     def on_equity(self, ts_ns: int, equity: Decimal) -> PerformanceDay | None:
         """Record a mark of equity; return the day that ended, if one did."""
         closed: PerformanceDay | None = None
         if not self._day_lo <= ts_ns < self._day_hi:
-            closed = self._change_day(ts_ns)
+            closed = self._change_day(ts_ns, equity)
         self.last_equity = equity
         if equity > self.hwm:
             self.hwm = equity
@@ -181,12 +196,14 @@ class PerformanceTracker:
         """End of the current day in ns (0 before the first mark)."""
         return self._day_hi
 
-    def _change_day(self, ts_ns: int) -> PerformanceDay | None:
+    def _change_day(self, ts_ns: int, equity: Decimal) -> PerformanceDay | None:
         self._day_lo, self._day_hi = day_bounds(ts_ns)
         today = day_of(ts_ns)
         if self.day is None:
             self.day = today
-            self.day_start_equity = self.last_equity
+            if self._start_at_first_mark:  # else day_start_equity stands (see resume)
+                self._start_at_first_mark = False
+                self.day_start_equity = equity
         elif today != self.day:
             closed = self._close_day(ts_ns)
             self.day = today

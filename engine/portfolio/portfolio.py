@@ -43,9 +43,15 @@ from engine.model import (
 from engine.portfolio.accounting import PositionState
 from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
-from engine.portfolio.performance import PerformanceDay, PerformanceTracker, PortfolioUpdated
+from engine.portfolio.performance import (
+    PerformanceDay,
+    PerformanceTracker,
+    PortfolioUpdated,
+    day_bounds,
+)
 from engine.portfolio.status import portfolio_row, portfolio_status
-from engine.store.records import PerformanceDaily, PortfolioSnapshot, PortfolioState
+from engine.portfolio.strategy_days import StrategyDays
+from engine.store.records import PortfolioSnapshot, PortfolioState
 
 __all__ = ["Portfolio", "PortfolioConfig"]
 
@@ -87,6 +93,7 @@ class Portfolio(LazyMarks):
         self._worst_base = 0.0  # exact mark (lowest when long), and its close at that mark
         self._worst_long = True
         self._day_listeners: list[Callable[[PerformanceDay], None]] = []
+        self._strategy_days = StrategyDays()
         self._mark_ns = cfg.mark_interval_ms * NS_PER_MS
         self._snapshot_ns = int(cfg.snapshot_interval_s * NS_PER_S)
         self._next_mark = 0
@@ -113,16 +120,28 @@ class Portfolio(LazyMarks):
 
     # -- events ----------------------------------------------------------------------------
 
-    def restore(self, fills: Iterable[Fill]) -> int:
+    def restore(self, fills: Iterable[Fill], now_ns: int | None = None,
+                day_start_equity: Decimal | None = None) -> int:
         """Rebuild positions, cash, realized PnL and fees from the trades ledger (start-up).
 
-        The ledger is the record; positions are its projection, so replaying it gives the
-        state the engine had, exactly. Nothing is published. Returns the fills applied.
+        The ledger is the record; positions are its projection: replaying it gives the
+        state the engine had, exactly. Nothing is published; returns the fills applied.
+        With ``now_ns``, only its UTC day's fills count in the day's rows, and the day
+        started at ``day_start_equity`` (None: unknown, the first mark's equity).
         """
+        day_start = -1 if now_ns is None else day_bounds(now_ns)[0]
         count = 0
         for fill in fills:
-            self._book(fill)
+            today = fill.ts_ns >= day_start
+            if today and day_start >= 0:
+                self._strategy_days.rebase(self._strategies)
+                day_start = -1
+            self._book(fill, today)
             count += 1
+        if day_start >= 0:  # no fill today
+            self._strategy_days.rebase(self._strategies)
+        if now_ns is not None:
+            self.performance.resume(day_start_equity)
         return count
 
     def on_fill(self, event: OrderFilled) -> None:
@@ -144,7 +163,7 @@ class Portfolio(LazyMarks):
         if ts >= self._next_mark:
             self.mark(ts)
 
-    def _book(self, fill: Fill) -> PositionState:
+    def _book(self, fill: Fill, today: bool = True) -> PositionState:
         symbol = fill.symbol
         qty = fill.qty if fill.side is _BUY else -fill.qty
         price = fill.price
@@ -169,7 +188,7 @@ class Portfolio(LazyMarks):
             self.realized += realized
         self.fees += fee
         closing = bool(before) and (before > _ZERO) is not (qty > _ZERO)
-        self.performance.on_fill(realized, fee, closing)
+        self.performance.on_fill(realized, fee, closing, today)
         if state.qty:
             self._open[symbol] = state
         else:
@@ -260,11 +279,8 @@ class Portfolio(LazyMarks):
         equity = self.equity()
         closed = self.performance.on_equity(ts, equity)
         if closed is not None:
-            self._publish(PerformanceDaily(
-                day=closed.day, ts_ns=ts, trades=closed.trades, wins=closed.wins,
-                losses=closed.losses, pnl=closed.pnl, fees=closed.fees,
-                max_drawdown=closed.max_drawdown_pct, sharpe=closed.sharpe,
-                equity_end=closed.end_equity))
+            for row in self._strategy_days.close(closed, ts, self._strategies):
+                self._publish(row)  # the account's, then each strategy's that traded
             for day_listener in self._day_listeners:
                 day_listener(closed)
         for guard in self._guards:
@@ -341,27 +357,12 @@ class Portfolio(LazyMarks):
         return [s.to_position(self._venues[k], k, self.last_price(k))
                 for k, s in self._positions.items()]
 
-    def unrealized(self) -> Decimal:
-        """Unrealized PnL of all positions at the last marks."""
-        total = _ZERO
-        for symbol, state in self._open.items():
-            total += state.unrealized(self.last_price(symbol))
-        return total
-
     def position_value(self) -> Decimal:
         """Signed value of all positions at the last marks (cost when unmarked)."""
         total = _ZERO
         for symbol, state in self._open.items():
             m = self.last_price(symbol)
             total += state.cost if m is None else state.qty * m
-        return total
-
-    def gross_exposure(self) -> Decimal:
-        """Sum of absolute position values at the last marks."""
-        total = _ZERO
-        for symbol, state in self._open.items():
-            m = self.last_price(symbol)
-            total += abs(state.cost if m is None else state.qty * m)
         return total
 
     def gross_and_equity(self) -> tuple[Decimal, Decimal]:

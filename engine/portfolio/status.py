@@ -44,7 +44,8 @@ def portfolio_row(portfolio: Portfolio, ts: int) -> PortfolioUpdated:
     total = equity - start
     return PortfolioUpdated(
         ts_ns=ts, cash=portfolio.cash, equity=equity, realized_pnl=portfolio.realized,
-        unrealized_pnl=portfolio.unrealized(), fees=portfolio.fees, total_pnl=total,
+        unrealized_pnl=total - portfolio.realized + portfolio.fees,  # exactly: see accounting
+        fees=portfolio.fees, total_pnl=total,
         total_pnl_pct=(total / start * 100) if start else None,
         daily_pnl=equity - perf.day_start_equity, max_drawdown_pct=perf.max_drawdown_pct,
         high_water_mark=perf.hwm, num_trades=perf.total_trades, win_rate=perf.win_rate(),

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
@@ -31,6 +31,7 @@ from engine.store.rows import dumps_json
 
 __all__ = [
     "acknowledge_alert",
+    "closing_equity",
     "create_api_key",
     "ensure_account",
     "fold_order_events",
@@ -137,6 +138,17 @@ async def fills(pool: Executor, account_id: uuid.UUID, *,
                decision_price=r["decision_price"])
         for r in rows
     ]
+
+
+async def closing_equity(pool: Executor, account_id: uuid.UUID, day: date, *,
+                         timeout: float = 10.0) -> Decimal | None:
+    """The account's equity at the close of ``day`` (its ``performance_daily`` row), None
+    when the engine did not close that day."""
+    value: Decimal | None = await pool.fetchval(
+        "SELECT equity_end FROM performance_daily "
+        "WHERE account_id = $1 AND strategy_id = '' AND day = $2", account_id, day,
+        timeout=timeout)
+    return value
 
 
 async def strategy_states(pool: Executor, account_id: uuid.UUID, *,

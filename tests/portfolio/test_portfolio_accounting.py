@@ -50,8 +50,11 @@ def test_daily_rows_wins_losses_drawdown() -> None:
     day = T0 - T0 % (86_400 * NS_PER_S)
     h.clock.advance_to(day + 86_400 * NS_PER_S + NS_PER_S)
     h.trade(120.0)
-    (row,) = h.rec.of(PerformanceDaily)
+    row, strategy_row = h.rec.of(PerformanceDaily)  # the account's, the strategy's
     assert (row.trades, row.wins, row.losses) == (3, 1, 0 + 1)
+    assert row.strategy_id is None and strategy_row.strategy_id is not None
+    assert (strategy_row.trades, strategy_row.wins, strategy_row.losses,
+            strategy_row.pnl) == (3, 1, 1, D(50))  # realized, net of (no) fees
     assert row.pnl == D(50) and row.fees == 0 and row.equity_end == D(10_050)
     assert row.max_drawdown == D(1)
     snap = h.rec.of(PortfolioState)[-1]

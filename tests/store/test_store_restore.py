@@ -61,3 +61,76 @@ async def test_working_orders_come_back_with_their_last_event_and_schedule(
     portfolio = Portfolio(bus=MessageBus())
     assert portfolio.restore(fills) == 2
     assert portfolio.position_qty(fills[0].symbol) == Decimal("0.5") * fills[0].side.sign
+
+
+async def test_the_previous_days_closing_equity_is_the_accounts_row(
+        store_dsn: str, tmp_path: Path) -> None:
+    """What a restart counts today's account row from (``queries.closing_equity``): the
+    account's row of that day, not a strategy's; None for a day the engine did not close."""
+    import asyncio
+    from datetime import date
+
+    from engine.ids import StrategyId
+    from engine.store.records import PerformanceDaily
+
+    account = await f.make_account(store_dsn)
+    writer = StoreWriter(store_dsn, journal_dir=tmp_path / "j", account_id=account)
+    task = asyncio.create_task(writer.run())
+    day = date(2023, 11, 14)
+    writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, trades=3, pnl=Decimal("12.5"),
+                                   equity_end=Decimal("100012.5")))
+    writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, strategy_id=StrategyId("a"),
+                                   trades=2, pnl=Decimal("3")))
+    await writer.close(timeout=20)
+    await asyncio.wait_for(task, 20)
+    conn = await connect(store_dsn)
+    try:
+        assert await queries.closing_equity(conn, account, day) == Decimal("100012.5")
+        assert await queries.closing_equity(conn, account, date(2023, 11, 15)) is None
+        rows = await conn.fetch("SELECT strategy_id, trades, pnl, equity_end FROM "
+                                "performance_daily WHERE account_id = $1 ORDER BY 1", account)
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [("", 3, Decimal("12.5"), Decimal("100012.5")),
+                                        ("a", 2, Decimal("3"), None)]
+
+
+async def test_a_restart_counts_todays_fills_from_the_previous_close(
+        store_dsn: str, tmp_path: Path) -> None:
+    """``wiring.restore_portfolio`` on the real ledger: yesterday's fills rebuild the
+    position and count in the totals; today's figures count today's fills, from the
+    equity yesterday's account row closed at."""
+    import asyncio
+
+    import msgspec
+
+    from engine.portfolio.performance import DAY_NS, day_of
+    from engine.store.records import PerformanceDaily
+    from engine.wiring import restore_portfolio
+
+    account = await f.make_account(store_dsn)
+    writer = StoreWriter(store_dsn, journal_dir=tmp_path / "j", account_id=account)
+    task = asyncio.create_task(writer.run())
+    for e in f.order_lifecycle(0):  # two fills yesterday
+        writer.submit(e)
+    for e in f.order_lifecycle(3):  # two today, a day later
+        if isinstance(e, ev.OrderFilled):
+            e = msgspec.structs.replace(e, fill=e.fill.replace(ts_ns=e.fill.ts_ns + DAY_NS))
+        writer.submit(e)
+    writer.submit(PerformanceDaily(day=day_of(f.T0), ts_ns=f.T0 + DAY_NS,
+                                   trades=2, equity_end=Decimal("9990.5")))
+    await writer.close(timeout=20)
+    await asyncio.wait_for(task, 20)
+    conn = await connect(store_dsn)
+    try:
+        portfolio = Portfolio(bus=MessageBus())
+        assert await restore_portfolio(portfolio, conn, account, f.T0 + DAY_NS + 3600) == 4
+        perf = portfolio.performance
+        assert (perf.trades, perf.total_trades) == (2, 4)
+        assert perf.day_start_equity == Decimal("9990.5")
+        # no row for the day before: the day counts from the first mark
+        portfolio = Portfolio(bus=MessageBus())
+        assert await restore_portfolio(portfolio, conn, account, f.T0 + 3 * DAY_NS) == 4
+        assert (portfolio.performance.trades, portfolio.performance.total_trades) == (0, 4)
+    finally:
+        await conn.close()
