@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.commands import CommandError
@@ -92,14 +91,14 @@ def add_trading(engine: Engine, factory: ExecutionFactory, *,
 async def restore_portfolio(portfolio: Portfolio, pool: Any, account_id: uuid.UUID,
                             now_ns: int | None) -> int:
     """Rebuild ``portfolio`` from the account's trades ledger; with ``now_ns``, today's
-    figures count today's fills, from the equity the previous day closed at (when the engine
-    closed that day). Returns the fills replayed."""
+    figures count today's fills, and the performance figures carry on from the account's
+    recorded ones (``queries.performance_history``). Returns the fills replayed."""
     from engine.store import queries  # noqa: PLC0415
 
     fills = await queries.fills(pool, account_id)
-    day_start = None if now_ns is None else await queries.closing_equity(
-        pool, account_id, day_of(now_ns) - timedelta(1))
-    return portfolio.restore(fills, now_ns, day_start)
+    history = None if now_ns is None else await queries.performance_history(
+        pool, account_id, day_of(now_ns))
+    return portfolio.restore(fills, now_ns, history)
 
 
 def add_strategies(engine: Engine, config: Config, stack: TradingStack | None, *,

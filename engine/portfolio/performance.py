@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from engine.model import NS_PER_S
+from engine.store.records import PerformanceHistory
 
 __all__ = [
     "DAY_NS",
@@ -151,13 +152,21 @@ class PerformanceTracker:
                 if today:
                     self.losses += 1
 
-    def resume(self, day_start_equity: Decimal | None) -> None:
-        """After a restart: the current day started at ``day_start_equity`` (the equity that
-        closed the previous day), or, when that is unknown (None: the engine was down at the
-        day's start), at the first mark's equity rather than the account's starting cash."""
-        if day_start_equity is not None:
-            self.day_start_equity = day_start_equity
-        self._start_at_first_mark = day_start_equity is None
+    def resume(self, history: PerformanceHistory) -> None:
+        """After a restart, carry on from what the last run recorded: the current day
+        started at the equity that closed the previous day (unknown, when the engine was
+        down at the day's start: at the first mark's equity rather than the starting cash);
+        the high-water mark, the max drawdown and the daily returns stand."""
+        start = history.day_start_equity
+        if start is not None:
+            self.day_start_equity = start
+        self._start_at_first_mark = start is None
+        if history.high_water_mark is not None and history.high_water_mark > self.hwm:
+            self.hwm = history.high_water_mark
+        if history.max_drawdown_pct is not None:
+            self.max_drawdown_pct = max(self.max_drawdown_pct, history.max_drawdown_pct)
+        self.daily_returns[:0] = history.daily_returns
+        self._set_floor()
 
     def on_equity(self, ts_ns: int, equity: Decimal) -> PerformanceDay | None:
         """Record a mark of equity; return the day that ended, if one did."""

@@ -51,7 +51,7 @@ from engine.portfolio.performance import (
 )
 from engine.portfolio.status import portfolio_row, portfolio_status
 from engine.portfolio.strategy_days import StrategyDays
-from engine.store.records import PortfolioSnapshot, PortfolioState
+from engine.store.records import PerformanceHistory, PortfolioSnapshot, PortfolioState
 
 __all__ = ["Portfolio", "PortfolioConfig"]
 
@@ -121,13 +121,13 @@ class Portfolio(LazyMarks):
     # -- events ----------------------------------------------------------------------------
 
     def restore(self, fills: Iterable[Fill], now_ns: int | None = None,
-                day_start_equity: Decimal | None = None) -> int:
+                history: PerformanceHistory | None = None) -> int:
         """Rebuild positions, cash, realized PnL and fees from the trades ledger (start-up).
 
         The ledger is the record; positions are its projection: replaying it gives the
         state the engine had, exactly. Nothing is published; returns the fills applied.
-        With ``now_ns``, only its UTC day's fills count in the day's rows, and the day
-        started at ``day_start_equity`` (None: unknown, the first mark's equity).
+        With ``now_ns``, only its UTC day's fills count in the day's rows, and the
+        performance figures carry on from ``history`` (``PerformanceTracker.resume``).
         """
         day_start = -1 if now_ns is None else day_bounds(now_ns)[0]
         count = 0
@@ -141,7 +141,7 @@ class Portfolio(LazyMarks):
         if day_start >= 0:  # no fill today
             self._strategy_days.rebase(self._strategies)
         if now_ns is not None:
-            self.performance.resume(day_start_equity)
+            self.performance.resume(history or PerformanceHistory())
         return count
 
     def on_fill(self, event: OrderFilled) -> None:
@@ -309,7 +309,7 @@ class Portfolio(LazyMarks):
             total_pnl_pct=row.total_pnl_pct, daily_pnl=row.daily_pnl,
             realized_pnl=row.realized_pnl, unrealized_pnl=row.unrealized_pnl, fees=row.fees,
             sharpe=row.sharpe, max_drawdown=row.max_drawdown_pct, win_rate=row.win_rate,
-            num_trades=row.num_trades))
+            num_trades=row.num_trades, high_water_mark=row.high_water_mark))
         self._publish(PortfolioSnapshot(ts_ns=ts, cash=row.cash, equity=row.equity,
                                         positions=held))
         return row

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
@@ -27,11 +27,11 @@ from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 from engine.model import datetime_to_ns
 from engine.model_struct import Order as OrderStruct
 from engine.oms.commands import AlgoParams, RestoredOrder
+from engine.store.records import PerformanceHistory
 from engine.store.rows import dumps_json
 
 __all__ = [
     "acknowledge_alert",
-    "closing_equity",
     "create_api_key",
     "ensure_account",
     "fold_order_events",
@@ -40,6 +40,7 @@ __all__ = [
     "open_orders",
     "order_from_ledger",
     "order_seqs",
+    "performance_history",
     "positions",
     "resolve_alert",
     "set_config",
@@ -140,15 +141,29 @@ async def fills(pool: Executor, account_id: uuid.UUID, *,
     ]
 
 
-async def closing_equity(pool: Executor, account_id: uuid.UUID, day: date, *,
-                         timeout: float = 10.0) -> Decimal | None:
-    """The account's equity at the close of ``day`` (its ``performance_daily`` row), None
-    when the engine did not close that day."""
-    value: Decimal | None = await pool.fetchval(
-        "SELECT equity_end FROM performance_daily "
-        "WHERE account_id = $1 AND strategy_id = '' AND day = $2", account_id, day,
-        timeout=timeout)
-    return value
+async def performance_history(pool: Executor, account_id: uuid.UUID, today: date, *,
+                              timeout: float = 10.0) -> PerformanceHistory:
+    """The account's figures a restart carries on (``today``: the clock's day): the equity
+    the previous day closed at (None when the engine did not close it), the high-water mark
+    and max drawdown of its ``portfolios`` row, and the return of each closed day."""
+    days = await pool.fetch(
+        "SELECT day, pnl, equity_end FROM performance_daily WHERE account_id = $1 "
+        "AND strategy_id = '' AND day < $2 ORDER BY day", account_id, today, timeout=timeout)
+    row = await pool.fetchrow(
+        "SELECT high_water_mark, max_drawdown FROM portfolios WHERE account_id = $1",
+        account_id, timeout=timeout)
+    returns = []
+    for d in days:
+        end = d["equity_end"]
+        if end is not None and end - d["pnl"] > 0:  # as the tracker: pnl / start equity
+            returns.append(float(d["pnl"] / (end - d["pnl"])))
+    last = days[-1] if days else None
+    return PerformanceHistory(
+        day_start_equity=last["equity_end"] if last and last["day"] == today - timedelta(1)
+        else None,
+        high_water_mark=None if row is None else row["high_water_mark"],
+        max_drawdown_pct=None if row is None else row["max_drawdown"],
+        daily_returns=tuple(returns))
 
 
 async def strategy_states(pool: Executor, account_id: uuid.UUID, *,

@@ -22,6 +22,7 @@ __all__ = [
     "BacktestRecord",
     "MlModelRecord",
     "PerformanceDaily",
+    "PerformanceHistory",
     "PortfolioSnapshot",
     "PortfolioState",
     "PredictionOutcome",
@@ -55,6 +56,7 @@ class PortfolioState:
     win_rate: float | None = None
     num_trades: int = 0
     version: int = 1
+    high_water_mark: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +116,17 @@ class PerformanceDaily:
     max_drawdown: Decimal | None = None
     sharpe: float | None = None
     equity_end: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PerformanceHistory:
+    """What a restart reads back of the account's performance (``portfolios`` and its
+    ``performance_daily`` rows) to carry on its figures rather than start them again."""
+
+    day_start_equity: Decimal | None = None  # the previous day's closing equity
+    high_water_mark: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None
+    daily_returns: tuple[float, ...] = ()  # of each closed day, oldest first
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

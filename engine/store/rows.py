@@ -269,7 +269,7 @@ class RowMaker:
         return [("portfolios", (self._acct, p.cash, p.equity, p.total_pnl, p.total_pnl_pct,
                                 p.daily_pnl, p.realized_pnl, p.unrealized_pnl, p.fees, p.sharpe,
                                 p.max_drawdown, p.win_rate, p.num_trades, ns_to_ts(p.ts_ns),
-                                p.version))]
+                                p.version, p.high_water_mark))]
 
     def _snapshot(self, s: r.PortfolioSnapshot) -> Rows:
         return [("portfolio_snapshots", (self._acct, ns_to_ts(s.ts_ns), s.cash, s.equity,

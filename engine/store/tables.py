@@ -81,7 +81,8 @@ _ALL = [
           "unrealized_pnl fees opened_at closed_at updated_at version",
           "account_id exchange symbol", "versioned"),
     _spec("portfolios", "account_id cash equity total_pnl total_pnl_pct daily_pnl realized_pnl "
-          "unrealized_pnl fees sharpe max_drawdown win_rate num_trades updated_at version",
+          "unrealized_pnl fees sharpe max_drawdown win_rate num_trades updated_at version "
+          "high_water_mark",
           "account_id", "versioned"),
     _spec("portfolio_snapshots", "account_id at cash equity positions", "account_id at",
           "append", optimistic=True),

@@ -17,7 +17,7 @@ from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
 from engine.model import NS_PER_S, Fill, Order, OrderSide, OrderStatus, OrderType, TradeTick
 from engine.portfolio import Portfolio, PortfolioConfig
 from engine.portfolio.performance import DAY_NS, day_of
-from engine.store.records import PerformanceDaily
+from engine.store.records import PerformanceDaily, PerformanceHistory
 
 D = Decimal
 START = D(100_000)
@@ -79,7 +79,7 @@ def test_each_strategy_gets_a_row_for_each_day_it_traded(
         raw: list[tuple[int, Symbol, bool, Decimal, Decimal, Decimal, str | None]]) -> None:
     p, rows = portfolio()
     events = [fill_event(n, DAY0 + s * NS_PER_S, sym, buy, q, px, fee, sid)
-              for n, (s, sym, buy, q, px, fee, sid) in enumerate(sorted(raw))]
+              for n, (s, sym, buy, q, px, fee, sid) in enumerate(sorted(raw, key=lambda r: r[0]))]
     for e in events:
         trade(p, e.ts_ns, e.fill.symbol, e.fill.price)
         p.on_fill(e)
@@ -137,7 +137,8 @@ def test_after_a_restart_a_day_counts_its_own_fills_from_the_previous_close() ->
     now = DAY0 + DAY_NS + 3600 * NS_PER_S
     closing = START + 20 - 2  # what yesterday's account row recorded
     p, rows = portfolio()
-    assert p.restore([e.fill for e in yesterday + today], now, closing) == 3
+    history = PerformanceHistory(day_start_equity=closing)
+    assert p.restore([e.fill for e in yesterday + today], now, history) == 3
     trade(p, now, BTC, D(105))
     trade(p, DAY0 + 2 * DAY_NS, BTC, D(105))  # closes today
     account = next(r for r in rows if r.strategy_id is None)
@@ -150,7 +151,7 @@ def test_after_a_restart_a_day_counts_its_own_fills_from_the_previous_close() ->
 
     # the previous close unknown (down at midnight): the day counts from the first mark
     p, rows = portfolio()
-    p.restore([e.fill for e in yesterday + today], now, None)
+    p.restore([e.fill for e in yesterday + today], now, PerformanceHistory())
     trade(p, now, BTC, D(105))
     trade(p, now + NS_PER_S, BTC, D(107))
     trade(p, DAY0 + 2 * DAY_NS, BTC, D(107))
@@ -167,3 +168,15 @@ def test_without_a_time_every_replayed_fill_counts_in_the_first_day() -> None:
     trade(p, DAY0 + 5 * DAY_NS, BTC, D(100))
     trade(p, DAY0 + 6 * DAY_NS, BTC, D(100))
     assert [(r.strategy_id, r.trades) for r in rows] == [(None, 3), ("a", 3)]
+
+
+def test_a_restart_carries_on_the_high_water_mark_drawdown_and_returns() -> None:
+    p, _ = portfolio()
+    p.restore([], DAY0 + NS_PER_S, PerformanceHistory(
+        high_water_mark=D(110_000), max_drawdown_pct=D(5), daily_returns=(0.01, -0.02)))
+    perf = p.performance
+    assert perf.sharpe() is not None  # two days of returns already
+    perf.on_equity(DAY0 + 2 * NS_PER_S, D(104_500))
+    assert (perf.hwm, perf.drawdown_pct(), perf.max_drawdown_pct) == (D(110_000), D(5), D(5))
+    perf.on_equity(DAY0 + 3 * NS_PER_S, D(99_000))
+    assert perf.max_drawdown_pct == D(10)  # from the recorded peak, not the starting cash

@@ -63,35 +63,49 @@ async def test_working_orders_come_back_with_their_last_event_and_schedule(
     assert portfolio.position_qty(fills[0].symbol) == Decimal("0.5") * fills[0].side.sign
 
 
-async def test_the_previous_days_closing_equity_is_the_accounts_row(
+async def test_a_restart_reads_back_the_accounts_performance(
         store_dsn: str, tmp_path: Path) -> None:
-    """What a restart counts today's account row from (``queries.closing_equity``): the
-    account's row of that day, not a strategy's; None for a day the engine did not close."""
+    """``queries.performance_history``: the previous day's closing equity from the account's
+    row (not a strategy's; None when the engine did not close that day), the portfolio
+    row's high-water mark and max drawdown, and each closed day's return."""
     import asyncio
-    from datetime import date
+    import time
+    from datetime import date, timedelta
 
     from engine.ids import StrategyId
-    from engine.store.records import PerformanceDaily
+    from engine.store.records import PerformanceDaily, PortfolioState
 
     account = await f.make_account(store_dsn)
     writer = StoreWriter(store_dsn, journal_dir=tmp_path / "j", account_id=account)
     task = asyncio.create_task(writer.run())
     day = date(2023, 11, 14)
-    writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, trades=3, pnl=Decimal("12.5"),
-                                   equity_end=Decimal("100012.5")))
+    writer.submit(PerformanceDaily(day=day - timedelta(1), ts_ns=f.T0, trades=1,
+                                   pnl=Decimal("100"), equity_end=Decimal("10100")))
+    writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, trades=3, pnl=Decimal("-202"),
+                                   equity_end=Decimal("9898")))
     writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, strategy_id=StrategyId("a"),
                                    trades=2, pnl=Decimal("3")))
+    writer.submit(PortfolioState(ts_ns=time.time_ns(),  # newer than the account's first row
+                                 cash=Decimal("9898"), equity=Decimal("9898"),
+                                 max_drawdown=Decimal("2.5"),
+                                 high_water_mark=Decimal("10152.3")))
     await writer.close(timeout=20)
     await asyncio.wait_for(task, 20)
     conn = await connect(store_dsn)
     try:
-        assert await queries.closing_equity(conn, account, day) == Decimal("100012.5")
-        assert await queries.closing_equity(conn, account, date(2023, 11, 15)) is None
+        history = await queries.performance_history(conn, account, day + timedelta(1))
+        later = await queries.performance_history(conn, account, day + timedelta(2))
         rows = await conn.fetch("SELECT strategy_id, trades, pnl, equity_end FROM "
-                                "performance_daily WHERE account_id = $1 ORDER BY 1", account)
+                                "performance_daily WHERE account_id = $1 AND day = $2 "
+                                "ORDER BY 1", account, day)
     finally:
         await conn.close()
-    assert [tuple(r) for r in rows] == [("", 3, Decimal("12.5"), Decimal("100012.5")),
+    assert history.day_start_equity == Decimal("9898")
+    assert (history.high_water_mark, history.max_drawdown_pct) == (Decimal("10152.3"),
+                                                                   Decimal("2.5"))
+    assert history.daily_returns == (0.01, -0.02)
+    assert later.day_start_equity is None and later.daily_returns == (0.01, -0.02)
+    assert [tuple(r) for r in rows] == [("", 3, Decimal("-202"), Decimal("9898")),
                                         ("a", 2, Decimal("3"), None)]
 
 
@@ -118,7 +132,7 @@ async def test_a_restart_counts_todays_fills_from_the_previous_close(
             e = msgspec.structs.replace(e, fill=e.fill.replace(ts_ns=e.fill.ts_ns + DAY_NS))
         writer.submit(e)
     writer.submit(PerformanceDaily(day=day_of(f.T0), ts_ns=f.T0 + DAY_NS,
-                                   trades=2, equity_end=Decimal("9990.5")))
+                                   trades=2, pnl=Decimal(-2), equity_end=Decimal("9990.5")))
     await writer.close(timeout=20)
     await asyncio.wait_for(task, 20)
     conn = await connect(store_dsn)
@@ -128,6 +142,7 @@ async def test_a_restart_counts_todays_fills_from_the_previous_close(
         perf = portfolio.performance
         assert (perf.trades, perf.total_trades) == (2, 4)
         assert perf.day_start_equity == Decimal("9990.5")
+        assert perf.daily_returns == [float(Decimal(-2) / Decimal("9992.5"))]
         # no row for the day before: the day counts from the first mark
         portfolio = Portfolio(bus=MessageBus())
         assert await restore_portfolio(portfolio, conn, account, f.T0 + 3 * DAY_NS) == 4
