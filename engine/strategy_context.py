@@ -124,10 +124,10 @@ class StrategyContext:
     def order_target(self, symbol: str, target: Decimal) -> OrderId | None:
         """See :meth:`engine.strategy.Context.order_target`."""
         position = self._position(self.strategy_id, symbol)
-        gap = target - position
         working = self._open_orders(self.strategy_id, symbol)
-        if not gap and not working:
+        if not working and target == position:  # a comparison allocates nothing
             return None  # the common case, every bar: nothing to do in any risk state
+        gap = target - position
         state = self._actions.risk_state()
         if state is not _ACTIVE:
             if state is RiskState.HALTED:
