@@ -26,7 +26,7 @@ from engine.model import Signal
 from engine.oms.children import is_rollup
 from engine.service import Service
 from engine.services import prepare_strategy_data
-from engine.strategy_records import StrategyRecorder
+from engine.strategy_records import StrategyFigures, StrategyRecorder
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -59,15 +59,22 @@ class StrategiesService(Service):
         self._fills: dict[StrategyId, int] = {}
         self.recorder = StrategyRecorder(engine.bus.publish, self._realized)
 
-    def _realized(self) -> dict[StrategyId, tuple[Decimal, int]]:
-        figures: dict[StrategyId, tuple[Decimal, int]] = {
-            sid: (Decimal(0), n) for sid, n in self._fills.items()}
+    def _realized(self) -> dict[StrategyId, StrategyFigures]:
+        pnl: dict[StrategyId, Decimal] = {}
+        wins: dict[StrategyId, int] = {}
+        losses: dict[StrategyId, int] = {}
         trading = self.engine.trading
         if trading is not None:
             for sid, _symbol, state in trading.portfolio.strategy_positions():
                 if sid is not None:
-                    pnl, fills = figures.get(sid, (Decimal(0), 0))
-                    figures[sid] = (pnl + state.realized - state.fees, fills)
+                    pnl[sid] = pnl.get(sid, Decimal(0)) + state.realized - state.fees
+                    wins[sid] = wins.get(sid, 0) + state.wins
+                    losses[sid] = losses.get(sid, 0) + state.losses
+        figures: dict[StrategyId, StrategyFigures] = {}
+        for sid in self._fills.keys() | pnl.keys():
+            closed = wins.get(sid, 0) + losses.get(sid, 0)
+            figures[sid] = StrategyFigures(pnl.get(sid, Decimal(0)), self._fills.get(sid, 0),
+                                           wins.get(sid, 0) / closed if closed else None)
         return figures
 
     def _on_fill(self, event: OrderFilled) -> None:

@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, get_args
+from typing import Any, Final, NamedTuple, get_args
 
 import orjson
 
@@ -27,7 +27,7 @@ from engine.ids import StrategyId, uuid7
 from engine.plugins import config_dict
 from engine.store.records import StrategyRecord, StrategyRun, StrategyType
 
-__all__ = ["StrategyRecorder", "code_version", "config_hash"]
+__all__ = ["StrategyFigures", "StrategyRecorder", "code_version", "config_hash"]
 
 _TYPES: Final = frozenset(get_args(StrategyType))
 Deployed = tuple[StrategyId, str, Any, str | None, bool]
@@ -52,6 +52,15 @@ def code_version(strategy: Any) -> str:
         return ""
 
 
+class StrategyFigures(NamedTuple):
+    """A strategy's results so far: the PnL its fills realized net of fees, its fills, and
+    its win rate (wins over the fills that closed exposure; None before any)."""
+
+    pnl: Decimal = Decimal(0)
+    fills: int = 0
+    win_rate: float | None = None
+
+
 @dataclass(slots=True)
 class _Run:
     record: StrategyRun
@@ -63,8 +72,8 @@ class StrategyRecorder:
     """Publishes ``StrategyRecord`` and ``StrategyRun`` records as the strategies change."""
 
     def __init__(self, publish: Callable[[Any], None],
-                 realized: Callable[[], dict[StrategyId, tuple[Decimal, int]]]) -> None:
-        """``realized()``: by strategy, its realized PnL net of fees and its fill count."""
+                 realized: Callable[[], dict[StrategyId, StrategyFigures]]) -> None:
+        """``realized()``: each strategy's figures so far."""
         self._publish = publish
         self._realized = realized
         self._runs: dict[StrategyId, _Run] = {}
@@ -104,10 +113,10 @@ class StrategyRecorder:
         self._publish(run.record)
 
     def _row(self, sid: StrategyId, instance: Any, running: bool,
-             figures: tuple[Decimal, int] | None, now_ns: int) -> None:
-        pnl, fills = figures or (Decimal(0), 0)
+             figures: StrategyFigures | None, now_ns: int) -> None:
+        pnl, fills, win_rate = figures or StrategyFigures()
         # a new config comes with a new instance (a reload): its identity stands for it
-        key = (instance, running, pnl, fills, self.last_signal_ns.get(sid))
+        key = (instance, running, pnl, fills, win_rate, self.last_signal_ns.get(sid))
         if self._rows.get(sid) == key:
             return
         self._rows[sid] = key
@@ -117,5 +126,6 @@ class StrategyRecorder:
         self._publish(StrategyRecord(
             name=sid, strategy_type=kind if kind in _TYPES else "custom", ts_ns=now_ns,
             config=config, active=running, description=doc[0] if doc else None,
-            total_pnl=pnl, num_trades=fills, last_signal_ns=self.last_signal_ns.get(sid)))
+            total_pnl=pnl, num_trades=fills, win_rate=win_rate,
+            last_signal_ns=self.last_signal_ns.get(sid)))
 

@@ -9,7 +9,12 @@ from typing import Any
 from engine.ids import StrategyId
 from engine.plugins import instantiate
 from engine.store.records import StrategyRecord, StrategyRun
-from engine.strategy_records import StrategyRecorder, code_version, config_hash
+from engine.strategy_records import (
+    StrategyFigures,
+    StrategyRecorder,
+    code_version,
+    config_hash,
+)
 
 SID = StrategyId("grid")
 TABLE = {"name": "grid", "class": "grid", "symbol": "BTC/USD", "levels": 2}
@@ -20,7 +25,7 @@ class World:
 
     def __init__(self) -> None:
         self.published: list[Any] = []
-        self.figures: dict[StrategyId, tuple[Decimal, int]] = {}
+        self.figures: dict[StrategyId, StrategyFigures] = {}
         self.recorder = StrategyRecorder(self.published.append, lambda: dict(self.figures))
         self.instance = instantiate(0, TABLE).strategy
         self.halted: str | None = None
@@ -57,8 +62,11 @@ def test_a_start_records_the_run_and_the_strategy_then_only_changes() -> None:
         "grid", "grid_trading", "A static price grid, buy low / sell one step higher (and the "
         "reverse).")
     assert w.sync() == []
-    w.figures[SID] = (Decimal("12.5"), 3)
+    w.figures[SID] = StrategyFigures(Decimal("12.5"), 3)
     assert rows(w.sync()) == [(True, Decimal("12.5"), 3)]
+    w.figures[SID] = StrategyFigures(Decimal("12.5"), 3, 0.5)  # a win rate alone changes it
+    (row,) = w.sync()
+    assert row.win_rate == 0.5
 
 
 def test_a_reload_ends_the_run_and_starts_the_next() -> None:

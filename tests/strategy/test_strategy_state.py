@@ -164,8 +164,9 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
     left = decode_state(first.strategies.saved_states()["grid"][1])
     assert left["working"] and first.trading.oms.counts["fills"] >= 3
     fills = first.trading.oms.counts["fills"]
-    result = sum((st.realized - st.fees for sid, _, st in
-                  first.trading.portfolio.strategy_positions() if sid == "grid"), Decimal(0))
+    mine = [st for sid, _, st in first.trading.portfolio.strategy_positions() if sid == "grid"]
+    result = sum((st.realized - st.fees for st in mine), Decimal(0))
+    wins, closed = sum(st.wins for st in mine), sum(st.wins + st.losses for st in mine)
     conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"})
     try:
         row = await conn.fetchrow("SELECT class, state::text AS state FROM strategy_state")
@@ -185,6 +186,7 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
         "grid", "grid_trading", False)
     assert strategy["num_trades"] == fills == dashboard["fills"]
     assert strategy["total_pnl"] == result != 0  # realized, net of fees
+    assert closed and strategy["win_rate"] == wins / closed  # of the fills that closed
     # each fill's realized PnL is in the ledger (the only strategy: the account's figures)
     assert dashboard["realized_pnl"] - dashboard["fees"] == result
     assert dashboard["realized_pnl"] == first.trading.portfolio.realized and unknown == 0
@@ -217,11 +219,12 @@ async def _restart(dsn: str, tmp_path: Path, on_shutdown: str) -> None:
     try:
         statuses = [r["status"] for r in await conn.fetch(
             "SELECT status FROM strategy_runs ORDER BY started_at")]
-        again = await conn.fetchrow("SELECT num_trades, total_pnl FROM strategies")
+        again = await conn.fetchrow("SELECT num_trades, total_pnl, win_rate FROM strategies")
     finally:
         await conn.close()
     assert statuses == ["stopped", "stopped"]  # a run per start
-    assert (again["num_trades"], again["total_pnl"]) == (fills, strategy["total_pnl"])
+    assert (again["num_trades"], again["total_pnl"], again["win_rate"]) == (
+        fills, strategy["total_pnl"], strategy["win_rate"])
 
 
 @pytest.mark.parametrize(("table", "attribute", "expected"), [
