@@ -13,6 +13,10 @@ Conventions, so two reports compare:
   next); its PnL is realised PnL minus the fees of its fills. ``win_rate`` and
   ``profit_factor`` (gross wins / gross losses) are over round trips.
 - ``exposure`` is the fraction of bars with a non-zero position.
+- ``by_strategy``: per strategy, the same trade figures over its own fills alone (its round
+  trips are its own positions' lives, so with two strategies on one symbol they do not add
+  up to the account's): ``fills``, ``trades``, ``win_rate``, ``profit_factor``, ``fees``,
+  and ``pnl``, the result of its closed round trips.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy.typing as npt
 from engine.backtest.curve import EquityCurve
 from engine.model import Fill, OrderSide
 
-__all__ = ["RoundTrip", "compute_metrics", "round_trips"]
+__all__ = ["RoundTrip", "by_strategy", "compute_metrics", "round_trips"]
 
 _ZERO = Decimal(0)
 _YEAR_S = 365.25 * 86_400
@@ -113,21 +117,13 @@ def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: 
     ts_s = np.asarray(curve.ts_ns, dtype=np.float64) / 1e9
     position_open = curve.position_open
     trips = round_trips(fills)
-    wins = [t.pnl for t in trips if t.pnl > _ZERO]
-    losses = [t.pnl for t in trips if t.pnl <= _ZERO]
-    lost = sum(losses, _ZERO)
-    fees = sum((f.fee for f in fills), _ZERO)
     result: dict[str, Any] = {
         "start_equity": str(start_equity),
         "end_equity": str(end_equity),
         "bars": len(eq),
-        "fills": len(fills),
-        "trades": len(trips),
-        "fees": str(fees),
-        "win_rate": _r(len(wins) / len(trips)) if trips else None,
-        "profit_factor": (_r(float(sum(wins, _ZERO)) / -float(lost)) if lost < _ZERO
-                          else None),
+        **_trade_figures(fills, trips),
         "exposure": _r(float(np.mean(position_open))) if len(position_open) else 0.0,
+        "by_strategy": by_strategy(fills),
     }
     if len(eq) < 2 or eq[0] <= 0:
         result.update(total_return=0.0, cagr=None, sharpe=None, sortino=None,
@@ -151,6 +147,32 @@ def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: 
         max_drawdown_duration_s=round(float(dd_s), 3),
     )
     return result
+
+
+def by_strategy(fills: Sequence[Fill]) -> dict[str, dict[str, Any]]:
+    """The trade figures of each strategy's own fills (``-``: fills without a strategy)."""
+    grouped: dict[str, list[Fill]] = {}
+    for fill in fills:
+        grouped.setdefault(fill.strategy_id or "-", []).append(fill)
+    out: dict[str, dict[str, Any]] = {}
+    for sid, own in sorted(grouped.items()):
+        trips = round_trips(own)
+        out[sid] = {**_trade_figures(own, trips),
+                    "pnl": str(sum((t.pnl for t in trips), _ZERO))}
+    return out
+
+
+def _trade_figures(fills: Sequence[Fill], trips: Sequence[RoundTrip]) -> dict[str, Any]:
+    wins = [t.pnl for t in trips if t.pnl > _ZERO]
+    lost = sum((t.pnl for t in trips if t.pnl <= _ZERO), _ZERO)
+    return {
+        "fills": len(fills),
+        "trades": len(trips),
+        "fees": str(sum((f.fee for f in fills), _ZERO)),
+        "win_rate": _r(len(wins) / len(trips)) if trips else None,
+        "profit_factor": (_r(float(sum(wins, _ZERO)) / -float(lost)) if lost < _ZERO
+                          else None),
+    }
 
 
 def _r(value: float) -> float:

@@ -144,7 +144,7 @@ SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", 
 _SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
                        for key in SWEEP_METRICS)
 _HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections",
-           "halted", "risk_state_changes", "warmup_bars")
+           "halted", "risk_state_changes", "warmup_bars", "by_strategy")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
     "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
@@ -176,6 +176,14 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
                [(str(k), _format(v, "count")) for k, v in sorted(rejections.items())]
                or [("none", "")]),
     ]
+    per_strategy = metrics.get("by_strategy") or {}
+    if len(per_strategy) > 1:  # one strategy: the figures above are its own
+        sections.append(_table("By strategy (its own fills and round trips)", [
+            (str(sid), ", ".join(f"{label} {_format(m.get(k), kind)}" for k, label, kind in (
+                ("fills", "fills", "count"), ("trades", "round trips", "count"),
+                ("win_rate", "win rate", "pct"), ("pnl", "result", "money"),
+                ("fees", "fees", "money"))))
+            for sid, m in sorted(per_strategy.items())]))
     changes = metrics.get("risk_state_changes") or []
     if changes:
         sections.append(_table("Risk state changes (the guards, the daily reset)", [

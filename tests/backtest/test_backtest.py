@@ -323,6 +323,33 @@ qty = "0.3"
         seen.add(sid)
     assert seen == {"ema", "slow_ema"}
 
+    # each one's own figures in the report: long or flat, so a round trip's result is its
+    # cash flow (sells less buys less fees) from flat to flat
+    per = result.metrics["by_strategy"]
+    assert set(per) == {"ema", "slow_ema"}
+    for sid in per:
+        own = [f for f in result.fills if f.strategy_id == sid]
+        results, flow, qty = [], Decimal(0), Decimal(0)
+        for f in own:
+            sign = 1 if f.side.value == "buy" else -1
+            qty += sign * f.qty
+            flow += -sign * f.qty * f.price - f.fee
+            if not qty:
+                results.append(flow)
+                flow = Decimal(0)
+        assert (per[sid]["fills"], per[sid]["trades"]) == (len(own), len(results))
+        assert Decimal(per[sid]["fees"]) == sum((f.fee for f in own), Decimal(0))
+        assert Decimal(per[sid]["pnl"]) == sum(results, Decimal(0))
+        assert per[sid]["win_rate"] == round(sum(r > 0 for r in results) / len(results), 10)
+    assert sum(m["fills"] for m in per.values()) == result.metrics["fills"]
+
+    from engine.backtest.report import write_report
+
+    page = write_report(tmp_path / "r", metrics=result.metrics, ts_ns=result.ts_ns,
+                        equity=result.equity, fills=result.fills, title="two")["html"]
+    text = page.read_text()
+    assert "By strategy" in text and "slow_ema" in text
+
 
 def test_replay_lanes_change_no_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every bar through the feed's full on_bar path gives the same fills and metrics as
