@@ -52,10 +52,14 @@ async def test_paper_trading_is_recorded(database_url: str, tmp_path: Path,
         bars = await conn.fetchval("SELECT count(*) FROM price_data")
         positions = await conn.fetchval("SELECT count(*) FROM positions")
         filled = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'filled'")
+        # the row a dashboard reads: the replay's rows carry its (2017) market time
+        portfolio = await conn.fetchrow("SELECT * FROM v_portfolio_summary")
     finally:
         await conn.close()
     assert trades >= 20 and events >= 3 * filled and filled >= 10
     assert bars > 100 and positions >= 1
+    assert portfolio["num_trades"] >= 20 and portfolio["high_water_mark"] is not None
+    assert portfolio["updated_at"].year < 2020
 
 
 def test_restart_rebuilds_positions_and_cash_from_the_ledger(

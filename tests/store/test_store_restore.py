@@ -69,7 +69,6 @@ async def test_a_restart_reads_back_the_accounts_performance(
     row (not a strategy's; None when the engine did not close that day), the portfolio
     row's high-water mark and max drawdown, and each closed day's return."""
     import asyncio
-    import time
     from datetime import date, timedelta
 
     from engine.ids import StrategyId
@@ -85,8 +84,8 @@ async def test_a_restart_reads_back_the_accounts_performance(
                                    equity_end=Decimal("9898")))
     writer.submit(PerformanceDaily(day=day, ts_ns=f.T0, strategy_id=StrategyId("a"),
                                    trades=2, pnl=Decimal("3")))
-    writer.submit(PortfolioState(ts_ns=time.time_ns(),  # newer than the account's first row
-                                 cash=Decimal("9898"), equity=Decimal("9898"),
+    # dated years before now() (a replay's market time): it still replaces the first row
+    writer.submit(PortfolioState(ts_ns=f.T0, cash=Decimal("9898"), equity=Decimal("9898"),
                                  max_drawdown=Decimal("2.5"),
                                  high_water_mark=Decimal("10152.3")))
     await writer.close(timeout=20)
