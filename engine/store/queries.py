@@ -80,12 +80,9 @@ async def ensure_account(
         uuid7(), name, venue, mode, base_currency, starting_cash, timeout=timeout)
     assert row is not None
     account_id: uuid.UUID = row["id"]
-    # dated -infinity: the engine's first row replaces it whatever its time (a replay's
-    # rows carry the market-data time, years before now())
     await pool.execute(
-        "INSERT INTO portfolios (account_id, cash, equity, updated_at) "
-        "VALUES ($1, $2, $2, '-infinity') ON CONFLICT (account_id) DO NOTHING",
-        account_id, starting_cash, timeout=timeout)
+        "INSERT INTO portfolios (account_id, cash, equity) VALUES ($1, $2, $2) "
+        "ON CONFLICT (account_id) DO NOTHING", account_id, starting_cash, timeout=timeout)
     return account_id
 
 

@@ -5,7 +5,7 @@ Modes:
 - ``append``: ledger and history rows. A conflict on any unique key means "already
   stored" (``ON CONFLICT DO NOTHING``); within a batch the first row per key wins.
 - ``upsert``: the latest row per key wins (``ON CONFLICT (key) DO UPDATE``).
-- ``versioned``: current-state rows (orders, positions, portfolios). A row replaces the
+- ``versioned``: current-state rows (orders, positions). A row replaces the
   stored one only if its ``(version, updated_at)`` is not older, so a replayed or late
   batch never rolls a row back; within a batch the newest version per key is kept.
 - ``patch``: backfills of existing rows (``UPDATE ... FROM`` staging); unknown keys are
@@ -83,7 +83,7 @@ _ALL = [
     _spec("portfolios", "account_id cash equity total_pnl total_pnl_pct daily_pnl realized_pnl "
           "unrealized_pnl fees sharpe max_drawdown win_rate num_trades updated_at version "
           "high_water_mark",
-          "account_id", "versioned"),
+          "account_id", "upsert"),  # one writer per account, in order: the latest wins
     _spec("portfolio_snapshots", "account_id at cash equity positions", "account_id at",
           "append", optimistic=True),
     _spec("price_data", "exchange symbol timeframe ts open high low close volume vwap "

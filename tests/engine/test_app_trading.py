@@ -53,7 +53,8 @@ async def test_paper_trading_is_recorded(database_url: str, tmp_path: Path,
         positions = await conn.fetchval("SELECT count(*) FROM positions")
         filled = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'filled'")
         # the row a dashboard reads: the replay's rows carry its (2017) market time
-        portfolio = await conn.fetchrow("SELECT * FROM v_portfolio_summary")
+        portfolio = await conn.fetchrow("SELECT * FROM v_portfolio_summary "
+                                        "WHERE account_id = $1", engine.database.account_id)
     finally:
         await conn.close()
     assert trades >= 20 and events >= 3 * filled and filled >= 10
