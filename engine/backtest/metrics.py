@@ -123,7 +123,7 @@ def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: 
         "bars": len(eq),
         **_trade_figures(fills, trips),
         "exposure": _r(float(np.mean(position_open))) if len(position_open) else 0.0,
-        "by_strategy": by_strategy(fills),
+        "by_strategy": by_strategy(fills, trips),
     }
     if len(eq) < 2 or eq[0] <= 0:
         result.update(total_return=0.0, cagr=None, sharpe=None, sortino=None,
@@ -149,14 +149,16 @@ def compute_metrics(curve: EquityCurve, fills: Sequence[Fill], *, start_equity: 
     return result
 
 
-def by_strategy(fills: Sequence[Fill]) -> dict[str, dict[str, Any]]:
-    """The trade figures of each strategy's own fills (``-``: fills without a strategy)."""
+def by_strategy(fills: Sequence[Fill],
+                all_trips: Sequence[RoundTrip] | None = None) -> dict[str, dict[str, Any]]:
+    """The trade figures of each strategy's own fills (``-``: fills without a strategy);
+    ``all_trips``, the round trips of all ``fills`` when known, serve a lone strategy."""
     grouped: dict[str, list[Fill]] = {}
     for fill in fills:
         grouped.setdefault(fill.strategy_id or "-", []).append(fill)
     out: dict[str, dict[str, Any]] = {}
     for sid, own in sorted(grouped.items()):
-        trips = round_trips(own)
+        trips = all_trips if all_trips is not None and len(grouped) == 1 else round_trips(own)
         out[sid] = {**_trade_figures(own, trips),
                     "pnl": str(sum((t.pnl for t in trips), _ZERO))}
     return out

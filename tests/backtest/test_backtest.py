@@ -102,6 +102,9 @@ def test_contract_config_runs_as_it_stands_and_is_deterministic(tmp_path: Path) 
                 "fills", "fees"):
         assert key in metrics, key
     assert metrics["bars"] == 45_031 and metrics["fills"] > 100
+    # one strategy: its own figures are the account's
+    assert {k: metrics[k] for k in ("fills", "trades", "win_rate", "profit_factor", "fees")} \
+        == {k: v for k, v in metrics["by_strategy"]["ema"].items() if k != "pnl"}
     assert str(tmp_path) not in first.decode() and "/shared/" not in first.decode()
     html = (reports[0] / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html
