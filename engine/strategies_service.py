@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from engine.events import OrderFilled
@@ -24,6 +23,7 @@ from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
 from engine.model import Signal
 from engine.oms.children import is_rollup
+from engine.portfolio.accounting import PositionState, fill_totals
 from engine.service import Service
 from engine.services import prepare_strategy_data
 from engine.strategy_records import StrategyFigures, StrategyRecorder
@@ -60,21 +60,18 @@ class StrategiesService(Service):
         self.recorder = StrategyRecorder(engine.bus.publish, self._realized)
 
     def _realized(self) -> dict[StrategyId, StrategyFigures]:
-        pnl: dict[StrategyId, Decimal] = {}
-        wins: dict[StrategyId, int] = {}
-        losses: dict[StrategyId, int] = {}
+        states: dict[StrategyId, list[PositionState]] = {}
         trading = self.engine.trading
         if trading is not None:
             for sid, _symbol, state in trading.portfolio.strategy_positions():
                 if sid is not None:
-                    pnl[sid] = pnl.get(sid, Decimal(0)) + state.realized - state.fees
-                    wins[sid] = wins.get(sid, 0) + state.wins
-                    losses[sid] = losses.get(sid, 0) + state.losses
+                    states.setdefault(sid, []).append(state)
         figures: dict[StrategyId, StrategyFigures] = {}
-        for sid in self._fills.keys() | pnl.keys():
-            closed = wins.get(sid, 0) + losses.get(sid, 0)
-            figures[sid] = StrategyFigures(pnl.get(sid, Decimal(0)), self._fills.get(sid, 0),
-                                           wins.get(sid, 0) / closed if closed else None)
+        for sid in self._fills.keys() | states.keys():
+            t = fill_totals(states.get(sid, ()))
+            closed = t.wins + t.losses
+            figures[sid] = StrategyFigures(t.realized - t.fees, self._fills.get(sid, 0),
+                                           t.wins / closed if closed else None)
         return figures
 
     def _on_fill(self, event: OrderFilled) -> None:

@@ -21,13 +21,15 @@ operator here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
 from engine.ids import Symbol, Venue
 from engine.model import Position
 
-__all__ = ["PositionState"]
+__all__ = ["FillTotals", "PositionState", "fill_totals"]
 
 _ZERO: Final = Decimal(0)
 _RELEASE_QUANTUM: Final = Decimal("1e-12")
@@ -120,3 +122,35 @@ class PositionState:
                 self.closed_ns, self.updated_ns, self.version or 1)
         return Position(venue, symbol, qty, _ZERO, self.realized, _ZERO, self.fees, None,
                         self.closed_ns, self.updated_ns, self.version or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class FillTotals:
+    """Positions' fill counters summed: fills booked, those that closed exposure at a
+    profit / a loss, realized PnL (before fees) and fees. The account's (its positions) and
+    each strategy's (its shares) day and all-time figures are differences and sums of these."""
+
+    fills: int = 0
+    wins: int = 0
+    losses: int = 0
+    realized: Decimal = _ZERO
+    fees: Decimal = _ZERO
+
+    def since(self, base: FillTotals) -> FillTotals:
+        """What was booked after ``base`` was taken."""
+        return FillTotals(self.fills - base.fills, self.wins - base.wins,
+                          self.losses - base.losses, self.realized - base.realized,
+                          self.fees - base.fees)
+
+
+def fill_totals(states: Iterable[PositionState]) -> FillTotals:
+    """The counters of ``states`` summed."""
+    fills = wins = losses = 0
+    realized = fees = _ZERO
+    for s in states:
+        fills += s.fills
+        wins += s.wins
+        losses += s.losses
+        realized += s.realized
+        fees += s.fees
+    return FillTotals(fills, wins, losses, realized, fees)

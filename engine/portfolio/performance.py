@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from engine.model import NS_PER_S
+from engine.portfolio.accounting import FillTotals
 from engine.store.records import PerformanceHistory
 
 __all__ = [
@@ -96,7 +98,12 @@ class PerformanceTracker:
     high-water mark or that depth changes).
     """
 
-    def __init__(self, starting_equity: Decimal, curve_points: int = 10_000) -> None:
+    def __init__(self, starting_equity: Decimal, curve_points: int = 10_000,
+                 totals: Callable[[], FillTotals] = FillTotals) -> None:
+        """``totals()``: the account's fill counters as they stand (the portfolio's
+        positions'); a day's trade figures are their change over the day."""
+        self._totals = totals
+        self._day_base = FillTotals()
         self.starting_equity = starting_equity
         self.hwm = starting_equity
         self.max_drawdown_pct = _ZERO
@@ -105,9 +112,6 @@ class PerformanceTracker:
         self.day_start_equity = starting_equity
         self.last_equity = starting_equity
         self.daily_returns: list[float] = []
-        self.total_trades = 0
-        self.total_wins = 0
-        self.total_losses = 0
         self._day_lo = 0
         self._day_hi = 0  # empty range: the first mark sets the day
         self._dd_floor = _NEG_INF
@@ -115,11 +119,6 @@ class PerformanceTracker:
         self._reset_day()
 
     def _reset_day(self) -> None:
-        self.trades = 0
-        self.wins = 0
-        self.losses = 0
-        self.day_realized = _ZERO
-        self.day_fees = _ZERO
         self.day_max_dd = _ZERO
         self._set_floor()
 
@@ -132,25 +131,19 @@ class PerformanceTracker:
         else:
             self._dd_floor = _NEG_INF
 
-    def on_fill(self, realized: Decimal, fee: Decimal, closing: bool,
-                today: bool = True) -> None:
-        """Count a fill; a fill that closed exposure is a win or a loss by its realized PnL.
-        ``today=False`` (a restart replaying the ledger): an earlier day's fill, which counts
-        in the totals only."""
-        self.total_trades += 1
-        if today:
-            self.trades += 1
-            self.day_realized += realized
-            self.day_fees += fee
-        if closing:
-            if realized > _ZERO:
-                self.total_wins += 1
-                if today:
-                    self.wins += 1
-            elif realized < _ZERO:
-                self.total_losses += 1
-                if today:
-                    self.losses += 1
+    def rebase(self) -> None:
+        """Count the day's trade figures from the totals as they are now (a restart: the
+        ledger's fills before today's start are booked)."""
+        self._day_base = self._totals()
+
+    def day_totals(self) -> FillTotals:
+        """The day's trade figures so far."""
+        return self._totals().since(self._day_base)
+
+    @property
+    def total_trades(self) -> int:
+        """Fills since the account's first."""
+        return self._totals().fills
 
     def resume(self, history: PerformanceHistory) -> None:
         """After a restart, carry on from what the last run recorded: the current day
@@ -235,8 +228,9 @@ class PerformanceTracker:
 
     def win_rate(self) -> float | None:
         """Wins / (wins + losses) over all days, None before any closing fill."""
-        n = self.total_wins + self.total_losses
-        return self.total_wins / n if n else None
+        t = self._totals()
+        n = t.wins + t.losses
+        return t.wins / n if n else None
 
     def sharpe(self) -> float | None:
         """Annualised Sharpe ratio of daily returns (None before two days or no variance).
@@ -256,9 +250,12 @@ class PerformanceTracker:
         start, end = self.day_start_equity, self.last_equity
         if start > 0:
             self.daily_returns.append(float((end - start) / start))
+        now = self._totals()
+        day = now.since(self._day_base)
+        self._day_base = now
         row = PerformanceDay(
-            day=self.day, trades=self.trades, wins=self.wins, losses=self.losses,
-            pnl=end - start, realized_pnl=self.day_realized, fees=self.day_fees,
+            day=self.day, trades=day.fills, wins=day.wins, losses=day.losses,
+            pnl=end - start, realized_pnl=day.realized, fees=day.fees,
             start_equity=start, end_equity=end, max_drawdown_pct=self.day_max_dd,
             sharpe=self.sharpe(), ts_ns=ts_ns)
         self.day_start_equity = end

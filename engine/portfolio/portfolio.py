@@ -40,7 +40,7 @@ from engine.model import (
     Quote,
     TradeTick,
 )
-from engine.portfolio.accounting import PositionState
+from engine.portfolio.accounting import PositionState, fill_totals
 from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import (
@@ -82,7 +82,9 @@ class Portfolio(LazyMarks):
         self._marks: dict[Symbol, float] = {}
         self._dec: dict[Symbol, Decimal] = {}
         self._to_decimal = (prices or DecimalPrices()).get  # shared with the paper matcher
-        self.performance = PerformanceTracker(cfg.starting_cash, cfg.equity_curve_points)
+        self.performance = PerformanceTracker(  # counting the account's positions' fills
+            cfg.starting_cash, cfg.equity_curve_points,
+            lambda: fill_totals(self._positions.values()))
         self._equity_listeners: list[Callable[[int, Decimal], None]] = []
         self._guards: list[EquityGuard] = []
         self._bounds: dict[Symbol, tuple[float, float]] = {}  # close ranges of lazy marks
@@ -122,24 +124,20 @@ class Portfolio(LazyMarks):
 
     def restore(self, fills: Iterable[Fill], now_ns: int | None = None,
                 history: PerformanceHistory | None = None) -> int:
-        """Rebuild positions, cash, realized PnL and fees from the trades ledger (start-up).
-
-        The ledger is the record; positions are its projection: replaying it gives the
-        state the engine had, exactly. Nothing is published; returns the fills applied.
-        With ``now_ns``, only its UTC day's fills count in the day's rows, and the
-        performance figures carry on from ``history`` (``PerformanceTracker.resume``).
-        """
+        """Rebuild positions, cash, realized PnL and fees from the trades ledger (start-up):
+        the ledger is the record, positions its exact projection. Nothing is published;
+        returns the fills applied. With ``now_ns``, only its UTC day's fills count in the
+        day's figures, the others carry on from ``history`` (``PerformanceTracker.resume``)."""
         day_start = -1 if now_ns is None else day_bounds(now_ns)[0]
         count = 0
         for fill in fills:
-            today = fill.ts_ns >= day_start
-            if today and day_start >= 0:
-                self._strategy_days.rebase(self._strategies)
+            if 0 <= day_start <= fill.ts_ns:  # today's first: the day counts from here
+                self._rebase_day()
                 day_start = -1
-            self._book(fill, today)
+            self._book(fill)
             count += 1
         if day_start >= 0:  # no fill today
-            self._strategy_days.rebase(self._strategies)
+            self._rebase_day()
         if now_ns is not None:
             self.performance.resume(history or PerformanceHistory())
         return count
@@ -163,7 +161,11 @@ class Portfolio(LazyMarks):
         if ts >= self._next_mark:
             self.mark(ts)
 
-    def _book(self, fill: Fill, today: bool = True) -> PositionState:
+    def _rebase_day(self) -> None:
+        self.performance.rebase()
+        self._strategy_days.rebase(self._strategies)
+
+    def _book(self, fill: Fill) -> PositionState:
         symbol = fill.symbol
         qty = fill.qty if fill.side is _BUY else -fill.qty
         price = fill.price
@@ -176,7 +178,6 @@ class Portfolio(LazyMarks):
             self._strategy_states(fill.strategy_id)[symbol] = state
             self._venues[symbol] = fill.venue
             self._shared[symbol] = (fill.strategy_id, symbol)
-        before = state.qty
         shared = self._shared.get(symbol)
         if shared is None or shared[0] != fill.strategy_id:  # not the one strategy's state
             self._book_strategy(fill.strategy_id, symbol, state).apply(qty, price, fee, ts)
@@ -187,8 +188,6 @@ class Portfolio(LazyMarks):
         if realized:
             self.realized += realized
         self.fees += fee
-        closing = bool(before) and (before > _ZERO) is not (qty > _ZERO)
-        self.performance.on_fill(realized, fee, closing, today)
         if state.qty:
             self._open[symbol] = state
         else:

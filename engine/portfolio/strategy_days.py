@@ -12,59 +12,29 @@ differences of the counters since the previous close.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Mapping
 
 from engine.ids import StrategyId, Symbol
-from engine.portfolio.accounting import PositionState
+from engine.portfolio.accounting import FillTotals, PositionState, fill_totals
 from engine.portfolio.performance import PerformanceDay
 from engine.store.records import PerformanceDaily
 
-__all__ = ["StrategyDays", "StrategyTotals"]
-
-_ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyTotals:
-    """A strategy's counters summed over its positions (since the account's first fill)."""
-
-    fills: int = 0
-    wins: int = 0
-    losses: int = 0
-    realized: Decimal = _ZERO
-    fees: Decimal = _ZERO
+__all__ = ["StrategyDays", "strategy_totals"]
 
 
 def strategy_totals(
     strategies: Mapping[StrategyId | None, Mapping[Symbol, PositionState]],
-) -> dict[StrategyId, StrategyTotals]:
+) -> dict[StrategyId, FillTotals]:
     """Per strategy (orders without one are the account's alone), its counters summed."""
-    out: dict[StrategyId, StrategyTotals] = {}
-    for sid, states in strategies.items():
-        if sid is not None:
-            out[sid] = _summed(states.values())
-    return out
-
-
-def _summed(states: Iterable[PositionState]) -> StrategyTotals:
-    fills = wins = losses = 0
-    realized = fees = _ZERO
-    for s in states:
-        fills += s.fills
-        wins += s.wins
-        losses += s.losses
-        realized += s.realized
-        fees += s.fees
-    return StrategyTotals(fills, wins, losses, realized, fees)
+    return {sid: fill_totals(states.values()) for sid, states in strategies.items()
+            if sid is not None}
 
 
 class StrategyDays:
     """The strategies' counters at the last day boundary, and each closed day's rows."""
 
     def __init__(self) -> None:
-        self._base: dict[StrategyId, StrategyTotals] = {}
+        self._base: dict[StrategyId, FillTotals] = {}
 
     def rebase(
         self, strategies: Mapping[StrategyId | None, Mapping[Symbol, PositionState]],
@@ -86,15 +56,12 @@ class StrategyDays:
             max_drawdown=closed.max_drawdown_pct, sharpe=closed.sharpe,
             equity_end=closed.end_equity)]
         now = strategy_totals(strategies)
-        empty = StrategyTotals()
-        for sid, t in now.items():
-            b = self._base.get(sid, empty)
-            if t.fills == b.fills:
-                continue
-            fees = t.fees - b.fees
-            rows.append(PerformanceDaily(
-                day=day, ts_ns=ts_ns, strategy_id=sid, trades=t.fills - b.fills,
-                wins=t.wins - b.wins, losses=t.losses - b.losses,
-                pnl=t.realized - b.realized - fees, fees=fees))
+        empty = FillTotals()
+        for sid, totals in now.items():
+            t = totals.since(self._base.get(sid, empty))
+            if t.fills:
+                rows.append(PerformanceDaily(
+                    day=day, ts_ns=ts_ns, strategy_id=sid, trades=t.fills, wins=t.wins,
+                    losses=t.losses, pnl=t.realized - t.fees, fees=t.fees))
         self._base = now
         return rows

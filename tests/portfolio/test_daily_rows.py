@@ -147,7 +147,7 @@ def test_after_a_restart_a_day_counts_its_own_fills_from_the_previous_close() ->
     assert (account.trades, account.wins, account.losses, account.fees) == (1, 0, 0, D(1))
     assert account.pnl == D(5) - D(1)  # +5 unrealized, one fee: from yesterday's close
     assert (a.trades, a.wins, a.pnl, a.fees) == (1, 0, D(-1), D(1))
-    assert p.performance.total_trades == 3 and p.performance.total_wins == 1
+    assert p.performance.total_trades == 3 and p.performance.win_rate() == 1.0
 
     # the previous close unknown (down at midnight): the day counts from the first mark
     p, rows = portfolio()

@@ -139,12 +139,13 @@ async def test_a_restart_counts_todays_fills_from_the_previous_close(
         portfolio = Portfolio(bus=MessageBus())
         assert await restore_portfolio(portfolio, conn, account, f.T0 + DAY_NS + 3600) == 4
         perf = portfolio.performance
-        assert (perf.trades, perf.total_trades) == (2, 4)
+        assert (perf.day_totals().fills, perf.total_trades) == (2, 4)
         assert perf.day_start_equity == Decimal("9990.5")
         assert perf.daily_returns == [float(Decimal(-2) / Decimal("9992.5"))]
         # no row for the day before: the day counts from the first mark
         portfolio = Portfolio(bus=MessageBus())
         assert await restore_portfolio(portfolio, conn, account, f.T0 + 3 * DAY_NS) == 4
-        assert (portfolio.performance.trades, portfolio.performance.total_trades) == (0, 4)
+        assert (portfolio.performance.day_totals().fills,
+                portfolio.performance.total_trades) == (0, 4)
     finally:
         await conn.close()
