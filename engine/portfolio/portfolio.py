@@ -43,12 +43,7 @@ from engine.model import (
 from engine.portfolio.accounting import PositionState, fill_totals
 from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
-from engine.portfolio.performance import (
-    PerformanceDay,
-    PerformanceTracker,
-    PortfolioUpdated,
-    day_bounds,
-)
+from engine.portfolio.performance import PerformanceTracker, PortfolioUpdated, day_bounds
 from engine.portfolio.status import portfolio_row, portfolio_status
 from engine.portfolio.strategy_days import StrategyDays
 from engine.store.records import PerformanceHistory, PortfolioSnapshot, PortfolioState
@@ -94,7 +89,6 @@ class Portfolio(LazyMarks):
         self._worst: float | None = None  # one open symbol: its worst close since the last
         self._worst_base = 0.0  # exact mark (lowest when long), and its close at that mark
         self._worst_long = True
-        self._day_listeners: list[Callable[[PerformanceDay], None]] = []
         self._strategy_days = StrategyDays()
         self._mark_ns = cfg.mark_interval_ms * NS_PER_MS
         self._snapshot_ns = int(cfg.snapshot_interval_s * NS_PER_S)
@@ -115,10 +109,6 @@ class Portfolio(LazyMarks):
         """Call ``listener(ts_ns, equity)`` on every equity mark (every mark is then exact)."""
         self._equity_listeners.append(listener)
         self.invalidate()
-
-    def add_day_listener(self, listener: Callable[[PerformanceDay], None]) -> None:
-        """Call ``listener(day)`` when a UTC day closes."""
-        self._day_listeners.append(listener)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -149,7 +139,10 @@ class Portfolio(LazyMarks):
         if oid is not event.order.id and oid != event.order.id:
             return  # a TWAP/VWAP parent's roll-up of a child fill, booked with the child
         symbol, ts = fill.symbol, fill.ts_ns
-        if self._pending_ts is not None:
+        if ts >= self.performance.day_end_ns > 0:  # a new day's first event: the day before
+            self.mark(ts)  # closes without this fill, and the mark below follows the fill
+            self._next_mark = ts
+        elif self._pending_ts is not None:
             if self._next_mark <= ts < self.performance.day_end_ns:
                 self._apply_worst()  # the mark after this fill supersedes the lazy one
             else:
@@ -280,8 +273,6 @@ class Portfolio(LazyMarks):
         if closed is not None:
             for row in self._strategy_days.close(closed, ts, self._strategies):
                 self._publish(row)  # the account's, then each strategy's that traded
-            for day_listener in self._day_listeners:
-                day_listener(closed)
         for guard in self._guards:
             guard.on_equity(ts, equity)
         for listener in self._equity_listeners:

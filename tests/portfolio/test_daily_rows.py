@@ -180,3 +180,23 @@ def test_a_restart_carries_on_the_high_water_mark_drawdown_and_returns() -> None
     assert (perf.hwm, perf.drawdown_pct(), perf.max_drawdown_pct) == (D(110_000), D(5), D(5))
     perf.on_equity(DAY0 + 3 * NS_PER_S, D(99_000))
     assert perf.max_drawdown_pct == D(10)  # from the recorded peak, not the starting cash
+
+
+def test_a_fill_before_any_mark_of_a_new_day_counts_in_that_day() -> None:
+    """The day before closes without it (a mark at the fill's time, before booking), and
+    equity is marked again after it, as after any fill."""
+    p, rows = portfolio()
+    first = fill_event(0, DAY0 + 10 * NS_PER_S, BTC, True, D(1), D(100), D(1), "a")
+    trade(p, first.ts_ns, BTC, D(100))
+    p.on_fill(first)
+    trade(p, first.ts_ns + 2 * NS_PER_S, BTC, D(100))  # a mark after it (one a second)
+    p.on_fill(fill_event(1, DAY0 + DAY_NS + 30 * NS_PER_S, BTC, False, D(1), D(110), D(1),
+                         "a"))  # no market data of the new day before it
+    assert p.performance.last_equity == START - 100 - 1 + 110 - 1
+    trade(p, DAY0 + 2 * DAY_NS, BTC, D(110))
+    by = {(r.strategy_id, r.day): r for r in rows}
+    day1, day2 = day_of(DAY0), day_of(DAY0 + DAY_NS)
+    assert (by[(None, day1)].trades, by[("a", day1)].trades) == (1, 1)
+    assert (by[(None, day2)].trades, by[(None, day2)].wins) == (1, 1)
+    assert (by[("a", day2)].trades, by[("a", day2)].pnl) == (1, D(10) - D(1))
+    assert by[(None, day1)].pnl == D(-1) and by[(None, day2)].pnl == D(9)
