@@ -18,12 +18,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from engine.events import OrderFilled
 from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
 from engine.model import Signal
-from engine.oms.children import is_rollup
-from engine.portfolio.accounting import PositionState, fill_totals
 from engine.service import Service
 from engine.services import prepare_strategy_data
 from engine.strategy_records import StrategyFigures, StrategyRecorder
@@ -56,28 +53,18 @@ class StrategiesService(Service):
         """The strategies given their state from the previous run at this start."""
         self.saves = 0
         self._stopped = False
-        self._fills: dict[StrategyId, int] = {}
         self.recorder = StrategyRecorder(engine.bus.publish, self._realized)
 
     def _realized(self) -> dict[StrategyId, StrategyFigures]:
-        states: dict[StrategyId, list[PositionState]] = {}
         trading = self.engine.trading
-        if trading is not None:
-            for sid, _symbol, state in trading.portfolio.strategy_positions():
-                if sid is not None:
-                    states.setdefault(sid, []).append(state)
+        if trading is None:
+            return {}
         figures: dict[StrategyId, StrategyFigures] = {}
-        for sid in self._fills.keys() | states.keys():
-            t = fill_totals(states.get(sid, ()))
+        for sid, t in trading.portfolio.strategy_totals().items():  # the ledger's fills too
             closed = t.wins + t.losses
-            figures[sid] = StrategyFigures(t.realized - t.fees, self._fills.get(sid, 0),
+            figures[sid] = StrategyFigures(t.realized - t.fees, t.fills,
                                            t.wins / closed if closed else None)
         return figures
-
-    def _on_fill(self, event: OrderFilled) -> None:
-        sid = event.fill.strategy_id
-        if sid is not None and not is_rollup(event.order, event.fill):  # as in the ledger
-            self._fills[sid] = self._fills.get(sid, 0) + 1
 
     def _on_signal(self, signal: Signal) -> None:
         self.recorder.last_signal_ns[signal.strategy_id] = time.time_ns()
@@ -88,7 +75,6 @@ class StrategiesService(Service):
         self.host.start()
         prepare_strategy_data(self.engine, self.host)  # events flow only after this
         if self._store_ready():
-            self.engine.bus.subscribe(OrderFilled, self._on_fill)
             self.engine.bus.subscribe(Signal, self._on_signal)
             self.recorder.sync(self.host.deployed(), time.time_ns())
 
@@ -138,8 +124,6 @@ class StrategiesService(Service):
 
         saved = await queries.strategy_states(database.pool, database.account_id,
                                               timeout=LOAD_TIMEOUT_S)
-        self._fills = await queries.strategy_fill_counts(database.pool, database.account_id,
-                                                         timeout=LOAD_TIMEOUT_S)
         self._saved = dict(saved)  # unchanged state need not be written again
         self.restored = self.host.load_states(saved)
         if self.restored:

@@ -40,12 +40,12 @@ from engine.model import (
     Quote,
     TradeTick,
 )
-from engine.portfolio.accounting import PositionState, fill_totals
+from engine.portfolio.accounting import FillTotals, PositionState, fill_totals
 from engine.portfolio.config import PortfolioConfig
 from engine.portfolio.marks import EquityGuard, LazyMarks
 from engine.portfolio.performance import PerformanceTracker, PortfolioUpdated, day_bounds
 from engine.portfolio.status import portfolio_row, portfolio_status
-from engine.portfolio.strategy_days import StrategyDays
+from engine.portfolio.strategy_days import StrategyDays, strategy_totals
 from engine.store.records import PerformanceHistory, PortfolioSnapshot, PortfolioState
 
 __all__ = ["Portfolio", "PortfolioConfig"]
@@ -379,6 +379,10 @@ class Portfolio(LazyMarks):
     def portfolio_row(self, ts: int) -> PortfolioUpdated:
         """The current portfolio row."""
         return portfolio_row(self, ts)
+
+    def strategy_totals(self) -> dict[StrategyId, FillTotals]:
+        """Each strategy's fills, wins, losses, realized PnL and fees so far."""
+        return strategy_totals(self._strategies)
 
     def strategy_positions(self) -> list[tuple[StrategyId | None, Symbol, PositionState]]:
         """Each strategy's position per symbol (attribution; None: no strategy)."""

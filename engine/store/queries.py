@@ -44,7 +44,6 @@ __all__ = [
     "positions",
     "resolve_alert",
     "set_config",
-    "strategy_fill_counts",
     "strategy_states",
 ]
 
@@ -173,15 +172,6 @@ async def strategy_states(pool: Executor, account_id: uuid.UUID, *,
         "SELECT strategy_id, class, state::text AS state FROM strategy_state "
         "WHERE account_id = $1", account_id, timeout=timeout)
     return {StrategyId(r["strategy_id"]): (r["class"], r["state"]) for r in rows}
-
-
-async def strategy_fill_counts(pool: Executor, account_id: uuid.UUID, *,
-                               timeout: float = 10.0) -> dict[StrategyId, int]:
-    """How many fills each strategy has in the trades ledger."""
-    rows = await pool.fetch(
-        "SELECT strategy_id, count(*) AS n FROM trades WHERE account_id = $1 "
-        "AND strategy_id IS NOT NULL GROUP BY strategy_id", account_id, timeout=timeout)
-    return {StrategyId(r["strategy_id"]): int(r["n"]) for r in rows}
 
 
 async def restorable_orders(pool: Executor, account_id: uuid.UUID, *,
