@@ -75,6 +75,8 @@ HOT: tuple[str, ...] = (
     "engine/portfolio/performance.py",
     "engine/risk/guards.py",
     "engine/risk/engine.py",
+    "engine/store/rows.py",
+    "engine/store/copytext.py",
     "gateways/fillmodel.py",
     "gateways/paper.py",
 )
