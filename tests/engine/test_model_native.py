@@ -114,6 +114,13 @@ def test_changed_fields_names_what_a_new_version_changed(impl: Any) -> None:
     assert changed_fields(order, order) == {}
     equal = order.replace(qty=Decimal("0.50"))  # equal values, another object: no change
     assert changed_fields(equal, order) == {}
+    # a carried-over field changed too (not how the OMS makes versions): every field counts
+    resized = accepted.replace(qty=Decimal("2"), version=3)
+    assert changed_fields(resized, accepted) == {"qty": Decimal("2"), "version": 3}
+    assert changed_fields(filled, order) == {
+        "status": OrderStatus.FILLED, "filled_qty": Decimal("0.5"),
+        "avg_fill_price": Decimal("100.5"), "fee": Decimal("0.01"), "fee_currency": "USDT",
+        "exchange_order_id": "X1", "updated_ns": 11, "version": 3}
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=IDS)
