@@ -228,7 +228,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
             from engine.backtest.persist import drive_persisted  # noqa: PLC0415
 
             result.persisted = asyncio.run(drive_persisted(
-                engine, _drive(engine, series, result, chunk=1000), persist_dsn))
+                engine, _drive(engine, series, result, chunk=100), persist_dsn))
         engine.strategies.stop()
         result.over_budget = engine.strategies.over_budget()
         # The analysis allocates an object or two per fill too (round trips, cash flows):
