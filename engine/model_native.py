@@ -12,7 +12,8 @@ hence the two implementations.
 
 Frozen: assignment raises (``__setattr__``); ``__init__`` sets each field through
 ``object.__setattr__``, which the compiled build turns into a direct store. Encoders take
-``to_dict()`` (``engine.store.rows``, ``engine.mqtt``).
+``to_dict()`` (``engine.store.rows``, ``engine.mqtt``); ``values()`` gives the fields' values
+in ``FIELDS`` order (equality, hashing, pickling, :func:`engine.model_diff.changed_fields`).
 """
 
 from __future__ import annotations
@@ -179,33 +180,32 @@ class Order:
 
     # -- value semantics -------------------------------------------------------------------
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return (self.id, self.client_order_id, self.venue, self.symbol, self.side, self.type,
+                self.qty, self.created_ns, self.strategy_id, self.time_in_force,
+                self.limit_price, self.stop_price, self.reduce_only, self.parent_id,
+                self.status, self.filled_qty, self.avg_fill_price, self.fee,
+                self.fee_currency, self.exchange_order_id, self.reject_reason,
+                self.updated_ns, self.version)
+
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return {"id": self.id, "client_order_id": self.client_order_id, "venue": self.venue,
-                "symbol": self.symbol, "side": self.side, "type": self.type, "qty": self.qty,
-                "created_ns": self.created_ns, "strategy_id": self.strategy_id,
-                "time_in_force": self.time_in_force, "limit_price": self.limit_price,
-                "stop_price": self.stop_price, "reduce_only": self.reduce_only,
-                "parent_id": self.parent_id, "status": self.status,
-                "filled_qty": self.filled_qty, "avg_fill_price": self.avg_fill_price,
-                "fee": self.fee, "fee_currency": self.fee_currency,
-                "exchange_order_id": self.exchange_order_id,
-                "reject_reason": self.reject_reason, "updated_ns": self.updated_ns,
-                "version": self.version}
+        return _as_dict(Order.FIELDS, self.values())
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Order:
             return NotImplemented
-        return _values(self, Order.FIELDS) == _values(other, Order.FIELDS)
+        return self.values() == other.values()
 
     def __hash__(self) -> int:
-        return hash(_values(self, Order.FIELDS))
+        return hash(self.values())
 
     def __repr__(self) -> str:
         return _repr(self, Order.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Order, _values(self, Order.FIELDS))
+        return (Order, self.values())
 
 
 @mypyc_attr(acyclic=True)  # like msgspec's gc=False: fields never lead back to it
@@ -274,32 +274,36 @@ class Fill:
         """A copy with ``changes`` (field names) applied."""
         return Fill(*replaced_values(self, Fill.FIELDS, changes))
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return (self.id, self.order_id, self.client_order_id, self.venue, self.symbol,
+                self.side, self.qty, self.price, self.ts_ns, self.exchange_trade_id, self.fee,
+                self.fee_currency, self.liquidity, self.strategy_id, self.decision_price)
+
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return {"id": self.id, "order_id": self.order_id,
-                "client_order_id": self.client_order_id, "venue": self.venue,
-                "symbol": self.symbol, "side": self.side, "qty": self.qty, "price": self.price,
-                "ts_ns": self.ts_ns, "exchange_trade_id": self.exchange_trade_id,
-                "fee": self.fee, "fee_currency": self.fee_currency, "liquidity": self.liquidity,
-                "strategy_id": self.strategy_id, "decision_price": self.decision_price}
+        return _as_dict(Fill.FIELDS, self.values())
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Fill:
             return NotImplemented
-        return _values(self, Fill.FIELDS) == _values(other, Fill.FIELDS)
+        return self.values() == other.values()
 
     def __hash__(self) -> int:
-        return hash(_values(self, Fill.FIELDS))
+        return hash(self.values())
 
     def __repr__(self) -> str:
         return _repr(self, Fill.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Fill, _values(self, Fill.FIELDS))
+        return (Fill, self.values())
 
 
-def _values(obj: object, fields: tuple[str, ...]) -> tuple[Any, ...]:
-    return tuple([getattr(obj, name) for name in fields])
+def _as_dict(names: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i in range(len(names)):  # indexed: no tuple made per field
+        out[names[i]] = values[i]
+    return out
 
 
 def _repr(obj: object, fields: tuple[str, ...]) -> str:
@@ -366,12 +370,14 @@ class Bar:
         """A copy with ``changes`` (field names) applied."""
         return Bar(*replaced_values(self, Bar.FIELDS, changes))
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return (self.venue, self.symbol, self.timeframe, self.ts_ns, self.open, self.high,
+                self.low, self.close, self.volume, self.vwap, self.num_trades, self.closed)
+
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return {"venue": self.venue, "symbol": self.symbol, "timeframe": self.timeframe,
-                "ts_ns": self.ts_ns, "open": self.open, "high": self.high, "low": self.low,
-                "close": self.close, "volume": self.volume, "vwap": self.vwap,
-                "num_trades": self.num_trades, "closed": self.closed}
+        return _as_dict(Bar.FIELDS, self.values())
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Bar:
@@ -385,7 +391,7 @@ class Bar:
         return _repr(self, Bar.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Bar, _values(self, Bar.FIELDS))
+        return (Bar, self.values())
 
 
 def bar_key(bar: Any) -> tuple[Any, ...]:
@@ -393,4 +399,4 @@ def bar_key(bar: Any) -> tuple[Any, ...]:
     two bars that both lack a VWAP are equal (a compiled bar stores its floats unboxed,
     so a NaN read twice is two objects, and NaN != NaN)."""
     return tuple([None if type(v) is float and v != v else v
-                  for v in _values(bar, Bar.FIELDS)])
+                  for v in bar.values()])

@@ -101,6 +101,10 @@ class Order(msgspec.Struct, frozen=True, gc=False):
         """The fields by name, in constructor order (what the encoders write)."""
         return msgspec.structs.asdict(self)
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return msgspec.structs.astuple(self)
+
 
 class Fill(msgspec.Struct, frozen=True, gc=False):
     """One execution of (part of) an order: a row of the append-only trades ledger."""
@@ -137,6 +141,10 @@ class Fill(msgspec.Struct, frozen=True, gc=False):
         """The fields by name, in constructor order (what the encoders write)."""
         return msgspec.structs.asdict(self)
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return msgspec.structs.astuple(self)
+
 
 class Bar(msgspec.Struct, frozen=True, gc=False):
     """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
@@ -172,6 +180,10 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
         return msgspec.structs.asdict(self)
+
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return msgspec.structs.astuple(self)
 
 
 Order.FIELDS = Order.__struct_fields__
