@@ -191,7 +191,17 @@ class Order:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return _as_dict(Order.FIELDS, self.values())
+        return {"id": self.id, "client_order_id": self.client_order_id, "venue": self.venue,
+                "symbol": self.symbol, "side": self.side, "type": self.type, "qty": self.qty,
+                "created_ns": self.created_ns, "strategy_id": self.strategy_id,
+                "time_in_force": self.time_in_force, "limit_price": self.limit_price,
+                "stop_price": self.stop_price, "reduce_only": self.reduce_only,
+                "parent_id": self.parent_id, "status": self.status,
+                "filled_qty": self.filled_qty, "avg_fill_price": self.avg_fill_price,
+                "fee": self.fee, "fee_currency": self.fee_currency,
+                "exchange_order_id": self.exchange_order_id,
+                "reject_reason": self.reject_reason, "updated_ns": self.updated_ns,
+                "version": self.version}
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Order:
@@ -282,7 +292,12 @@ class Fill:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return _as_dict(Fill.FIELDS, self.values())
+        return {"id": self.id, "order_id": self.order_id,
+                "client_order_id": self.client_order_id, "venue": self.venue,
+                "symbol": self.symbol, "side": self.side, "qty": self.qty, "price": self.price,
+                "ts_ns": self.ts_ns, "exchange_trade_id": self.exchange_trade_id,
+                "fee": self.fee, "fee_currency": self.fee_currency, "liquidity": self.liquidity,
+                "strategy_id": self.strategy_id, "decision_price": self.decision_price}
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Fill:
@@ -297,13 +312,6 @@ class Fill:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Fill, self.values())
-
-
-def _as_dict(names: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for i in range(len(names)):  # indexed: no tuple made per field
-        out[names[i]] = values[i]
-    return out
 
 
 def _repr(obj: object, fields: tuple[str, ...]) -> str:
@@ -377,7 +385,10 @@ class Bar:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields by name, in constructor order (what the encoders write)."""
-        return _as_dict(Bar.FIELDS, self.values())
+        return {"venue": self.venue, "symbol": self.symbol, "timeframe": self.timeframe,
+                "ts_ns": self.ts_ns, "open": self.open, "high": self.high, "low": self.low,
+                "close": self.close, "volume": self.volume, "vwap": self.vwap,
+                "num_trades": self.num_trades, "closed": self.closed}
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Bar:
