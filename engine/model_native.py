@@ -23,9 +23,10 @@ from typing import Any, Final
 
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
+from engine.model_fields import bar_key, record_repr, replaced_values
 from engine.native import mypyc_attr
 
-__all__ = ["Bar", "Fill", "Order", "bar_key", "replaced_values"]
+__all__ = ["Bar", "Fill", "Order"]
 
 _ZERO: Final = Decimal(0)
 _BUY: Final = OrderSide.BUY
@@ -212,7 +213,7 @@ class Order:
         return hash(self.values())
 
     def __repr__(self) -> str:
-        return _repr(self, Order.FIELDS)
+        return record_repr(self, Order.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Order, self.values())
@@ -308,24 +309,10 @@ class Fill:
         return hash(self.values())
 
     def __repr__(self) -> str:
-        return _repr(self, Fill.FIELDS)
+        return record_repr(self, Fill.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Fill, self.values())
-
-
-def _repr(obj: object, fields: tuple[str, ...]) -> str:
-    inner = ", ".join([f"{name}={getattr(obj, name)!r}" for name in fields])
-    return f"{type(obj).__name__}({inner})"
-
-
-def replaced_values(obj: object, fields: tuple[str, ...], changes: dict[str, Any]) -> list[Any]:
-    """The field values of ``obj`` in constructor order, with ``changes`` applied; a
-    TypeError names every unknown field (the ``replace`` of both implementations)."""
-    unknown = set(changes) - set(fields)
-    if unknown:
-        raise TypeError(f"{type(obj).__name__} has no fields {sorted(unknown)}")
-    return [changes[name] if name in changes else getattr(obj, name) for name in fields]
 
 
 @mypyc_attr(acyclic=True)  # like msgspec's gc=False: fields never lead back to it
@@ -399,15 +386,7 @@ class Bar:
         return hash(bar_key(self))
 
     def __repr__(self) -> str:
-        return _repr(self, Bar.FIELDS)
+        return record_repr(self, Bar.FIELDS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Bar, self.values())
-
-
-def bar_key(bar: Any) -> tuple[Any, ...]:
-    """A bar's fields as a tuple for equality and hashing, an unknown (NaN) value as None:
-    two bars that both lack a VWAP are equal (a compiled bar stores its floats unboxed,
-    so a NaN read twice is two objects, and NaN != NaN)."""
-    return tuple([None if type(v) is float and v != v else v
-                  for v in bar.values()])

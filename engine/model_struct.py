@@ -18,7 +18,7 @@ import msgspec
 
 from engine.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.ids import ClientOrderId, FillId, OrderId, StrategyId, Symbol, Venue
-from engine.model_native import bar_key, replaced_values
+from engine.model_fields import bar_key, replaced_values
 
 __all__ = ["Bar", "Fill", "Order"]
 

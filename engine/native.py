@@ -47,6 +47,7 @@ HOT: tuple[str, ...] = (
     "engine/bus.py",
     "engine/clock.py",
     "engine/decimal_prices.py",
+    "engine/model_fields.py",
     "engine/model_native.py",
     "engine/model_diff.py",
     "engine/strategy_context.py",
