@@ -12,7 +12,7 @@ that is fast in it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Self
 
 import msgspec
 
@@ -26,11 +26,28 @@ _ZERO: Final = Decimal(0)
 _replace: Final = msgspec.structs.replace
 
 
-class Order(msgspec.Struct, frozen=True, gc=False):
-    """An order as the engine knows it at one moment; a new version is a new object."""
+class _Record(msgspec.Struct, frozen=True, gc=False):
+    """What the three records share: their field names and the field-wise methods."""
 
     FIELDS: ClassVar[tuple[str, ...]]
     """The fields in constructor order."""
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (field names) applied; the OMS uses the version
+        methods of :class:`Order`."""
+        return type(self)(*replaced_values(self, self.FIELDS, changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields by name, in constructor order (what the encoders write)."""
+        return msgspec.structs.asdict(self)
+
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values in constructor (``FIELDS``) order."""
+        return msgspec.structs.astuple(self)
+
+
+class Order(_Record, frozen=True, gc=False):
+    """An order as the engine knows it at one moment; a new version is a new object."""
 
     id: OrderId
     client_order_id: ClientOrderId
@@ -83,9 +100,6 @@ class Order(msgspec.Struct, frozen=True, gc=False):
                         avg_fill_price=avg_fill_price, fee=fee, fee_currency=fee_currency,
                         updated_ns=ts_ns, version=version)
 
-    def replace(self, **changes: Any) -> Order:
-        """A copy with ``changes`` (field names) applied; the OMS uses the methods above."""
-        return type(self)(*replaced_values(self, self.FIELDS, changes))
 
     @property
     def remaining_qty(self) -> Decimal:
@@ -97,20 +111,9 @@ class Order(msgspec.Struct, frozen=True, gc=False):
         """Quantity with the side's sign (+ buy, - sell)."""
         return self.qty if self.side is OrderSide.BUY else -self.qty
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields by name, in constructor order (what the encoders write)."""
-        return msgspec.structs.asdict(self)
 
-    def values(self) -> tuple[Any, ...]:
-        """The fields' values in constructor (``FIELDS``) order."""
-        return msgspec.structs.astuple(self)
-
-
-class Fill(msgspec.Struct, frozen=True, gc=False):
+class Fill(_Record, frozen=True, gc=False):
     """One execution of (part of) an order: a row of the append-only trades ledger."""
-
-    FIELDS: ClassVar[tuple[str, ...]]
-    """The fields in constructor order."""
 
     id: FillId
     order_id: OrderId
@@ -133,24 +136,10 @@ class Fill(msgspec.Struct, frozen=True, gc=False):
         """Notional value (qty x price)."""
         return self.qty * self.price
 
-    def replace(self, **changes: Any) -> Fill:
-        """A copy with ``changes`` (field names) applied."""
-        return type(self)(*replaced_values(self, self.FIELDS, changes))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields by name, in constructor order (what the encoders write)."""
-        return msgspec.structs.asdict(self)
-
-    def values(self) -> tuple[Any, ...]:
-        """The fields' values in constructor (``FIELDS``) order."""
-        return msgspec.structs.astuple(self)
 
 
-class Bar(msgspec.Struct, frozen=True, gc=False):
+class Bar(_Record, frozen=True, gc=False):
     """An OHLCV bar; ``ts_ns`` is the bar's open time, ``timeframe`` like ``1m``, ``1h``."""
-
-    FIELDS: ClassVar[tuple[str, ...]]
-    """The fields in constructor order."""
 
     venue: Venue
     symbol: Symbol
@@ -165,9 +154,6 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
     num_trades: int = 0
     closed: bool = True
 
-    def replace(self, **changes: Any) -> Bar:
-        """A copy with ``changes`` (field names) applied."""
-        return type(self)(*replaced_values(self, self.FIELDS, changes))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Bar:
@@ -176,14 +162,6 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
 
     def __hash__(self) -> int:
         return hash(bar_key(self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields by name, in constructor order (what the encoders write)."""
-        return msgspec.structs.asdict(self)
-
-    def values(self) -> tuple[Any, ...]:
-        """The fields' values in constructor (``FIELDS``) order."""
-        return msgspec.structs.astuple(self)
 
 
 Order.FIELDS = Order.__struct_fields__
