@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -259,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`tradeengine strategies | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+    except Exception as exc:  # a bug: the traceback for the report, then sysexits' 70
+        traceback.print_exc()
+        print(f"tradeengine: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return ExitCode.SOFTWARE
 
 
 if __name__ == "__main__":  # pragma: no cover

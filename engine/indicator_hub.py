@@ -42,7 +42,7 @@ import numpy as np
 from engine import indicators as ind
 from engine.arrays import aligned_closes, sorted_unique
 from engine.indicator_groups import Batch, Cursor, Handle, IndicatorGroup
-from engine.marketdata.timeframes import timeframe_ns
+from engine.marketdata.timeframes import validate_timeframe
 from engine.model import Bar
 
 __all__ = ["Handle", "IndicatorHub"]
@@ -305,7 +305,7 @@ class IndicatorHub:
         tf = self._timeframes.get(timeframe)
         if tf is None or key not in tf.groups:
             factory(1)  # bad parameters raise here, in the caller's on_start, not at a bar
-            timeframe_ns(timeframe)
+            validate_timeframe(timeframe)  # one the feed builds, or no bar ever comes
         tf = self._timeframes.setdefault(timeframe, _Timeframe())
         if tf.built and (key not in tf.groups or symbol not in tf.symbols):
             self._add_late(tf, symbol, key, factory, rows, batch)

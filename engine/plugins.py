@@ -27,6 +27,7 @@ import msgspec
 
 from engine.config import ConfigError
 from engine.ids import StrategyId
+from engine.marketdata.timeframes import TimeframeError, validate_timeframe
 from engine.strategy import Strategy, StrategyConfig
 
 __all__ = [
@@ -108,6 +109,7 @@ def instantiate(index: int, table: dict[str, Any]) -> LoadedStrategy:
         raise ConfigError(f"{where}.class: {exc}") from None
     params = {k: v for k, v in table.items() if k not in _RESERVED_KEYS}
     config = validate_config(cls.config_class, params, where, f" (strategy {name!r})")
+    _check_timeframes(config, where, f" (strategy {name!r})")
     budget = table.get("budget_ms")
     if budget is not None and (not isinstance(budget, int | float) or budget <= 0):
         raise ConfigError(f"{where}.budget_ms: expected a number > 0, got {budget!r}")
@@ -144,6 +146,18 @@ def validate_config(
         got = f", got {params[path]!r}" if path in params else ""
         key = f"{where}.{path}" if path else where
         return _raise(f"{key}: {message[0].lower()}{message[1:]}{got}{suffix}")
+
+
+def _check_timeframes(config: StrategyConfig, where: str, suffix: str) -> None:
+    """The ``timeframe``/``timeframes`` a config names, which the feed will build for it
+    (``StrategyHost.timeframes_used``), must be timeframes the feed can build."""
+    for key in ("timeframe", "timeframes"):
+        named = getattr(config, key, None)
+        for timeframe in [named] if isinstance(named, str) else named or ():
+            try:
+                validate_timeframe(timeframe)
+            except TimeframeError as exc:
+                raise ConfigError(f"{where}.{key}: {exc}{suffix}") from None
 
 
 def check_symbols(tables: list[dict[str, Any]], missing: dict[str, list[str]],

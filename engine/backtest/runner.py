@@ -13,7 +13,6 @@ Deterministic: the same config and data give the same fills and the same ``metri
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 from collections.abc import Callable, Iterator
@@ -25,15 +24,13 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 
+from engine.backtest.bars import BarSeries, load_bars, parse_day
 from engine.backtest.curve import MarkSeries, equity_curve
 from engine.backtest.metrics import compute_metrics
 from engine.backtest.warmup import warm_backtest
 from engine.config import Config, ConfigError
-from engine.config_sections import utc_ns
 from engine.events import OrderFilled
 from engine.ids import Symbol, Venue
-from engine.marketdata.recorded import DataFileError, FileInfo, parse_name, read_file
-from engine.marketdata.replay_lane import good_bars
 from engine.marketdata.timeframes import timeframe_ns
 from engine.model import Bar, Fill
 from engine.oms.children import is_rollup
@@ -61,115 +58,6 @@ class BacktestResult:
     over_budget: dict[str, tuple[int, float, float]] = field(default_factory=dict)
     """Strategies whose hooks ran over their time budget: how often, the slowest (ms) and
     the budget (ms). Live they would have been halted; wall time, so not in the metrics."""
-
-
-@dataclass(frozen=True, slots=True)
-class BarSeries:
-    """One file's bars as columns."""
-
-    info: FileInfo
-    ts: Any
-    open: Any
-    high: Any
-    low: Any
-    close: Any
-    volume: Any
-    good: Any
-    """Per bar, whether it passes the feed's value checks (:func:`good_bars`)."""
-    before: BarSeries | None = None
-    """The file's bars before ``backtest.start``: history for a warm start."""
-
-    def select(self, rows: Any, before: BarSeries | None = None) -> BarSeries:
-        """The bars at ``rows`` (a mask or a slice), with ``before`` as their history."""
-        return BarSeries(self.info, self.ts[rows], self.open[rows], self.high[rows],
-                         self.low[rows], self.close[rows], self.volume[rows], self.good[rows],
-                         before)
-
-    def columns(self) -> dict[str, Any]:
-        """The bar columns by name (``ts``, ``open`` ... ``volume``)."""
-        return {"ts": self.ts, "open": self.open, "high": self.high, "low": self.low,
-                "close": self.close, "volume": self.volume}
-
-
-def _parse_day(text: str, key: str) -> int | None:
-    try:
-        return utc_ns(text, f"backtest.{key}")
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def resolve_path(name: str, base: Path | None) -> Path:
-    """A data path as given (absolute, or relative to the working directory), else relative
-    to the config file's directory."""
-    path = Path(name).expanduser()
-    if path.is_absolute() or path.exists() or base is None:
-        return path
-    return base / path
-
-
-def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
-    """Read the ``[backtest] data`` files as bars, with symbol/venue/timeframe overrides."""
-    bt = config.backtest
-    if not bt.data:
-        raise ConfigError("backtest.data: required, a list of recorded bar files")
-    start, end = _parse_day(bt.start, "start"), _parse_day(bt.end, "end")
-    if start is not None and end is not None and start >= end:
-        raise ConfigError(f"backtest.start: must be before backtest.end ({bt.end!r}), "
-                          f"got {bt.start!r}")
-    series: list[BarSeries] = []
-    covered: list[tuple[int, int]] = []  # each file's first and last bar, unfiltered
-    for index, name in enumerate(bt.data):
-        path = resolve_path(name, base)
-        try:
-            info = parse_name(path)
-        except (DataFileError, ValueError):
-            info = FileInfo(Venue(bt.exchange or "backtest"), Symbol(bt.symbol or path.stem),
-                            "bars", bt.timeframe)
-        if info.kind != "bars":
-            raise ConfigError(f"backtest.data[{index}]: {path.name} holds {info.kind}; "
-                              "backtests take bar files")
-        info = dataclasses.replace(
-            info,
-            venue=Venue(bt.exchange) if bt.exchange else info.venue,
-            symbol=Symbol(bt.symbol) if bt.symbol else info.symbol,
-            timeframe=bt.timeframe or info.timeframe,
-        )
-        try:
-            data = read_file(path, info)
-        except (DataFileError, OSError) as exc:
-            raise ConfigError(f"backtest.data[{index}]: {exc}") from None
-        cols: Any = data.columns
-        ts: Any = cols["ts"]
-        keep = slice(None)
-        if start is not None or end is not None:
-            import numpy as np
-
-            mask = np.ones(len(ts), dtype=bool)
-            if start is not None:
-                mask &= ts >= start
-            if end is not None:
-                mask &= ts < end
-            keep = mask  # type: ignore[assignment]
-        o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
-        whole = BarSeries(info, ts, o, h, lo, c, v, good_bars(o, h, lo, c, v))
-        series.append(whole.select(keep, None if start is None else whole.select(ts < start)))
-        if len(ts):
-            covered.append((int(ts.min()), int(ts.max())))
-    if not any(len(s.ts) for s in series):
-        raise ConfigError(_no_bars(bt.start, bt.end, covered))
-    return series
-
-
-def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:
-    """Why a backtest has nothing to run over: the range and what the files hold."""
-    if not covered:
-        return "backtest.data: the files hold no bars"
-    first = datetime.fromtimestamp(min(lo for lo, _ in covered) / 1e9, UTC)
-    last = datetime.fromtimestamp(max(hi for _, hi in covered) / 1e9, UTC)
-    keys = "/".join(f"backtest.{k}" for k, v in (("start", start), ("end", end)) if v)
-    asked = f"from {start or 'the start'} to {end or 'the end'}"
-    return (f"{keys}: no bars {asked}; the files hold bars opening "
-            f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
 
 
 def run_backtest(config: Config, *, base: Path | None = None,
@@ -210,7 +98,7 @@ def run_backtest(config: Config, *, base: Path | None = None,
     # A backtest builds only the bars something reads (live, the feed builds every
     # [marketdata] timeframe for whoever subscribes): the data's own and the strategies'.
     prepare_strategy_data(engine, engine.strategies)
-    start_ns = _parse_day(config.backtest.start, "start")
+    start_ns = parse_day(config.backtest.start, "start")
     warmup_bars = warm_backtest(engine, series, start_ns)  # before --from, as live
     _preload_indicators(engine.strategies.indicators, series, start_ns)
     # What setup built lives on: the run's collections need not walk it. The run's own

@@ -21,7 +21,7 @@ from engine.marketdata.warmup import BASE_NS, plan_spans
 from engine.model import Bar
 
 if TYPE_CHECKING:
-    from engine.backtest.runner import BarSeries
+    from engine.backtest.bars import BarSeries
 
 __all__ = ["warm_backtest"]
 

@@ -40,8 +40,8 @@ try:  # ISA-L's inflate is about twice zlib's speed; the same bytes out
 except ImportError:  # pragma: no cover - a platform without an isal wheel
     _isal_gunzip = None  # type: ignore[assignment]
 
-__all__ = ["DataFileError", "FileInfo", "RecordedData", "bar_objects", "parse_name", "read_file",
-           "write_bars"]
+__all__ = ["DataFileError", "FileInfo", "RecordedData", "UnnamedFileError", "bar_objects",
+           "parse_name", "read_file", "write_bars"]
 
 Kind = Literal["bars", "trades", "quotes"]
 Columns = dict[str, npt.NDArray[np.generic]]
@@ -61,6 +61,11 @@ _HEADERS: Final[dict[Kind, tuple[str, ...]]] = {
 
 class DataFileError(ValueError):
     """A recorded data file cannot be read; the message names the file and the problem."""
+
+
+class UnnamedFileError(DataFileError):
+    """A file's name does not follow ``<venue>_<instrument>_<kind>_...``: what it holds must
+    be given explicitly (unlike a name that follows it and says something unsupported)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +110,8 @@ def parse_name(path: Path | str) -> FileInfo:
     name = Path(path).name
     match = _NAME.match(name)
     if match is None:
-        raise DataFileError(f"{name}: name is not <venue>_<instrument>_<kind>_..., so the "
-                            "symbol and kind must be given explicitly")
+        raise UnnamedFileError(f"{name}: name is not <venue>_<instrument>_<kind>_..., so the "
+                               "symbol and kind must be given explicitly")
     kind_text = match.group("kind")
     venue, symbol = Venue(match.group("venue")), unify_symbol(match.group("inst"))
     if kind_text == "trades":

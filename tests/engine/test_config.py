@@ -134,3 +134,18 @@ def test_cli_check_config_accepts_the_shipped_configs() -> None:
             [sys.executable, "-m", "engine.cli", "check-config", str(REPO / "config" / name)],
             capture_output=True, text=True, timeout=60, cwd=REPO)
         assert result.returncode == 0, result.stderr
+
+
+def test_cli_exits_70_on_an_internal_error(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug in a command is sysexits' 70 with its traceback, not Python's 1."""
+    from engine import cli
+
+    def broken(_args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_strategies", broken)
+    assert cli.main(["strategies"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.rstrip().endswith("tradeengine: internal error: RuntimeError: a bug")

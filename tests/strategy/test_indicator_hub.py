@@ -163,6 +163,8 @@ def test_a_bad_parameter_or_timeframe_raises_when_requested_not_at_the_first_bar
         hub.ema(BTC, "1m", 0)
     with pytest.raises(ValueError, match="bad timeframe '7q'"):
         hub.sma(BTC, "7q", 10)
+    with pytest.raises(ValueError, match="timeframe '7m': bars are built from 1m bars"):
+        hub.sma(BTC, "7m", 10)  # a timeframe the feed never builds: no bar would ever come
     with pytest.raises(ValueError, match="nbdev"):
         hub.bbands(BTC, "1m", 20, math.inf)
     assert hub.timeframes == []  # nothing half-registered

@@ -36,6 +36,11 @@ def test_discover_lists_builtins_and_entry_points() -> None:
         ({"class": "nope"}, "strategies[2].class: nope: module strategies.nope not found"),
         ({"class": "os:path"}, "strategies[2].class: os:path: os has no Strategy class"),
         ({"budget_ms": -1}, "strategies[2].budget_ms: expected a number > 0"),
+        # a timeframe the feed cannot build would leave the strategy without bars
+        ({"timeframe": "7m"}, "strategies[2].timeframe: timeframe '7m': bars are built from "
+                              "1m bars"),
+        ({"timeframe": "1s"}, "strategies[2].timeframe: timeframe '1s'"),
+        ({"timeframe": "1x"}, "strategies[2].timeframe: bad timeframe '1x'"),
     ],
 )
 def test_config_errors_name_strategy_and_key(table: dict[str, object], message: str) -> None:
