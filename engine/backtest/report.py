@@ -95,6 +95,8 @@ def _equity_png(ts_ns: Sequence[int], equity: Sequence[float], fills: Sequence[F
             ax_eq.scatter(xs, ys, marker=marker, color=color, s=14, label=side.value, zorder=3)
     ax_eq.set_title(title)
     ax_eq.set_ylabel("equity")
+    # the equity itself on the axis: an offset (+1e1 over 0.0025 ...) misreads as the value
+    ax_eq.ticklabel_format(axis="y", style="plain", useOffset=False)
     ax_eq.legend(loc="upper left")
     ax_eq.grid(alpha=0.3)
     ax_dd.fill_between(times, drawdown, 0, color="#d62728", alpha=0.4)
