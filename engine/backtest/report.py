@@ -146,7 +146,7 @@ SWEEP_METRICS = ("total_return", "sharpe", "sortino", "max_drawdown", "trades", 
 _SWEEP_COLUMNS = tuple(next(c for c in _RETURNS + _TRADING if c[0] == key)
                        for key in SWEEP_METRICS)
 _HEADER = ("strategies", "symbols", "data", "first_bar", "last_bar", "bars", "risk_rejections",
-           "halted", "risk_state_changes", "warmup_bars", "by_strategy")
+           "halted", "risk_state_changes", "warmup_bars", "by_strategy", "bad_bars")
 _CONVENTIONS = (
     "Returns are per bar of the equity curve (marked at every bar close); Sharpe and Sortino "
     "are annualised from the median bar spacing, risk-free rate 0. Max drawdown is the "
@@ -167,6 +167,10 @@ def _html(title: str, metrics: dict[str, Any], png: bytes) -> str:
              ("Symbols", ", ".join(map(str, metrics.get("symbols") or [])) or "none"),
              ("Data", ", ".join(map(str, metrics.get("data") or [])) or "none"),
              ("Period (UTC)", period)]
+    bad = metrics.get("bad_bars") or {}
+    if bad:  # not traded on, not marked: the data's problem, said where the figures are
+        facts.append(("Bars dropped by the feed's checks", ", ".join(
+            f"{reason} {_format(n, 'count')}" for reason, n in sorted(bad.items()))))
     rejections = metrics.get("risk_rejections") or {}
     shown = {k for k, _, _ in _RETURNS + _TRADING} | set(_HEADER)
     other = [(str(k), _format(v, "")) for k, v in sorted(metrics.items()) if k not in shown]

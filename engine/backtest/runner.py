@@ -140,6 +140,8 @@ def run_backtest(config: Config, *, base: Path | None = None,
         "first_bar": _iso(min(opens)) if opens else None,
         "last_bar": _iso(max(lasts)) if lasts else None,
         "risk_rejections": engine.trading.risk.status().get("rejections", {}),
+        # bars the feed's checks dropped, by reason (the log names each first one)
+        "bad_bars": engine.marketdata.bad.by_reason(),
         "risk_state_changes": risk_changes,  # the guards (daily loss, drawdown) at work
         "warmup_bars": warmup_bars,  # history before backtest.start, not traded on
         # a strategy halted mid-run (it raised) traded only until then: say so
@@ -245,9 +247,12 @@ def _preload_indicators(hub: Any, series: list[BarSeries], start_ns: int | None)
     for timeframe, symbols in parts.items():
         columns = {}
         for symbol, pieces in symbols.items():
-            ts = np.concatenate([p.ts for p in pieces])
+            # the bars the feed passes: a dropped one in the grid would make the hub fall
+            # back to streaming from there on
+            ts = np.concatenate([p.ts[p.good] for p in pieces])
             order = np.argsort(ts, kind="stable")
-            columns[symbol] = (ts[order], np.concatenate([p.close for p in pieces])[order])
+            columns[symbol] = (ts[order],
+                               np.concatenate([p.close[p.good] for p in pieces])[order])
         if any(len(ts) for ts, _ in columns.values()):  # else the range holds none of them
             preload(timeframe, columns, start_ns)
 

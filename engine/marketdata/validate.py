@@ -222,10 +222,14 @@ class BadDataTracker:
         last = self._last_log.get(key)
         if last is None or mono - last >= self._log_interval_s:
             self._last_log[key] = mono
+            record = repr(detail)[:200]
+            # the message says it all for a console; the fields are for JSON logs
             _log.warning(
-                "dropped bad market data record(s)",
+                "dropped bad market data record(s) of %s: %s (%d; %d so far, logged at most "
+                "once a minute per reason): %s", symbol, reason.label, count,
+                self.counts[key], record,
                 extra={"symbol": symbol, "reason": reason.label, "count": count,
-                       "record": repr(detail)[:200]},
+                       "record": record},
             )
         start, n = self._window.get(symbol, (now_ns, 0))
         if now_ns - start >= self._flood_window_ns:

@@ -309,28 +309,6 @@ def test_a_strategy_symbol_no_file_holds_is_a_config_error(tmp_path: Path) -> No
         run_backtest(load_config(path, env={}))
 
 
-def test_a_file_of_bars_the_engine_cannot_replay_is_a_config_error(tmp_path: Path) -> None:
-    """Seconds bars (the feed builds whole minutes) and monthly bars (not epoch-aligned),
-    both among the bundled recorded files: the error names the key and the file, not a
-    traceback, and not a misleading symbol error."""
-    seconds = REPO / "tests" / "data" / "coinbase_btcusd_1s_2016-10-07_2016-10-09.csv.gz"
-    monthly = REPO / "tests" / "data" / "bitstamp_btcusd_1mo_2012-01-31_2024-12-31.csv.gz"
-    path = ema_config(tmp_path)
-    text = path.read_text()
-    path.write_text(text.replace(str(BTC_1M), str(seconds)))
-    with pytest.raises(ConfigError, match=r"^backtest\.data\[0\]: coinbase_btcusd_1s_\S+: "
-                                          r"timeframe '1s': .*tradeengine data resample"):
-        run_backtest(load_config(path, env={}))
-    path.write_text(text.replace(str(BTC_1M), str(seconds)).replace(
-        'starting_cash = "100000"', 'starting_cash = "100000"\ntimeframe = "1s"'))
-    with pytest.raises(ConfigError, match=r"^backtest\.timeframe: coinbase_btcusd_1s_"):
-        run_backtest(load_config(path, env={}))
-    path.write_text(text.replace(str(BTC_1M), f"{BTC_1M}\", \"{monthly}"))
-    with pytest.raises(ConfigError, match=r"^backtest\.data\[1\]: bitstamp_btcusd_1mo_\S+: "
-                                          r"monthly bars are not supported"):
-        run_backtest(load_config(path, env={}))
-
-
 def test_risk_state_changes_are_in_the_metrics_and_on_the_page(tmp_path: Path) -> None:
     """A tight daily-loss guard trips during the run: when, from what to what, and why."""
     path = ema_config(tmp_path)
