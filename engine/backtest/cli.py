@@ -73,7 +73,7 @@ def _run_one(config: Config, base: Path, report: Path | None) -> dict[str, Any]:
     from engine.backtest.runner import run_backtest
 
     dsn = config.database.dsn.reveal() or None  # a configured database gets the record
-    result = run_backtest(config, base=base, persist_dsn=dsn)
+    result = run_backtest(config, base=base, persist_dsn=dsn, report=report)
     for sid, (count, slowest, budget) in result.over_budget.items():
         print(f"tradeengine: strategy {sid}: {count} hook calls over its budget of "
               f"{budget:g} ms (slowest {slowest:.1f} ms); live it would have been halted "

@@ -6,23 +6,48 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.backtest.bars import BarSeries
 from engine.database import attach_writer
 from engine.ids import uuid7
+from engine.marketdata.timeframes import timeframe_ns
 from engine.store.records import BacktestRecord
 
-__all__ = ["drive_persisted"]
+__all__ = ["RunSpan", "drive_persisted"]
 
 _log = logging.getLogger(__name__)
 
 
-async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[str, Any]:
-    """Run ``steps`` (the synchronous drive loop, yielding every few thousand bars) while
-    the store writer flushes in the background; then drain the writer. Returns the
-    writer's counts (``rows_written`` per table, ``rows_rejected``)."""
+@dataclass(frozen=True, slots=True)
+class RunSpan:
+    """What the ``backtests`` row says of a run besides its config and metrics."""
+
+    data_from_ns: int | None
+    """The first bar's open."""
+    data_to_ns: int | None
+    """The last bar's close: the end of the data the run covered."""
+    report_path: str | None
+
+    @classmethod
+    def of(cls, series: Sequence[BarSeries], report: Path | None) -> RunSpan:
+        """The span of the run's bars; ``report``, where its report is written."""
+        held = [s for s in series if len(s.ts)]
+        return cls(min((int(s.ts.min()) for s in held), default=None),
+                   max((int(s.ts.max()) + timeframe_ns(s.info.timeframe or "1m")
+                        for s in held), default=None),
+                   str(report.resolve()) if report is not None else None)
+
+
+async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str,
+                          analyse: Callable[[], dict[str, Any]], span: RunSpan) -> dict[str, Any]:
+    """Run ``steps`` (the synchronous drive loop, yielding every few hundred bars) while
+    the store writer flushes in the background; then ``analyse()`` the run, write the
+    ``backtests`` row with its metrics (``failed`` if either raises) and drain the writer.
+    Returns the writer's counts (``rows_written`` per table, ``rows_rejected``)."""
     from engine import store  # noqa: PLC0415
 
     schema = engine.config.database.schema
@@ -37,22 +62,21 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[s
                                    schema=schema)
         engine.database.writer = writer  # the feed's bar persistence goes through it
         attach_writer(engine.bus, writer, engine.trading)
-        run_id = uuid7()
-        bt = engine.config.backtest
-        record = BacktestRecord(id=run_id, name=",".join(str(t.get("name"))
-                                                          for t in engine.config.strategies),
-                                started_ns=time.time_ns(), config={"data": bt.data},
-                                symbols=tuple(engine.config.marketdata.symbols),
-                                timeframe=bt.timeframe or None)
+        record = _record(engine, span)
         writer.submit(record)
         task = asyncio.create_task(writer.run())
         try:
             await asyncio.wait_for(writer.wait_started(), 30)  # before bars flow
-            for _ in steps:
-                await asyncio.sleep(0)  # let the writer flush between chunks
-            writer.submit(BacktestRecord(**{**_fields(record), "status": "finished",
-                                            "finished_ns": time.time_ns()}))
-            await writer.close(timeout=600.0)
+            try:
+                for _ in steps:
+                    await asyncio.sleep(0)  # let the writer flush between chunks
+                record = replace(record, status="finished", metrics=analyse())
+            except BaseException:
+                record = replace(record, status="failed")
+                raise
+            finally:
+                writer.submit(replace(record, finished_ns=time.time_ns()))
+                await writer.close(timeout=600.0)
             status = writer.status()
             if status.rows_rejected:
                 _log.error("the database refused %d rows of this backtest (kept in %s)",
@@ -65,5 +89,17 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str) -> dict[s
             await pool.close()
 
 
-def _fields(record: BacktestRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+def _record(engine: Any, span: RunSpan) -> BacktestRecord:
+    """The run's ``backtests`` row as it starts: what it runs (the data, the range and the
+    strategy tables, parameters included: a sweep's row says which set it ran) on what."""
+    config = engine.config
+    bt = config.backtest
+    return BacktestRecord(
+        id=uuid7(), name=",".join(str(t.get("name")) for t in config.strategies),
+        started_ns=time.time_ns(),
+        config={"data": list(bt.data), "start": bt.start or None, "end": bt.end or None,
+                "strategies": [dict(t) for t in config.strategies]},
+        symbols=tuple(config.marketdata.symbols),
+        timeframe=",".join(config.marketdata.timeframes) or None,
+        data_from_ns=span.data_from_ns, data_to_ns=span.data_to_ns,
+        report_path=span.report_path)

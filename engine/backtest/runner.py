@@ -62,12 +62,14 @@ class BacktestResult:
 
 def run_backtest(config: Config, *, base: Path | None = None,
                  execution: Callable[..., Any] | None = None,
-                 persist_dsn: str | None = None) -> BacktestResult:
+                 persist_dsn: str | None = None, report: Path | None = None) -> BacktestResult:
     """Run the configured strategies over the configured bars; return equity and fills.
 
     With ``persist_dsn`` (``tradeengine backtest`` passes ``[database] dsn`` when one is
     configured) bars, orders, fills, positions and a ``backtests`` row are written through
-    the store writer while the backtest runs; without, no database is needed.
+    the store writer while the backtest runs; the row gets the metrics when it finishes
+    (``failed`` if it raises), and ``report``, where the caller writes the report, as its
+    ``report_path``. Without, no database is needed.
     """
     from engine.app import build_app  # avoid an import cycle
     from engine.runner import load_factory
@@ -105,6 +107,42 @@ def run_backtest(config: Config, *, base: Path | None = None,
     # objects die young (the per-bar and per-order ones) or live to the end (fills, the
     # curve): collections every 50,000 net allocations instead of 700 skip nearly all
     # the older-generation walks over them.
+    opens = [int(s.ts.min()) for s in series if len(s.ts)]
+    lasts = [int(s.ts.max()) for s in series if len(s.ts)]
+
+    def analyse() -> dict[str, Any]:
+        """The run's figures, after its last bar: curve, metrics, what happened."""
+        engine.strategies.stop()
+        result.over_budget = engine.strategies.over_budget()
+        portfolio = engine.trading.portfolio
+        curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
+        metrics = compute_metrics(curve, fills, start_equity=portfolio.config.starting_cash,
+                                  end_equity=portfolio.equity())
+        result.ts_ns, result.equity = curve.ts_ns, curve.equity
+        result.metrics = {
+            **metrics,
+            "data": [Path(name).name for name in config.backtest.data],
+            "symbols": sorted({str(s.info.symbol) for s in series}),
+            "strategies": [str(t.get("name")) for t in config.strategies],
+            "first_bar": _iso(min(opens)) if opens else None,
+            "last_bar": _iso(max(lasts)) if lasts else None,
+            "risk_rejections": engine.trading.risk.status().get("rejections", {}),
+            # bars the feed's checks dropped, by reason (the log names each first one)
+            "bad_bars": engine.marketdata.bad.by_reason(),
+            "risk_state_changes": risk_changes,  # the guards (daily loss, drawdown) at work
+            "warmup_bars": warmup_bars,  # history before backtest.start, not traded on
+            # a strategy halted mid-run (it raised) traded only until then: say so
+            "halted": {sid: {"at": _iso(ts) if ts else None, "reason": reason}
+                       for sid, (ts, reason) in engine.strategies.halts().items()},
+        }
+        return result.metrics
+
+    # What setup built lives on: the run's collections need not walk it. The run's own
+    # objects die young (the per-bar and per-order ones) or live to the end (fills, the
+    # curve): collections every 50,000 net allocations instead of 700 skip nearly all
+    # the older-generation walks over them. The analysis allocates an object or two per
+    # fill too (round trips, cash flows): with the default thresholds its collections
+    # would walk the run's live objects again and again, doubling its time.
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 20, 1000)
@@ -112,42 +150,16 @@ def run_backtest(config: Config, *, base: Path | None = None,
         if persist_dsn is None:
             for _ in _drive(engine, series, result):
                 pass
+            analyse()
         else:
-            from engine.backtest.persist import drive_persisted  # noqa: PLC0415
+            from engine.backtest.persist import RunSpan, drive_persisted  # noqa: PLC0415
 
             result.persisted = asyncio.run(drive_persisted(
-                engine, _drive(engine, series, result, chunk=100), persist_dsn))
-        engine.strategies.stop()
-        result.over_budget = engine.strategies.over_budget()
-        # The analysis allocates an object or two per fill too (round trips, cash flows):
-        # with the default thresholds its collections would walk the run's live objects
-        # again and again, doubling its time.
-        portfolio = engine.trading.portfolio
-        curve = equity_curve(_marks(series), fills, fill_times, portfolio.config.starting_cash)
-        metrics = compute_metrics(curve, fills, start_equity=portfolio.config.starting_cash,
-                                  end_equity=portfolio.equity())
+                engine, _drive(engine, series, result, chunk=100), persist_dsn, analyse,
+                RunSpan.of(series, report)))
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
-    result.ts_ns, result.equity = curve.ts_ns, curve.equity
-    opens = [int(s.ts.min()) for s in series if len(s.ts)]
-    lasts = [int(s.ts.max()) for s in series if len(s.ts)]
-    result.metrics = {
-        **metrics,
-        "data": [Path(name).name for name in config.backtest.data],
-        "symbols": sorted({str(s.info.symbol) for s in series}),
-        "strategies": [str(t.get("name")) for t in config.strategies],
-        "first_bar": _iso(min(opens)) if opens else None,
-        "last_bar": _iso(max(lasts)) if lasts else None,
-        "risk_rejections": engine.trading.risk.status().get("rejections", {}),
-        # bars the feed's checks dropped, by reason (the log names each first one)
-        "bad_bars": engine.marketdata.bad.by_reason(),
-        "risk_state_changes": risk_changes,  # the guards (daily loss, drawdown) at work
-        "warmup_bars": warmup_bars,  # history before backtest.start, not traded on
-        # a strategy halted mid-run (it raised) traded only until then: say so
-        "halted": {sid: {"at": _iso(ts) if ts else None, "reason": reason}
-                   for sid, (ts, reason) in engine.strategies.halts().items()},
-    }
     return result
 
 

@@ -1,0 +1,89 @@
+"""The ``backtests`` row of a persisted backtest: what ran (data, range, the strategy
+tables) on what, its metrics and report; ``failed`` when the run does not finish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from engine.backtest.runner import run_backtest
+from engine.config import load_config
+from engine.model import Bar
+from engine.strategy import Context, Strategy, StrategyConfig
+from tests.backtest.backtest_configs import ema_config
+
+
+class InterruptConfig(StrategyConfig, frozen=True):
+    """Parameters of :class:`Interrupting`."""
+
+    symbol: str
+    after: int = 100
+
+
+class Interrupting(Strategy[InterruptConfig]):
+    """Ctrl-C in the middle of a run: a KeyboardInterrupt out of its ``after``-th bar (no
+    strategy guard catches it, as none should)."""
+
+    def on_start(self, ctx: Context) -> None:
+        self.seen = 0
+
+    def on_bar(self, ctx: Context, bar: Bar) -> None:
+        self.seen += 1
+        if self.seen == self.config.after:
+            raise KeyboardInterrupt
+
+
+def _rows(dsn: str) -> list[dict[str, Any]]:
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"},
+                                     timeout=30)
+        try:
+            return [dict(r) for r in await conn.fetch("SELECT * FROM backtests")]
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def test_the_row_holds_the_run_and_its_metrics(tmp_path: Path, make_database: Any) -> None:
+    dsn = make_database()
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text().replace(
+        "[backtest]", '[backtest]\nstart = "2018-04-05"\nend = "2018-04-06"'))
+    report = tmp_path / "report"
+    result = run_backtest(load_config(path, env={}), persist_dsn=dsn, report=report)
+    (row,) = _rows(dsn)
+    assert row["status"] == "finished" and row["name"] == "ema"
+    assert json.loads(row["metrics"]) == json.loads(json.dumps(result.metrics))
+    config = json.loads(row["config"])
+    assert (config["start"], config["end"]) == ("2018-04-05", "2018-04-06")
+    assert config["strategies"] == [{"name": "ema", "class": "ema_cross", "symbol": "BTC/USD",
+                                     "fast": 5, "slow": 15, "qty": "0.5"}]
+    assert row["symbols"] == ["BTC/USD"] and row["timeframe"] == "1m"
+    assert row["data_from"].isoformat() == result.metrics["first_bar"] == (
+        "2018-04-05T00:00:00+00:00")
+    assert row["data_to"].isoformat() == "2018-04-06T00:00:00+00:00"  # the last bar's close
+    assert row["report_path"] == str(report.resolve())
+    assert row["finished_at"] >= row["started_at"]
+
+
+def test_an_interrupted_run_leaves_a_failed_row(tmp_path: Path, make_database: Any) -> None:
+    dsn = make_database()
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text() + f"""
+[[strategies]]
+name = "ctrl-c"
+class = "{__name__}:Interrupting"
+symbol = "BTC/USD"
+after = 500
+""")
+    with pytest.raises(KeyboardInterrupt):
+        run_backtest(load_config(path, env={}), persist_dsn=dsn)
+    (row,) = _rows(dsn)
+    assert row["status"] == "failed"
+    assert row["finished_at"] is not None and json.loads(row["metrics"]) == {}
