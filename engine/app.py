@@ -58,6 +58,8 @@ class ExitCode(enum.IntEnum):
     UNAVAILABLE = 69
     SOFTWARE = 70
     CONFIG = 78
+    INTERRUPTED = 130
+    """Ctrl-C outside ``run`` (which stops gracefully on SIGINT): the shell's 128 + 2."""
 
 
 class EngineState(enum.Enum):

@@ -1,7 +1,7 @@
 """The ``tradeengine`` command.
 
 Exit codes (sysexits): 0 ok, 69 a required service unavailable, 70 internal error,
-78 bad configuration.
+78 bad configuration; 130 interrupted (Ctrl-C; ``run`` stops gracefully on it instead).
 """
 
 from __future__ import annotations
@@ -255,8 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tradeengine: config error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
-    except KeyboardInterrupt:
-        return ExitCode.OK
+    except KeyboardInterrupt:  # a backtest, an import ... cut short: not a success
+        print("tradeengine: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # the reader went away (`tradeengine strategies | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK

@@ -149,3 +149,16 @@ def test_cli_exits_70_on_an_internal_error(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert err.rstrip().endswith("tradeengine: internal error: RuntimeError: a bug")
+
+
+def test_cli_exits_130_when_interrupted(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C in a backtest is not a success a script may go on from."""
+    from engine import cli
+
+    def interrupted(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_strategies", interrupted)
+    assert cli.main(["strategies"]) == 130
+    assert capsys.readouterr().err == "tradeengine: interrupted\n"
