@@ -107,18 +107,34 @@ def _grid(specs: list[str]) -> list[dict[str, Any]]:
 
 
 def _apply(config: Config, params: dict[str, Any]) -> Config:
+    """The config with a sweep's parameter set: ``key`` sets that parameter of every
+    strategy that has it (in its table or, by default, in its config class);
+    ``name.key`` sets it on the strategy called ``name``."""
     strategies = [dict(t) for t in config.strategies]
     for key, value in params.items():
         name, _, param = key.rpartition(".")
         hit = False
         for table in strategies:
-            if (not name or table.get("name") == name) and (name or param in table):
+            if (table.get("name") == name) if name else _has_parameter(table, param):
                 table[param] = value
                 hit = True
         if not hit:
             raise ConfigError(f"--sweep {key}: no strategy has that parameter "
                               "(use <strategy name>.<key> to add one)")
     return msgspec.structs.replace(config, strategies=strategies)
+
+
+def _has_parameter(table: dict[str, Any], param: str) -> bool:
+    """Whether the strategy of ``table`` takes ``param`` (set there or left at its default)."""
+    if param in table:
+        return True
+    from engine.plugins import PluginError, resolve_class  # noqa: PLC0415
+
+    try:
+        cls = resolve_class(str(table.get("class")))
+    except PluginError:
+        return False  # the run says what is wrong with the class
+    return param in cls.config_class.__struct_fields__
 
 
 def _sweep_worker(job: tuple[Config, Path, Path | None, dict[str, Any]]) -> dict[str, Any]:

@@ -340,3 +340,18 @@ def test_sweep_specs_that_cannot_mean_a_grid_are_config_errors() -> None:
         _grid(["fast="])
     with pytest.raises(ConfigError, match=r"^--sweep fast: given twice"):
         _grid(["fast=3", "fast=5"])
+
+
+def test_a_sweep_key_reaches_parameters_left_at_their_defaults(tmp_path: Path) -> None:
+    """``--sweep allow_short=...`` on a table that does not set it: the strategy's config
+    class has it, so it is swept, on that strategy alone (RSI has no ``allow_short``)."""
+    from engine.backtest.cli import _apply
+
+    path = ema_config(tmp_path, '[[strategies]]\nname = "rsi"\nclass = "rsi_momentum"\n'
+                                'symbol = "BTC/USD"\n')
+    config = _apply(load_config(path, env={}), {"allow_short": True, "rsi.period": 7})
+    ema, rsi = config.strategies
+    assert ema["allow_short"] is True and "allow_short" not in rsi
+    assert rsi["period"] == 7 and "period" not in ema
+    with pytest.raises(ConfigError, match=r"^--sweep nope: no strategy has that parameter"):
+        _apply(config, {"nope": 1})
