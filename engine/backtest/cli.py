@@ -61,11 +61,24 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     set_numba_cache_dir(config.state_dir)
     base = args.config.resolve().parent
+    if args.report is not None:  # before the run: a path that cannot be written wastes it
+        _writable_directory(args.report)
     if args.sweep:
         return _sweep(config, base, args)
     summary = _run_one(config, base, args.report)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
+
+
+def _writable_directory(path: Path) -> None:
+    """Create ``path`` if need be; a ConfigError naming ``--report`` if it cannot be, or
+    cannot be written to."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--report {path}: cannot create it: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--report {path}: not writable")
 
 
 def _run_one(config: Config, base: Path, report: Path | None) -> dict[str, Any]:

@@ -355,3 +355,15 @@ def test_a_sweep_key_reaches_parameters_left_at_their_defaults(tmp_path: Path) -
     assert rsi["period"] == 7 and "period" not in ema
     with pytest.raises(ConfigError, match=r"^--sweep nope: no strategy has that parameter"):
         _apply(config, {"nope": 1})
+
+
+def test_a_report_directory_that_cannot_be_made_fails_before_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    (tmp_path / "a_file").write_text("")
+    assert main(["backtest", "--config", str(ema_config(tmp_path)),
+                 "--report", str(tmp_path / "a_file" / "report")]) == 78
+    err = capsys.readouterr().err
+    assert err.startswith(f"tradeengine: config error: --report {tmp_path}/a_file/report: "
+                          "cannot create it: Not a directory")
