@@ -4,6 +4,7 @@ checked against what the engine can replay, cut to ``backtest.start``/``end``.""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from engine.marketdata.replay_lane import good_bars
 from engine.marketdata.timeframes import TimeframeError, validate_timeframe
 
 __all__ = ["BarSeries", "load_bars", "parse_day", "resolve_path"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,15 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
                 mask &= ts < end
             keep = mask  # type: ignore[assignment]
         o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
-        whole = BarSeries(info, ts, o, h, lo, c, v, good_bars(o, h, lo, c, v))
+        good = good_bars(o, h, lo, c, v)
+        behind = _behind(ts, good)
+        if behind.any():
+            _log.warning("backtest.data[%d]: %s is not in time order: %d bars open at or "
+                         "before an earlier one (the first on line %d); dropped, as the live "
+                         "feed drops them", index, path.name, int(behind.sum()),
+                         int(np.argmax(behind)) + 2)  # line 1 is the header
+            good &= ~behind
+        whole = BarSeries(info, ts, o, h, lo, c, v, good)
         series.append(whole.select(keep, None if start is None else whole.select(ts < start)))
         if len(ts):
             covered.append((int(ts.min()), int(ts.max())))
@@ -134,6 +145,16 @@ def _check_timeframe(timeframe: str, key: str, name: str) -> None:
     except TimeframeError as exc:
         raise ConfigError(f"{key}: {name}: {exc}; shorter bars can be resampled first: "
                           "tradeengine data resample --timeframe 1m FILE --out OUT") from None
+
+
+def _behind(ts: Any, good: Any) -> Any:
+    """Per bar, whether it opens at or before an earlier good bar: what the feed drops as
+    behind the last closed one. (A bar it drops for that never moves the last closed bar
+    on, so the running maximum over the good bars is the feed's last closed bar.)"""
+    if len(ts) < 2 or bool(np.all(ts[1:] > ts[:-1])):
+        return np.zeros(len(ts), dtype=bool)
+    newest = np.maximum.accumulate(np.where(good, ts, np.iinfo(np.int64).min))
+    return np.concatenate([[False], ts[1:] <= newest[:-1]])
 
 
 def _no_bars(start: str, end: str, covered: list[tuple[int, int]]) -> str:

@@ -170,6 +170,8 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     every ``chunk`` bars (so a persisting run can let its writer flush)."""
     clock, feed = engine.clock, engine.marketdata
     advance = clock.advance_to
+    if not all(bool(np.all(s.ts[1:] > s.ts[:-1])) for s in series):
+        advance = _forward_only(clock)  # a file out of time order (bars.py drops the late)
     lanes = [feed.replay_lane(s.info.timeframe or "1m") for s in series]
     count = 0
     if len(series) == 1:
@@ -202,6 +204,18 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     for lane in lanes:
         lane.finish()
     result.bars = count
+
+
+def _forward_only(clock: Any) -> Callable[[int], None]:
+    """``clock.advance_to`` that leaves the clock where it is for a time before it: a
+    bar behind an earlier one, which the feed drops, as live, without time going back."""
+    advance, now = clock.advance_to, clock.now_ns
+
+    def to(ts_ns: int) -> None:
+        if ts_ns >= now():
+            advance(ts_ns)
+
+    return to
 
 
 def _stream(s: BarSeries) -> tuple[Venue, Symbol, str, int]:

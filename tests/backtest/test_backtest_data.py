@@ -69,6 +69,37 @@ def test_bad_bars_are_counted_by_reason_and_traded_as_absent(
             in page.read_text())
 
 
+def test_a_file_out_of_time_order_runs_and_drops_the_late_bars(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Rows 50 and 51 swapped and row 99 repeated: the run goes on (the clock went back and
+    it stopped with an internal error), warns, and trades as the file without row 50 (late,
+    dropped as behind the last closed bar) and the repeat (a duplicate, as live)."""
+    with gzip.open(BTC_1M, "rt") as handle:
+        header, *rows = handle.read().splitlines()
+    shuffled = [*rows[:50], rows[51], rows[50], *rows[52:100], rows[99], *rows[100:]]
+    expected = [*rows[:50], *rows[51:]]
+    results = {}
+    for kind, body in (("shuffled", shuffled), ("expected", expected)):
+        (tmp_path / kind).mkdir()
+        data = tmp_path / kind / BTC_1M.name
+        with gzip.open(data, "wt") as handle:
+            handle.write("\n".join([header, *body]) + "\n")
+        path = ema_config(tmp_path / kind)
+        path.write_text(path.read_text().replace(str(BTC_1M), str(data)))
+        with caplog.at_level(logging.WARNING):
+            results[kind] = run_backtest(load_config(path, env={}))
+    got, want = results["shuffled"], results["expected"]
+    assert got.metrics["bad_bars"] == {"behind_last_closed": 1}
+    assert [(f.ts_ns, f.side, f.qty, f.price) for f in got.fills] == [
+        (f.ts_ns, f.side, f.qty, f.price) for f in want.fills]
+    assert got.metrics["trades"] == want.metrics["trades"] > 0
+    warned = [r.getMessage() for r in caplog.records if "not in time order" in r.getMessage()]
+    assert warned == [f"backtest.data[0]: {BTC_1M.name} is not in time order: 2 bars open at "
+                      "or before an earlier one (the first on line 53); dropped, as the live "
+                      "feed drops them"]
+    assert not [r for r in caplog.records if "differs from the preloaded" in r.getMessage()]
+
+
 def test_a_file_of_bars_the_engine_cannot_replay_is_a_config_error(tmp_path: Path) -> None:
     """Seconds bars (the feed builds whole minutes) and monthly bars (not epoch-aligned),
     both among the bundled recorded files: the error names the key and the file, not a
