@@ -193,6 +193,7 @@ def _dec_hook(type_: type, obj: Any) -> Any:
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<key>[^`]+)`")
+_OWN_KEY = re.compile(r"(?P<key>[a-z_]+(?:\[\d+\])?): (?P<rest>.*)", re.S)
 
 
 def _convert(raw: dict[str, Any]) -> Config:
@@ -226,6 +227,9 @@ def _describe(message: str, raw: dict[str, Any], prefix: str = "") -> str:
         return f"{key}: unknown key"
     text = text.replace("`", "")
     text = text[0].lower() + text[1:] if text else text
+    own = _OWN_KEY.match(text)
+    if own and path:  # a section's own check (__post_init__) names its key: join the path
+        path, text = f"{path}.{own.group('key')}", own.group("rest")
     found, value = _lookup(raw, path)
     if found and ", got" not in text:
         text += f", got {value!r}"

@@ -212,6 +212,20 @@ class MarketDataConfig(_Section, frozen=True):
     warmup_max_bars: PositiveInt = 20_000
     warmup_timeout_s: PositiveFloat = 60.0
 
+    def __post_init__(self) -> None:
+        """Check that the feed can build each of ``timeframes``."""
+        # not at the top: the package engine.marketdata imports the config
+        from engine.marketdata.timeframes import (  # noqa: PLC0415
+            TimeframeError,
+            validate_timeframe,
+        )
+
+        for index, timeframe in enumerate(self.timeframes):
+            try:
+                validate_timeframe(timeframe)
+            except TimeframeError as exc:
+                raise ValueError(f"timeframes[{index}]: {exc}") from None
+
 
 class BacktestConfig(_Section, frozen=True):
     """``[backtest]``: recorded bars to run the strategies over (``tradeengine backtest``).

@@ -45,6 +45,12 @@ def test_default_toml_documents_exactly_the_defaults() -> None:
         ("[database]\npool_min_size = 5\npool_max_size = 2\n",
          "database.pool_min_size: must be <= pool_max_size (2), got 5"),
         ("[health\n", "not valid TOML"),
+        # a section's own checks name their key like the others (it read "marketdata:
+        # timeframes[1]: ...", and [marketdata] timeframes was not checked at all)
+        ("[marketdata]\ntimeframes = [\"1m\", \"7m\"]\n",
+         "marketdata.timeframes[1]: timeframe '7m': bars are built from 1m bars"),
+        ("[replay]\nstart = \"2019-10-12\"\nend = \"2019-10-11\"\n",
+         "replay.start: must be before end ('2019-10-11'), got '2019-10-12'"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:

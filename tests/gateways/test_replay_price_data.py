@@ -161,13 +161,13 @@ def test_database_without_price_data_says_so(make_database: Callable[[], str],
         asyncio.run(gateway.connect())
 
 @pytest.mark.parametrize(("body", "message"), [
-    ("", "replay: tables: required"),
-    ('tables = ["binance-XRP/ETH-1m"]', "replay: tables[0]: expected \"exchange:symbol:"
+    ("", "replay.tables: required"),
+    ('tables = ["binance-XRP/ETH-1m"]', "replay.tables[0]: expected \"exchange:symbol:"
      "timeframe\""),
-    ('tables = ["binance:XRP/ETH:1w"]', "replay: tables[0]: timeframe '1w'"),
-    ('tables = ["binance:XRP/ETH:1m"]\nstart = "yesterday"', "replay: start: expected an ISO"),
+    ('tables = ["binance:XRP/ETH:1w"]', "replay.tables[0]: timeframe '1w'"),
+    ('tables = ["binance:XRP/ETH:1m"]\nstart = "yesterday"', "replay.start: expected an ISO"),
     ('tables = ["binance:XRP/ETH:1m"]\nstart = "2019-10-12"\nend = "2019-10-11"',
-     "replay: start: must be before end"),
+     "replay.start: must be before end"),
 ])
 def test_config_errors_name_the_key(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -178,7 +178,7 @@ def test_config_errors_name_the_key(tmp_path: Path, body: str, message: str) -> 
 def test_tables_without_source_and_persisting_a_loop_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[replay]\ntables = ["binance:XRP/ETH:1m"]\n')
-    with pytest.raises(ConfigError, match=r"^replay: tables: only read when source = "
+    with pytest.raises(ConfigError, match=r"^replay\.tables: only read when source = "
                                           "'price_data'"):
         load_config(path, env={})
     path.write_text('[replay]\nsource = "price_data"\ntables = ["binance:XRP/ETH:1m"]\n')
