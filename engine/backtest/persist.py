@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from engine.backtest.bars import BarSeries
 from engine.database import attach_writer
@@ -53,8 +54,11 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str,
     schema = engine.config.database.schema
     await store.migrate(dsn, schema=schema)
     pool = await store.create_pool(dsn, schema=schema, min_size=1, max_size=2)
+    run_id = uuid7()
+    # An account of its own: the run's orders, trades, positions and daily performance
+    # are then its own (the backtests row names it), whatever else the database holds.
     account_id = await store.queries.ensure_account(
-        pool, name="backtest", venue="backtest", mode="paper",
+        pool, name=f"backtest {run_id}", venue="backtest", mode="paper",
         base_currency=engine.config.portfolio.currency,
         starting_cash=engine.config.portfolio.starting_cash)
     with tempfile.TemporaryDirectory(prefix="te-bt-journal-") as journal:
@@ -62,7 +66,7 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str,
                                    schema=schema)
         engine.database.writer = writer  # the feed's bar persistence goes through it
         attach_writer(engine.bus, writer, engine.trading)
-        record = _record(engine, span)
+        record = _record(engine, run_id, span)
         writer.submit(record)
         task = asyncio.create_task(writer.run())
         try:
@@ -89,13 +93,13 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str,
             await pool.close()
 
 
-def _record(engine: Any, span: RunSpan) -> BacktestRecord:
+def _record(engine: Any, run_id: UUID, span: RunSpan) -> BacktestRecord:
     """The run's ``backtests`` row as it starts: what it runs (the data, the range and the
     strategy tables, parameters included: a sweep's row says which set it ran) on what."""
     config = engine.config
     bt = config.backtest
     return BacktestRecord(
-        id=uuid7(), name=",".join(str(t.get("name")) for t in config.strategies),
+        id=run_id, name=",".join(str(t.get("name")) for t in config.strategies),
         started_ns=time.time_ns(),
         config={"data": list(bt.data), "start": bt.start or None, "end": bt.end or None,
                 "strategies": [dict(t) for t in config.strategies]},

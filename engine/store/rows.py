@@ -311,7 +311,8 @@ class RowMaker:
         return [("backtests", (
             b.id, b.name, b.status, dumps_json(b.config), list(b.symbols), b.timeframe,
             _opt_ts(b.data_from_ns), _opt_ts(b.data_to_ns), dumps_json(b.metrics),
-            b.report_path, ns_to_ts(b.started_ns), _opt_ts(b.finished_ns)))]
+            b.report_path, ns_to_ts(b.started_ns), _opt_ts(b.finished_ns),
+            self._acct))]  # the run's own account (engine.backtest.persist)
 
     def _ml_model(self, mm: r.MlModelRecord) -> Rows:
         return [("ml_models", (mm.id, mm.name, mm.version, dumps_json(mm.params),

@@ -66,7 +66,7 @@ _ALL = [
     _spec("ml_models", "id name version params metrics artifact_path trained_at",
           "name version", "upsert"),
     _spec("backtests", "id name status config symbols timeframe data_from data_to metrics "
-          "report_path started_at finished_at", "id", "upsert"),
+          "report_path started_at finished_at account_id", "id", "upsert"),
     _spec("orders", "id account_id client_order_id exchange exchange_order_id symbol side "
           "order_type time_in_force status qty filled_qty limit_price stop_price "
           "avg_fill_price fee fee_currency reduce_only strategy_id parent_order_id "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,39 @@ after = 500
     (row,) = _rows(dsn)
     assert row["status"] == "failed"
     assert row["finished_at"] is not None and json.loads(row["metrics"]) == {}
+
+
+def test_each_run_has_an_account_of_its_own(tmp_path: Path, make_database: Any) -> None:
+    """Two runs over the same days into one database: each row names its own account, whose
+    orders, trades and daily performance are that run's alone (one shared account mixed
+    them, and the second run's days overwrote the first's)."""
+    dsn = make_database()
+    path = ema_config(tmp_path)
+    text = path.read_text()
+    first = run_backtest(load_config(path, env={}), persist_dsn=dsn)
+    path.write_text(text.replace('starting_cash = "100000"', 'starting_cash = "50000"')
+                    .replace("fast = 5", "fast = 3"))
+    second = run_backtest(load_config(path, env={}), persist_dsn=dsn)
+
+    async def per_run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(dsn, server_settings={"search_path": "tradeengine"},
+                                     timeout=30)
+        try:
+            return [tuple(r) for r in await conn.fetch("""
+                SELECT b.account_id, a.starting_cash,
+                       (SELECT count(*) FROM trades t WHERE t.account_id = b.account_id),
+                       (SELECT count(*) FROM orders o WHERE o.account_id = b.account_id),
+                       (SELECT count(*) FROM performance_daily p
+                        WHERE p.account_id = b.account_id AND p.strategy_id = '')
+                FROM backtests b JOIN accounts a ON a.id = b.account_id
+                ORDER BY b.started_at""")]
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(per_run())
+    assert len({r[0] for r in rows}) == 2
+    assert [r[1:4] for r in rows] == [
+        (Decimal(100000), len(first.fills), len({f.order_id for f in first.fills})),
+        (Decimal(50000), len(second.fills), len({f.order_id for f in second.fills}))]
+    assert len(first.fills) != len(second.fills)
+    assert rows[0][4] == rows[1][4] > 0  # each run's own days, the same days
