@@ -1,13 +1,16 @@
-"""The engine's asyncpg pool: the schema on search_path, timeouts on everything."""
+"""The engine's asyncpg pool: the schema on search_path, timeouts on everything, money
+read back as written."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-__all__ = ["DEFAULT_SCHEMA", "check_schema_name", "connect", "create_pool", "server_settings"]
+__all__ = ["DEFAULT_SCHEMA", "check_schema_name", "connect", "create_pool", "decimal_numerics",
+           "server_settings"]
 
 DEFAULT_SCHEMA = "tradeengine"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -50,9 +53,18 @@ async def create_pool(
         timeout=timeout,
         command_timeout=command_timeout,
         server_settings=server_settings(schema),
+        init=decimal_numerics,
         **kwargs,
     )
     return await pool
+
+
+async def decimal_numerics(conn: asyncpg.Connection) -> None:
+    """Read ``numeric`` as the Decimal of its text. asyncpg's binary decoding turns a whole
+    multiple of 10,000 into ``Decimal('2E+4')``: equal, but a restored order's price or a
+    position's quantity would then read ``2E+4`` in /status, events and logs."""
+    await conn.set_type_codec("numeric", encoder=str, decoder=Decimal, schema="pg_catalog",
+                              format="text")
 
 
 async def connect(
@@ -60,7 +72,9 @@ async def connect(
     schema: str = DEFAULT_SCHEMA, application_name: str = "tradeengine",
 ) -> asyncpg.Connection:
     """One connection with the same settings as the pool's."""
-    return await asyncpg.connect(
+    conn = await asyncpg.connect(
         dsn, timeout=timeout, command_timeout=command_timeout,
         server_settings=server_settings(schema, application_name),
     )
+    await decimal_numerics(conn)
+    return conn
