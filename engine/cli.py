@@ -139,13 +139,18 @@ def _type_name(tp: object) -> str:
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
-    """List the discoverable strategies with their config schema."""
+    """List the discoverable strategies with their config schema, and those that cannot
+    be loaded with the reason."""
     import msgspec  # noqa: PLC0415
 
-    from engine.plugins import discover  # noqa: PLC0415
+    from engine.plugins import discover_all  # noqa: PLC0415
 
     listing: list[dict[str, Any]] = []
-    for name, cls in sorted(discover().items()):
+    for name, found in sorted(discover_all().items()):
+        cls = found.cls
+        if cls is None:
+            listing.append({"name": name, "route": found.route, "error": found.error})
+            continue
         fields: list[dict[str, Any]] = []
         for field in msgspec.structs.fields(cls.config_class):
             default = field.default
@@ -157,7 +162,8 @@ def cmd_strategies(args: argparse.Namespace) -> int:
                 "default": None if default is msgspec.NODEFAULT else str(default),
                 "required": default is msgspec.NODEFAULT,
             })
-        listing.append({"name": name, "class": f"{cls.__module__}:{cls.__qualname__}",
+        listing.append({"name": name, "route": found.route,
+                        "class": f"{cls.__module__}:{cls.__qualname__}",
                         "type": cls.strategy_type,
                         "doc": next(iter((cls.__doc__ or "").strip().splitlines()), ""),
                         "config": fields})
@@ -165,7 +171,10 @@ def cmd_strategies(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2))
         return ExitCode.OK
     for entry in listing:
-        print(f"{entry['name']}  ({entry['type']}, {entry['class']})")
+        if "error" in entry:
+            print(f"{entry['name']}  ({entry['route']}) cannot be loaded: {entry['error']}\n")
+            continue
+        print(f"{entry['name']}  ({entry['type']}, {entry['class']}, {entry['route']})")
         if entry["doc"]:
             print(f"  {entry['doc']}")
         width = max((len(f["key"]) for f in entry["config"]), default=0)

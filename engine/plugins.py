@@ -178,25 +178,41 @@ def _raise(message: str) -> StrategyConfig:
 
 def discover() -> dict[str, type[Strategy[Any]]]:
     """Every strategy reachable by name: built-ins and entry points."""
-    found: dict[str, type[Strategy[Any]]] = {}
+    return {name: found.cls for name, found in discover_all().items() if found.cls}
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A strategy name and what it leads to: its class, or why it cannot be loaded."""
+
+    route: str
+    """``strategies/`` (a module of the project's folder) or ``entry point``."""
+    cls: type[Strategy[Any]] | None = None
+    error: str = ""
+
+
+def discover_all() -> dict[str, Discovered]:
+    """Every name by which a strategy can be asked for, with its class or the error that
+    loading it raises (``tradeengine strategies`` shows both: a plugin left out of the
+    list without a word would leave its author guessing)."""
+    names: list[tuple[str, str]] = []
     try:
         package = importlib.import_module(BUILTIN_PACKAGE)
         for path in sorted(getattr(package, "__path__", [])):
             import pkgutil
 
-            for info in pkgutil.iter_modules([path]):
-                if not info.name.startswith("_"):
-                    try:
-                        found[info.name] = resolve_class(info.name)
-                    except PluginError:
-                        continue
+            names += [(info.name, f"{BUILTIN_PACKAGE}/") for info in pkgutil.iter_modules([path])
+                      if not info.name.startswith("_")]
     except ImportError:
         pass
-    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    names += [(entry.name, "entry point")
+              for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    found: dict[str, Discovered] = {}
+    for name, route in names:
         try:
-            found[entry.name] = resolve_class(entry.name)
-        except PluginError:
-            continue
+            found[name] = Discovered(route, resolve_class(name))
+        except PluginError as exc:
+            found[name] = Discovered(route, error=str(exc))
     return found
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.config import ConfigError
-from engine.plugins import discover, instantiate, resolve_class
+from engine.plugins import discover, discover_all, instantiate, resolve_class
 from strategies.ema_cross import EmaCross, EmaCrossConfig
 
 BASE = {"name": "e1", "symbol": "BTC/USD", "fast": 10, "slow": 20, "qty": "0.01"}
@@ -24,6 +26,21 @@ def test_discover_lists_builtins_and_entry_points() -> None:
     found = discover()
     assert found["ema_cross"] is EmaCross
     assert found["ema-cross"] is EmaCross
+
+
+def test_a_strategy_that_cannot_load_is_listed_with_its_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A half-written plugin in the strategies folder: listed with why, not left out."""
+    import strategies
+
+    (tmp_path / "half_written.py").write_text("class HalfWritten(:\n")
+    monkeypatch.setattr(strategies, "__path__", [*strategies.__path__, str(tmp_path)])
+    found = discover_all()
+    broken = found["half_written"]
+    assert broken.cls is None and broken.route == "strategies/"
+    assert "importing strategies.half_written failed: SyntaxError" in broken.error
+    assert (found["ema_cross"].cls, found["ema-cross"].route) == (EmaCross, "entry point")
+    assert "half_written" not in discover()
 
 
 @pytest.mark.parametrize(
@@ -71,6 +88,7 @@ def test_cli_lists_strategies_with_their_config_schema() -> None:
     assert listing["ema_cross"]["type"] == "momentum"
     text = subprocess.run([sys.executable, "-m", "engine.cli", "strategies"],
                           capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "ema_cross  (momentum, strategies.ema_cross:EmaCross)\n" in text
+    assert "ema_cross  (momentum, strategies.ema_cross:EmaCross, strategies/)\n" in text
+    assert "ema-cross  (momentum, strategies.ema_cross:EmaCross, entry point)\n" in text
     assert "    symbol       str               required\n" in text
     assert "    fast         int (gt=0)        default 10\n" in text
