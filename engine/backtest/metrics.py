@@ -12,7 +12,9 @@ Conventions, so two reports compare:
 - A round trip is a position's life from flat to flat (a flip closes one and opens the
   next); its PnL is realised PnL minus the fees of its fills. ``win_rate`` and
   ``profit_factor`` (gross wins / gross losses) are over round trips.
-- ``exposure`` is the fraction of bars with a non-zero position.
+- ``bars`` counts the equity curve's points: one per bar close time, so with several
+  files it is the number of distinct close times, not of bars (bars the feed dropped as
+  bad have none). ``exposure`` is the fraction of them with a non-zero position.
 - ``by_strategy``: per strategy, the same trade figures over its own fills alone (its round
   trips are its own positions' lives, so with two strategies on one symbol they do not add
   up to the account's): ``fills``, ``trades``, ``win_rate``, ``profit_factor``, ``fees``,
