@@ -79,6 +79,9 @@ def run_backtest(config: Config, *, base: Path | None = None,
     engine = build_app(config, execution=execution or load_factory("execution"), backtest=True)
     if engine.trading is None or engine.strategies is None:
         raise ConfigError("strategies: a backtest needs at least one [[strategies]] table")
+    if not any(t.get("enabled", True) for t in config.strategies):
+        raise ConfigError("strategies: every [[strategies]] table has enabled = false; the "
+                          "backtest would trade nothing")
     held = sorted({str(s.info.symbol) for s in series})
     check_symbols(config.strategies, engine.strategies.symbols_missing(held),
                   f"in no file of backtest.data (they hold {', '.join(held)}; "

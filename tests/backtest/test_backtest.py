@@ -301,6 +301,13 @@ def test_a_timeframe_whose_file_the_range_leaves_empty_still_runs(tmp_path: Path
     assert result.bars > 0 and result.fills
 
 
+def test_a_backtest_with_every_strategy_disabled_is_a_config_error(tmp_path: Path) -> None:
+    """It ran and reported nothing traded, with no word of why."""
+    with pytest.raises(ConfigError, match=r"^strategies: every \[\[strategies\]\] table has "
+                                          r"enabled = false"):
+        run_backtest(load_config(ema_config(tmp_path, "enabled = false"), env={}))
+
+
 def test_a_strategy_symbol_no_file_holds_is_a_config_error(tmp_path: Path) -> None:
     path = ema_config(tmp_path)
     path.write_text(path.read_text().replace('symbol = "BTC/USD"', 'symbol = "BTC/USDT"'))
