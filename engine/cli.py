@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.app import ExitCode
 from engine.config import Config, ConfigError, load_config
+from engine.database import DatabaseUnavailable
 
 __all__ = ["main"]
 
@@ -264,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tradeengine: config error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
+    except DatabaseUnavailable as exc:  # a backtest's or migrate's database ('run' has its own)
+        print(f"tradeengine: {exc}", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     except KeyboardInterrupt:  # a backtest, an import ... cut short: not a success
         print("tradeengine: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED

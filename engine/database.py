@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from engine.model import Alert, Prediction, Signal
 from engine.monitor import CheckResult
 from engine.secrets import redact_url
 from engine.store.cluster import ENGINE_SETTINGS, ClusterError, PostgresCluster
+from engine.store.errors import MigrationError
 
-__all__ = ["Database", "DatabaseUnavailable", "attach_writer"]
+__all__ = ["Database", "DatabaseUnavailable", "attach_writer", "out_of_reach_is_unavailable"]
 
 _log = logging.getLogger(__name__)
 
@@ -53,6 +55,21 @@ def attach_writer(bus: MessageBus, writer: Any, trading: Any = None) -> None:
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or started at start-up (exit 69)."""
+
+
+@contextlib.contextmanager
+def out_of_reach_is_unavailable(what: str) -> Iterator[None]:
+    """Turn the database being out of reach while connecting and migrating (refused,
+    timed out, a server error) into :class:`DatabaseUnavailable` saying ``what: why``; a
+    changed or broken migration file stays the MigrationError it is: not an outage."""
+    try:
+        yield
+    except MigrationError as exc:
+        if not isinstance(exc.__cause__, OSError | TimeoutError | asyncpg.PostgresError):
+            raise
+        raise DatabaseUnavailable(f"{what}: {exc}") from exc
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise DatabaseUnavailable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 @dataclass(slots=True)
@@ -99,7 +116,8 @@ class Database:
         self.dsn_for_display = redact_url(dsn)
         from engine import store
 
-        try:
+        with out_of_reach_is_unavailable(
+                f"database {self.dsn_for_display} unavailable at start-up"):
             if self._db.migrate:
                 self.applied_migrations = await asyncio.wait_for(
                     store.migrate(dsn, schema=self._db.schema), self._db.command_timeout_s
@@ -120,17 +138,6 @@ class Database:
                 base_currency=self._config.portfolio.currency,
                 starting_cash=self._config.portfolio.starting_cash,
             )
-        except store.MigrationError as exc:
-            if not isinstance(exc.__cause__, OSError | TimeoutError | asyncpg.PostgresError):
-                raise  # a changed or broken migration file: not an outage
-            raise DatabaseUnavailable(
-                f"database {self.dsn_for_display} unavailable at start-up: {exc}"
-            ) from exc
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            raise DatabaseUnavailable(
-                f"database {self.dsn_for_display} unavailable at start-up: "
-                f"{exc.__class__.__name__}: {exc}"
-            ) from exc
         self._dsn = dsn
         await self._take_account_lock()
         store_cfg = self._config.store

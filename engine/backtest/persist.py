@@ -13,9 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from engine.backtest.bars import BarSeries
-from engine.database import attach_writer
+from engine.database import attach_writer, out_of_reach_is_unavailable
 from engine.ids import uuid7
 from engine.marketdata.timeframes import timeframe_ns
+from engine.secrets import redact_url
 from engine.store.records import BacktestRecord
 
 __all__ = ["RunSpan", "drive_persisted"]
@@ -52,9 +53,10 @@ async def drive_persisted(engine: Any, steps: Iterator[int], dsn: str,
     from engine import store  # noqa: PLC0415
 
     schema = engine.config.database.schema
-    await store.migrate(dsn, schema=schema)
-    pool = await store.create_pool(dsn, schema=schema, min_size=1, max_size=2)
     run_id = uuid7()
+    with out_of_reach_is_unavailable(f"database {redact_url(dsn)} unavailable"):
+        await store.migrate(dsn, schema=schema)
+        pool = await store.create_pool(dsn, schema=schema, min_size=1, max_size=2)
     # An account of its own: the run's orders, trades, positions and daily performance
     # are then its own (the backtests row names it), whatever else the database holds.
     account_id = await store.queries.ensure_account(

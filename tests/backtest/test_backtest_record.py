@@ -124,3 +124,23 @@ def test_each_run_has_an_account_of_its_own(tmp_path: Path, make_database: Any) 
         (Decimal(50000), len(second.fills), len({f.order_id for f in second.fills}))]
     assert len(first.fills) != len(second.fills)
     assert rows[0][4] == rows[1][4] > 0  # each run's own days, the same days
+
+
+def test_an_unreachable_database_exits_69(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """As ``run`` does at start-up (it was an internal error, 70, with a traceback)."""
+    import socket
+
+    from engine.cli import main
+
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = ema_config(tmp_path)
+    path.write_text(path.read_text() + "[database]\n"
+                    f'dsn = "postgresql://engine:s3cret@127.0.0.1:{port}/nowhere"\n')
+    assert main(["backtest", "--config", str(path)]) == 69
+    err = capsys.readouterr().err
+    assert err.startswith(f"tradeengine: database postgresql://engine:***@127.0.0.1:{port}/"
+                          "nowhere unavailable: ")
+    assert "s3cret" not in err and "Traceback" not in err
