@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"tradeengine: config error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
-    except DatabaseUnavailable as exc:  # a backtest's or migrate's database ('run' has its own)
+    except DatabaseUnavailable as exc:  # a backtest's database (run and migrate log their own)
         print(f"tradeengine: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     except KeyboardInterrupt:  # a backtest, an import ... cut short: not a success
