@@ -45,12 +45,14 @@ class BarSeries:
     """Per bar, whether it passes the feed's value checks (:func:`good_bars`)."""
     before: BarSeries | None = None
     """The file's bars before ``backtest.start``: history for a warm start."""
+    in_order: bool = True
+    """False when some bar opens at or before an earlier one (not ``good``: dropped)."""
 
     def select(self, rows: Any, before: BarSeries | None = None) -> BarSeries:
         """The bars at ``rows`` (a mask or a slice), with ``before`` as their history."""
         return BarSeries(self.info, self.ts[rows], self.open[rows], self.high[rows],
                          self.low[rows], self.close[rows], self.volume[rows], self.good[rows],
-                         before)
+                         before, self.in_order)
 
     def columns(self) -> dict[str, Any]:
         """The bar columns by name (``ts``, ``open`` ... ``volume``)."""
@@ -129,7 +131,7 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
                          "feed drops them", index, path.name, int(behind.sum()),
                          int(np.argmax(behind)) + 2)  # line 1 is the header
             good &= ~behind
-        whole = BarSeries(info, ts, o, h, lo, c, v, good)
+        whole = BarSeries(info, ts, o, h, lo, c, v, good, in_order=not behind.any())
         series.append(whole.select(keep, None if start is None else whole.select(ts < start)))
         if len(ts):
             covered.append((int(ts.min()), int(ts.max())))

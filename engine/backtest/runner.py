@@ -173,7 +173,7 @@ def _drive(engine: Any, series: list[BarSeries], result: BacktestResult,
     every ``chunk`` bars (so a persisting run can let its writer flush)."""
     clock, feed = engine.clock, engine.marketdata
     advance = clock.advance_to
-    if not all(bool(np.all(s.ts[1:] > s.ts[:-1])) for s in series):
+    if not all(s.in_order for s in series):
         advance = _forward_only(clock)  # a file out of time order (bars.py drops the late)
     lanes = [feed.replay_lane(s.info.timeframe or "1m") for s in series]
     count = 0
