@@ -97,8 +97,10 @@ def load_bars(config: Config, base: Path | None) -> list[BarSeries]:
         except ValueError as exc:  # named by the convention, and what it names is unusable
             raise ConfigError(f"backtest.data[{index}]: {exc}") from None
         if info.kind != "bars":
+            hint = ("; tradeengine data resample FILE --timeframe 1m --out OUT builds bars "
+                    "from them" if info.kind == "trades" else "")
             raise ConfigError(f"backtest.data[{index}]: {path.name} holds {info.kind}; "
-                              "backtests take bar files")
+                              f"backtests take bar files{hint}")
         info = dataclasses.replace(
             info,
             venue=Venue(bt.exchange) if bt.exchange else info.venue,

@@ -116,6 +116,12 @@ def test_a_file_of_bars_the_engine_cannot_replay_is_a_config_error(tmp_path: Pat
         'starting_cash = "100000"', 'starting_cash = "100000"\ntimeframe = "1s"'))
     with pytest.raises(ConfigError, match=r"^backtest\.timeframe: coinbase_btcusd_1s_"):
         run_backtest(load_config(path, env={}))
+    trades = REPO / "tests" / "data" / "binance_xrpeth_trades_2019-10-11_2019-10-13.csv.gz"
+    path.write_text(text.replace(str(BTC_1M), str(trades)))
+    with pytest.raises(ConfigError, match=r"^backtest\.data\[0\]: binance_xrpeth_trades_\S+ "
+                                          r"holds trades; backtests take bar files; "
+                                          r"tradeengine data resample FILE --timeframe 1m"):
+        run_backtest(load_config(path, env={}))
     path.write_text(text.replace(str(BTC_1M), f"{BTC_1M}\", \"{monthly}"))
     with pytest.raises(ConfigError, match=r"^backtest\.data\[1\]: bitstamp_btcusd_1mo_\S+: "
                                           r"monthly bars are not supported"):
