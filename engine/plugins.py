@@ -32,12 +32,15 @@ from engine.strategy import Strategy, StrategyConfig
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Discovered",
     "LoadedStrategy",
     "PluginError",
     "check_symbols",
     "config_dict",
     "discover",
+    "discover_all",
     "instantiate",
+    "named_timeframes",
     "resolve_class",
 ]
 
@@ -148,16 +151,26 @@ def validate_config(
         return _raise(f"{key}: {message[0].lower()}{message[1:]}{got}{suffix}")
 
 
-def _check_timeframes(config: StrategyConfig, where: str, suffix: str) -> None:
-    """The ``timeframe``/``timeframes`` a config names, which the feed will build for it
-    (``StrategyHost.timeframes_used``), must be timeframes the feed can build."""
+def named_timeframes(config: StrategyConfig) -> list[tuple[str, str]]:
+    """The timeframes a strategy config names, as ``(key, timeframe)``: its ``timeframe``
+    (a string) and its ``timeframes`` (a string or a list). The feed builds them for it."""
+    out: list[tuple[str, str]] = []
     for key in ("timeframe", "timeframes"):
         named = getattr(config, key, None)
-        for timeframe in [named] if isinstance(named, str) else named or ():
-            try:
-                validate_timeframe(timeframe)
-            except TimeframeError as exc:
-                raise ConfigError(f"{where}.{key}: {exc}{suffix}") from None
+        if isinstance(named, str):
+            out.append((key, named))
+        elif key == "timeframes" and named:
+            out += [(key, str(timeframe)) for timeframe in named]
+    return out
+
+
+def _check_timeframes(config: StrategyConfig, where: str, suffix: str) -> None:
+    """Each timeframe the config names must be one the feed can build."""
+    for key, timeframe in named_timeframes(config):
+        try:
+            validate_timeframe(timeframe)
+        except TimeframeError as exc:
+            raise ConfigError(f"{where}.{key}: {exc}{suffix}") from None
 
 
 def check_symbols(tables: list[dict[str, Any]], missing: dict[str, list[str]],

@@ -23,7 +23,7 @@ from engine.ids import StrategyId
 from engine.metrics import MetricsBuilder
 from engine.model import Alert, AlertSeverity, Bar, Signal, TradeTick
 from engine.oms.children import is_rollup
-from engine.plugins import LoadedStrategy
+from engine.plugins import LoadedStrategy, named_timeframes
 from engine.strategy import IndicatorSource, Strategy
 from engine.strategy_context import StrategyActions, StrategyContext
 from engine.strategy_reload import StrategyReloads
@@ -109,11 +109,7 @@ class StrategyHost(StrategyReloads):
         those their indicators were requested on (call after :meth:`start`)."""
         used: set[str] = set(getattr(self._indicators, "timeframes", ()))
         for slot in self._slots.values():
-            config = slot.loaded.strategy.config
-            named = getattr(config, "timeframes", ())
-            used.update([named] if isinstance(named, str) else named)
-            if isinstance(getattr(config, "timeframe", None), str):
-                used.add(config.timeframe)
+            used.update(tf for _, tf in named_timeframes(slot.loaded.strategy.config))
         return sorted(used)
 
     # -- dispatch ----------------------------------------------------------------------------
